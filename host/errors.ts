@@ -1,0 +1,121 @@
+// Every error the host reports to a user: a stable code, an HTTP status and a
+// message that says what to do next. Callers branch on `code`, never on text.
+
+export type AtollErrorCode =
+  | "ATOLL_UNAUTHORIZED"
+  | "ATOLL_NOT_FOUND"
+  | "ATOLL_NO_ROUTE"
+  | "ATOLL_BAD_REQUEST"
+  | "ATOLL_BAD_NAME"
+  | "ATOLL_BAD_CONFIG"
+  | "ATOLL_BUNDLE_PARSE"
+  | "ATOLL_BUNDLE_NO_DEFAULT_EXPORT"
+  | "ATOLL_BUNDLE_TOO_LARGE"
+  | "ATOLL_ROUTE_CONFLICT"
+  | "ATOLL_SCRIPT_THREW"
+  | "ATOLL_WORKER_CRASHED"
+  | "ATOLL_WORKER_UNAVAILABLE"
+  | "ATOLL_INTERNAL";
+
+export class AtollError extends Error {
+  readonly code: AtollErrorCode;
+  readonly status: number;
+  /** Extra fields for the JSON error body (never secrets or host paths). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: AtollErrorCode, status: number, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "AtollError";
+    this.code = code;
+    this.status = status;
+    this.details = details;
+  }
+
+  toJSON(): { error: { code: AtollErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+export class UnauthorizedError extends AtollError {
+  constructor() {
+    super("ATOLL_UNAUTHORIZED", 401, "missing or wrong bearer token: send `Authorization: Bearer <token>` with the token from the host's data directory (admin-token)");
+  }
+}
+
+export class NotFoundError extends AtollError {
+  constructor(what: string) {
+    super("ATOLL_NOT_FOUND", 404, `${what} not found`);
+  }
+}
+
+export class NoRouteError extends AtollError {
+  constructor(host: string, path: string) {
+    super("ATOLL_NO_ROUTE", 404, `no function is routed at ${host}${path}: deploy one with a matching route, or use http://<name>.localhost/`);
+  }
+}
+
+export class BadRequestError extends AtollError {
+  constructor(message: string) {
+    super("ATOLL_BAD_REQUEST", 400, message);
+  }
+}
+
+export class BadScriptNameError extends AtollError {
+  constructor(name: string) {
+    super("ATOLL_BAD_NAME", 400, `script name ${JSON.stringify(name.slice(0, 80))} is not allowed: use 1 to 63 characters of a-z, 0-9 and '-'`);
+  }
+}
+
+export class BadConfigError extends AtollError {
+  constructor(readonly problems: string[]) {
+    super("ATOLL_BAD_CONFIG", 400, `invalid config:\n  ${problems.join("\n  ")}`, { problems });
+  }
+}
+
+export class BundleParseError extends AtollError {
+  constructor(message: string, line?: number, column?: number) {
+    super("ATOLL_BUNDLE_PARSE", 400, `the bundle does not parse${line !== undefined ? ` (line ${line}${column !== undefined ? `, column ${column}` : ""})` : ""}: ${message}`, { line, column });
+  }
+}
+
+export class BundleEvaluationError extends AtollError {
+  constructor(message: string) {
+    super("ATOLL_BUNDLE_PARSE", 400, `the bundle threw while it was evaluated: ${message}`);
+  }
+}
+
+export class NoDefaultExportError extends AtollError {
+  constructor(detail: string) {
+    super("ATOLL_BUNDLE_NO_DEFAULT_EXPORT", 400, `the bundle has no usable default export (${detail}): export default { fetch(request, env, ctx) { ... } } or a Hono app`);
+  }
+}
+
+export class BundleTooLargeError extends AtollError {
+  constructor(bytes: number, maxBytes: number) {
+    super("ATOLL_BUNDLE_TOO_LARGE", 413, `the bundle is ${bytes} bytes, over the host's limit of ${maxBytes} bytes`);
+  }
+}
+
+export class RouteConflictError extends AtollError {
+  constructor(route: string, owner: string, claimant: string) {
+    super("ATOLL_ROUTE_CONFLICT", 409, `route ${JSON.stringify(route)} is already claimed by script "${owner}"; "${claimant}" cannot claim it too: remove it from one of the two configs`, { route, owner, claimant });
+  }
+}
+
+export class ScriptThrewError extends AtollError {
+  constructor() {
+    super("ATOLL_SCRIPT_THREW", 500, "the function threw an exception; its stack is in the host's log");
+  }
+}
+
+export class WorkerCrashedError extends AtollError {
+  constructor() {
+    super("ATOLL_WORKER_CRASHED", 503, "the worker process running this function died; the request was not completed (retry it)");
+  }
+}
+
+export class WorkerUnavailableError extends AtollError {
+  constructor(reason: string) {
+    super("ATOLL_WORKER_UNAVAILABLE", 503, `no worker could take the request: ${reason}`);
+  }
+}

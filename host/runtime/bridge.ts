@@ -1,0 +1,129 @@
+// The runtime's side of the bridge in protocol.ts: the two host functions
+// captured at boot, the numbered ops the host answers with `resolve`, and which
+// invocation is running right now (so that logs can name it).
+//
+// The host functions are only ever called directly (never through .call,
+// .apply, Reflect or anything user code could replace), so no user-reachable
+// code ever receives them.
+import type { IsolateMessage } from "./protocol.js";
+import { MAX_RANDOM_BYTES } from "./protocol.js";
+
+type OpRequest =
+  | { name: "timer"; ms: number }
+  | { name: "request-body-read"; id: number };
+
+/** Called once with the answer to an op: `ok` false means `value` is an error message. */
+export type OpSettle = (ok: boolean, value: unknown) => void;
+
+let emitToHost: ((message: IsolateMessage) => unknown) | null = null;
+let randomFromHost: ((length: number) => unknown) | null = null;
+
+/** Takes the host functions; index.ts deletes the globals they came in. */
+export function connectHost(emit: unknown, randomBytes: unknown): void {
+  if (typeof emit !== "function" || typeof randomBytes !== "function") {
+    throw new Error("atoll runtime: __atoll_emit and __atoll_random_bytes must be set before the runtime runs");
+  }
+  emitToHost = emit as (message: IsolateMessage) => unknown;
+  randomFromHost = randomBytes as (length: number) => unknown;
+}
+
+/** Sends one message to the host. Never throws: the host is fire-and-forget. */
+export function emit(message: IsolateMessage): void {
+  const send = emitToHost;
+  if (send === null) return;
+  try {
+    send(message);
+  } catch {
+    // Only an uncopyable message can fail here, and every message is built
+    // from strings, numbers and Uint8Arrays by the runtime itself.
+  }
+}
+
+/** `length` fresh random bytes from the host (a synchronous call, ~80 µs). */
+export function hostRandomBytes(length: number): Uint8Array {
+  const fetchBytes = randomFromHost;
+  if (fetchBytes === null || length > MAX_RANDOM_BYTES) throw new Error("crypto: random bytes are not available");
+  let bytes: unknown;
+  try {
+    bytes = fetchBytes(length);
+  } catch (error) {
+    // Host errors carry host stacks and paths: keep the message only.
+    throw new Error(`crypto: random bytes failed: ${messageOf(error)}`);
+  }
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new Error("crypto: the host returned no random bytes");
+  return bytes;
+}
+
+// ---- ops -------------------------------------------------------------------
+
+let lastOp = 0;
+const pendingOps = new Map<number, OpSettle>();
+
+/** Asks the host for something asynchronous; `settle` runs when it answers. */
+export function startOp(request: OpRequest, settle: OpSettle): number {
+  const op = ++lastOp;
+  pendingOps.set(op, settle);
+  if (request.name === "timer") emit({ t: "op", op, name: "timer", ms: request.ms });
+  else emit({ t: "op", op, name: "request-body-read", id: request.id });
+  return op;
+}
+
+/** Drops interest in an op and tells the host (clearTimeout). */
+export function cancelOp(op: number): void {
+  if (pendingOps.delete(op)) emit({ t: "cancel", op });
+}
+
+/** Entry point: the host answers op `op`. Unknown or cancelled ops are ignored. */
+export function resolveOp(op: number, ok: boolean, value: unknown): void {
+  const settle = pendingOps.get(op);
+  if (settle === undefined) return;
+  pendingOps.delete(op);
+  settle(ok === true, value);
+}
+
+// ---- which invocation is running -------------------------------------------
+
+let runningInvocation: number | null = null;
+const liveInvocations = new Set<number>();
+
+/** Runs `fn` synchronously as part of invocation `id` (null: none). */
+export function runAs<T>(id: number | null, fn: () => T): T {
+  const previous = runningInvocation;
+  runningInvocation = id;
+  try {
+    return fn();
+  } finally {
+    runningInvocation = previous;
+  }
+}
+
+export function invocationStarted(id: number): void {
+  liveInvocations.add(id);
+}
+
+export function invocationEnded(id: number): void {
+  liveInvocations.delete(id);
+}
+
+/**
+ * The invocation that code running now belongs to, when known. Code resumed
+ * after an `await` cannot be traced in a bare V8 context, so when exactly one
+ * invocation is live it gets the credit.
+ */
+export function currentInvocation(): number | null {
+  if (runningInvocation !== null) return runningInvocation;
+  if (liveInvocations.size === 1) {
+    for (const id of liveInvocations) return id;
+  }
+  return null;
+}
+
+/** The message of anything thrown, without ever throwing itself. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error !== null && typeof error === "object" && "message" in error) return String((error as { message: unknown }).message);
+    return String(error);
+  } catch {
+    return "(unprintable error)";
+  }
+}

@@ -1,0 +1,315 @@
+// Invocations (protocol.ts): install() takes the user's default export,
+// dispatch() runs its fetch handler for one request and reports the response,
+// pull() streams the response body one chunk per call, abort() gives up.
+// Nothing the user does can make these throw into the host.
+import { AbortController, type AbortSignal } from "./abort.js";
+import { takeBodyPayload } from "./body.js";
+import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } from "./bridge.js";
+import { DOMException } from "./dom-exception.js";
+import type { FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
+import { describeError, reportUncaught } from "./report-error.js";
+import { requestFromHost } from "./request.js";
+import { Response, responseHead } from "./response.js";
+import { ReadableStream, type ReadableStreamDefaultReader, chunkBytes } from "./streams.js";
+
+type Handler = (...args: unknown[]) => unknown;
+
+interface Installed {
+  target: object;
+  fetch: Handler | null;
+  scheduled: Handler | null;
+  storage: Handler | null;
+  env: Record<string, unknown>;
+}
+
+interface Invocation {
+  id: number;
+  controller: AbortController | null;
+  abortReason: string | null;
+  reader: ReadableStreamDefaultReader<unknown> | null;
+  /** A pull() is being answered. */
+  pulling: boolean;
+  /** No more response messages will be sent: inline body sent, stream ended or errored, or aborted. */
+  responseOver: boolean;
+  pendingWaitUntil: number;
+  done: boolean;
+  /** request-body-read ops in flight, dropped when the invocation is done. */
+  bodyReads: Map<number, (error: Error) => void> | null;
+}
+
+let installed: Installed | null = null;
+const invocations = new Map<number, Invocation>();
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === "string" && name !== "" && name !== "Object" ? `an instance of ${name}` : "an object";
+  }
+  return typeof value === "string" ? "a string" : typeof value;
+}
+
+function handlerOf(target: object, name: string): Handler | null {
+  let value: unknown;
+  try {
+    value = (target as Record<string, unknown>)[name];
+  } catch (error) {
+    throw new TypeError(`reading the default export's "${name}" threw: ${describeError(error).message}`);
+  }
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "function") throw new TypeError(`the default export's "${name}" must be a function, got ${describe(value)}`);
+  return value as Handler;
+}
+
+/** Entry point: called once with the module's default export and the script's bindings. */
+export function install(defaultExport: unknown, env: Record<string, unknown>): InstalledHandlers {
+  if (installed !== null) throw new Error("install() was already called for this isolate");
+  if (defaultExport === null || (typeof defaultExport !== "object" && typeof defaultExport !== "function")) {
+    throw new TypeError(
+      `the module's default export must be an object with a fetch, scheduled or storage function (export default { async fetch(request, env, ctx) { ... } }), got ${describe(defaultExport)}`,
+    );
+  }
+  const target = defaultExport as object;
+  const fetch = handlerOf(target, "fetch");
+  const scheduled = handlerOf(target, "scheduled");
+  const storage = handlerOf(target, "storage");
+  if (!fetch && !scheduled && !storage) {
+    throw new TypeError(
+      "the module's default export has no handler: give it a fetch(request, env, ctx), scheduled(controller, env, ctx) or storage(event, env, ctx) function",
+    );
+  }
+  installed = { target, fetch, scheduled, storage, env: env ?? {} };
+  return { fetch: fetch !== null, scheduled: scheduled !== null, storage: storage !== null };
+}
+
+/** The `ctx` argument of handlers. */
+class ExecutionContext {
+  #invocation: Invocation;
+  constructor(invocation: Invocation) {
+    this.#invocation = invocation;
+  }
+
+  waitUntil(promise: unknown): void {
+    const invocation = this.#invocation;
+    if (invocation.done) return;
+    invocation.pendingWaitUntil++;
+    const settle = () => {
+      invocation.pendingWaitUntil--;
+      finishIfOver(invocation);
+    };
+    Promise.resolve(promise).then(settle, (error: unknown) => {
+      reportUncaught(error, invocation.id);
+      settle();
+    });
+  }
+
+  passThroughOnException(): void {
+    // There is no origin behind Atoll to fall through to: errors become 500s.
+  }
+}
+
+Object.defineProperty(ExecutionContext.prototype, Symbol.toStringTag, { value: "ExecutionContext", configurable: true });
+
+function signalOf(invocation: Invocation): AbortSignal {
+  const controller = (invocation.controller ??= new AbortController());
+  if (invocation.abortReason !== null) controller.abort(new DOMException(invocation.abortReason, "AbortError"));
+  return controller.signal;
+}
+
+/** The request body the host streams: each pull asks the host for the next chunk. */
+function requestBodyStream(invocation: Invocation): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (invocation.done) return Promise.reject(new TypeError("the request body cannot be read after the invocation is over"));
+        const reads = (invocation.bodyReads ??= new Map());
+        return new Promise<void>((resolve, reject) => {
+          const op = startOp({ name: "request-body-read", id: invocation.id }, (ok, value) => {
+            reads.delete(op);
+            if (!ok) reject(new TypeError(`reading the request body failed: ${String(value)}`));
+            else if (value === null || value === undefined) {
+              controller.close();
+              resolve();
+            } else if (value instanceof Uint8Array) {
+              if (value.length > 0) controller.enqueue(value);
+              resolve();
+            } else reject(new TypeError("reading the request body failed: the host sent no bytes"));
+          });
+          reads.set(op, reject);
+        });
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Entry point: runs invocation `id`. Never throws. */
+export function dispatch(id: number, event: InvocationEvent): void {
+  if (invocations.has(id)) return;
+  const invocation: Invocation = {
+    id,
+    controller: null,
+    abortReason: null,
+    reader: null,
+    pulling: false,
+    responseOver: false,
+    pendingWaitUntil: 0,
+    done: false,
+    bodyReads: null,
+  };
+  invocations.set(id, invocation);
+  invocationStarted(id);
+  try {
+    const handlers = installed;
+    if (handlers === null) throw new Error("the script was not installed");
+    if (event === null || typeof event !== "object" || event.type !== "fetch") throw new TypeError("this runtime only runs fetch invocations");
+    if (handlers.fetch === null) throw new TypeError("this script has no fetch handler (export default { fetch(request, env, ctx) { ... } })");
+    runFetch(invocation, handlers, event);
+  } catch (error) {
+    fail(invocation, error);
+  }
+}
+
+function runFetch(invocation: Invocation, handlers: Installed, event: FetchEvent): void {
+  const id = invocation.id;
+  const body = event.body;
+  const request = requestFromHost({
+    method: event.method,
+    url: event.url,
+    headers: event.headers,
+    body: body === "stream" ? () => requestBodyStream(invocation) : body,
+    signal: () => signalOf(invocation),
+  });
+  const ctx = new ExecutionContext(invocation);
+  let result: unknown;
+  try {
+    result = runAs(id, () => handlers.fetch!.call(handlers.target, request, handlers.env, ctx));
+  } catch (error) {
+    fail(invocation, error);
+    return;
+  }
+  // A Response returned synchronously goes out without waiting for a microtask.
+  if (result instanceof Response) respond(invocation, result);
+  else if (result !== null && typeof result === "object" && typeof (result as { then?: unknown }).then === "function") {
+    Promise.resolve(result).then(
+      (response) => respond(invocation, response),
+      (error: unknown) => fail(invocation, error),
+    );
+  } else respond(invocation, result);
+}
+
+function respond(invocation: Invocation, response: unknown): void {
+  if (invocation.responseOver) {
+    // Aborted before the handler finished: nobody wants this body any more.
+    if (response instanceof Response && response.body !== null && !response.body.locked) response.body.cancel().catch(() => {});
+    return;
+  }
+  try {
+    if (!(response instanceof Response)) throw new TypeError(`fetch handler must return a Response, got ${describe(response)}`);
+    const head = responseHead(response);
+    if (head.type === "error") throw new TypeError("fetch handler returned Response.error()");
+    const payload = takeBodyPayload(response);
+    if (payload === null || payload instanceof Uint8Array) {
+      emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body: payload });
+      invocation.responseOver = true;
+      finishIfOver(invocation);
+      return;
+    }
+    invocation.reader = payload.getReader();
+    emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body: "stream" });
+  } catch (error) {
+    fail(invocation, error);
+  }
+}
+
+/** Entry point: the host wants the next chunk of invocation `id`'s response body. */
+export function pull(id: number): void {
+  const invocation = invocations.get(id);
+  if (invocation === undefined || invocation.reader === null || invocation.responseOver || invocation.pulling) return;
+  invocation.pulling = true;
+  runAs(id, () => readChunk(invocation, invocation.reader!));
+}
+
+function readChunk(invocation: Invocation, reader: ReadableStreamDefaultReader<unknown>): void {
+  let reading: Promise<{ done: boolean; value?: unknown }>;
+  try {
+    reading = reader.read();
+  } catch (error) {
+    streamFailed(invocation, error);
+    return;
+  }
+  reading.then(
+    ({ done, value }) => {
+      if (invocation.responseOver) return;
+      if (done) {
+        invocation.pulling = false;
+        invocation.responseOver = true;
+        emit({ t: "end", id: invocation.id });
+        finishIfOver(invocation);
+        return;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = chunkBytes(value);
+      } catch (error) {
+        streamFailed(invocation, error);
+        return;
+      }
+      if (bytes.length === 0) {
+        readChunk(invocation, reader);
+        return;
+      }
+      invocation.pulling = false;
+      emit({ t: "chunk", id: invocation.id, data: bytes });
+    },
+    (error: unknown) => streamFailed(invocation, error),
+  );
+}
+
+function streamFailed(invocation: Invocation, error: unknown): void {
+  if (invocation.responseOver) return;
+  invocation.reader?.cancel(error).catch(() => {});
+  fail(invocation, error);
+}
+
+/** Reports `error` for the invocation (unless it is over already) and ends its response. */
+function fail(invocation: Invocation, error: unknown): void {
+  if (invocation.responseOver) return;
+  const { message, stack } = describeError(error);
+  invocation.responseOver = true;
+  invocation.pulling = false;
+  emit({ t: "error", id: invocation.id, message, stack });
+  finishIfOver(invocation);
+}
+
+/** Sends `done` once the response is over and every waitUntil promise settled. */
+function finishIfOver(invocation: Invocation): void {
+  if (invocation.done || !invocation.responseOver || invocation.pendingWaitUntil > 0) return;
+  invocation.done = true;
+  invocations.delete(invocation.id);
+  invocationEnded(invocation.id);
+  emit({ t: "done", id: invocation.id });
+  // Nobody is left to wait for request body chunks: stop asking the host.
+  for (const [op, reject] of invocation.bodyReads ?? []) {
+    cancelOp(op);
+    reject(new TypeError("the request body cannot be read after the invocation is over"));
+  }
+  invocation.bodyReads = null;
+}
+
+/** Entry point: the client went away or the host gave up on invocation `id`. */
+export function abort(id: number, reason: string): void {
+  const invocation = invocations.get(id);
+  if (invocation === undefined) return;
+  const why = String(reason ?? "aborted");
+  invocation.abortReason = why;
+  try {
+    runAs(id, () => invocation.controller?.abort(new DOMException(why, "AbortError")));
+  } catch (error) {
+    reportUncaught(error, id);
+  }
+  invocation.reader?.cancel(new DOMException(why, "AbortError")).catch(() => {});
+  invocation.responseOver = true;
+  invocation.pulling = false;
+  finishIfOver(invocation);
+}

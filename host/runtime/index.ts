@@ -1,0 +1,105 @@
+// Boots the runtime inside a fresh isolate (see protocol.ts): takes the host
+// functions into this closure and deletes their globals, installs the Web
+// platform globals, removes what user code must not have, and leaves the
+// entry points in `__atoll_runtime` for the host to take.
+import { AbortController, AbortSignal } from "./abort.js";
+import { atob, btoa } from "./base64.js";
+import { connectHost, resolveOp } from "./bridge.js";
+import { createConsole } from "./console.js";
+import { crypto } from "./crypto.js";
+import { abort, dispatch, install, pull } from "./dispatch.js";
+import { DOMException } from "./dom-exception.js";
+import { TextDecoder, TextEncoder } from "./encoding.js";
+import { CustomEvent, Event, EventTarget } from "./events.js";
+import { Headers } from "./headers.js";
+import { performance } from "./performance.js";
+import type { RuntimeEntryPoints } from "./protocol.js";
+import { reportError } from "./report-error.js";
+import { Request } from "./request.js";
+import { Response } from "./response.js";
+import * as streams from "./streams.js";
+import { structuredClone } from "./structured-clone.js";
+import { TextDecoderStream, TextEncoderStream } from "./text-streams.js";
+import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
+import { URL, URLSearchParams } from "./url.js";
+
+const global = globalThis as unknown as Record<string, unknown>;
+
+connectHost(global.__atoll_emit, global.__atoll_random_bytes);
+delete global.__atoll_emit;
+delete global.__atoll_random_bytes;
+
+// Shared memory and WebAssembly are not offered: WebAssembly memory escapes
+// the isolate's memory limit, and shared memory enables timing attacks.
+delete global.WebAssembly;
+delete global.SharedArrayBuffer;
+delete global.Atomics;
+
+class Navigator {
+  get userAgent(): string {
+    return "Atoll";
+  }
+  get hardwareConcurrency(): number {
+    return 1;
+  }
+}
+Object.defineProperty(Navigator.prototype, Symbol.toStringTag, { value: "Navigator", configurable: true });
+
+/** Globals as WebIDL defines them: writable, configurable, not enumerable. */
+const globals: Record<string, unknown> = {
+  // fetch
+  Headers,
+  Request,
+  Response,
+  // streams
+  ReadableStream: streams.ReadableStream,
+  ReadableStreamDefaultReader: streams.ReadableStreamDefaultReader,
+  ReadableStreamBYOBReader: streams.ReadableStreamBYOBReader,
+  ReadableStreamBYOBRequest: streams.ReadableStreamBYOBRequest,
+  ReadableStreamDefaultController: streams.ReadableStreamDefaultController,
+  ReadableByteStreamController: streams.ReadableByteStreamController,
+  WritableStream: streams.WritableStream,
+  WritableStreamDefaultWriter: streams.WritableStreamDefaultWriter,
+  WritableStreamDefaultController: streams.WritableStreamDefaultController,
+  TransformStream: streams.TransformStream,
+  TransformStreamDefaultController: streams.TransformStreamDefaultController,
+  ByteLengthQueuingStrategy: streams.ByteLengthQueuingStrategy,
+  CountQueuingStrategy: streams.CountQueuingStrategy,
+  TextEncoderStream,
+  TextDecoderStream,
+  // url, encoding
+  URL,
+  URLSearchParams,
+  TextEncoder,
+  TextDecoder,
+  atob,
+  btoa,
+  // events
+  DOMException,
+  Event,
+  CustomEvent,
+  EventTarget,
+  AbortController,
+  AbortSignal,
+  // timers, tasks
+  setTimeout,
+  clearTimeout,
+  setInterval,
+  clearInterval,
+  queueMicrotask,
+  structuredClone,
+  reportError,
+  // the rest
+  console: createConsole(),
+  crypto,
+  performance,
+  navigator: new Navigator(),
+  self: globalThis,
+};
+
+for (const name of Object.keys(globals)) {
+  Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
+}
+
+const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort };
+Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });

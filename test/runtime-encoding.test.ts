@@ -1,0 +1,173 @@
+// TextEncoder/TextDecoder, atob/btoa (WPT forgiving-base64 data) and URL.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { runInIsolate } from "./support/runtime-harness.js";
+
+test("TextEncoder: UTF-8 bytes, lone surrogates, encodeInto", async () => {
+  const seen = await runInIsolate(`
+    const encoder = new TextEncoder();
+    const into = new Uint8Array(5);
+    return {
+      ascii: Array.from(encoder.encode("hi")),
+      multi: Array.from(encoder.encode("é€😀")),
+      lone: Array.from(encoder.encode("a\\ud800b")),
+      empty: encoder.encode().length,
+      into: [encoder.encodeInto("a€😀", into), Array.from(into)],
+      encoding: encoder.encoding,
+    };
+  `);
+  assert.deepEqual(seen, {
+    ascii: [104, 105],
+    multi: [0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80],
+    lone: [97, 0xef, 0xbf, 0xbd, 98],
+    empty: 0,
+    into: [{ read: 2, written: 4 }, [97, 0xe2, 0x82, 0xac, 0]],
+    encoding: "utf-8",
+  });
+});
+
+test("TextDecoder: BOM, replacement, fatal, streaming split sequences, labels", async () => {
+  const seen = await runInIsolate(`
+    const bytes = (...b) => new Uint8Array(b);
+    const out = {};
+    out.bom = new TextDecoder().decode(bytes(0xef, 0xbb, 0xbf, 0x41));
+    out.keepBom = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes(0xef, 0xbb, 0xbf, 0x41)).length;
+    out.invalid = new TextDecoder().decode(bytes(0x61, 0xff, 0xc3, 0x62, 0xe2, 0x82));
+    try { new TextDecoder("utf-8", { fatal: true }).decode(bytes(0xc3)); out.fatal = "no error"; } catch (e) { out.fatal = e.name; }
+    const streaming = new TextDecoder();
+    const smile = [0xf0, 0x9f, 0x98, 0x80];
+    out.stream = [
+      streaming.decode(bytes(0x41, smile[0]), { stream: true }),
+      streaming.decode(bytes(smile[1]), { stream: true }),
+      streaming.decode(bytes(smile[2], smile[3], 0xc3), { stream: true }),
+      streaming.decode(bytes(0xa9)),
+    ];
+    const unfinished = new TextDecoder();
+    out.unfinished = [unfinished.decode(bytes(0xe2, 0x82), { stream: true }), unfinished.decode()];
+    const fatalStream = new TextDecoder("utf-8", { fatal: true });
+    out.fatalStream = fatalStream.decode(bytes(0xe2, 0x82), { stream: true }) + fatalStream.decode(bytes(0xac));
+    out.bomSplit = (() => { const d = new TextDecoder(); return d.decode(bytes(0xef, 0xbb), { stream: true }) + d.decode(bytes(0xbf, 0x42)); })();
+    out.labels = [new TextDecoder("UTF8").encoding, new TextDecoder("latin1").encoding, new TextDecoder("utf-16le").encoding];
+    out.latin1 = new TextDecoder("latin1").decode(bytes(0x80, 0xe9));
+    out.utf16 = new TextDecoder("utf-16le").decode(bytes(0x68, 0, 0x3d, 0xd8, 0x00, 0xde));
+    try { new TextDecoder("klingon"); } catch (e) { out.badLabel = e.name; }
+    out.buffer = new TextDecoder().decode(new Uint8Array([0x6f, 0x6b]).buffer);
+    out.large = new TextDecoder().decode(new TextEncoder().encode("é".repeat(20000))).length;
+    return out;
+  `);
+  assert.deepEqual(seen, {
+    bom: "A",
+    keepBom: 2,
+    invalid: "a\ufffd\ufffdb\ufffd",
+    fatal: "TypeError",
+    stream: ["A", "", "😀", "é"],
+    unfinished: ["", "\ufffd"],
+    fatalStream: "€",
+    bomSplit: "B",
+    labels: ["utf-8", "windows-1252", "utf-16le"],
+    latin1: "€é",
+    utf16: "h😀",
+    badLabel: "RangeError",
+    buffer: "ok",
+    large: 20000,
+  });
+});
+
+test("atob/btoa pass WPT's forgiving-base64 cases", async () => {
+  const cases = JSON.parse(readFileSync(new URL("../../../shared/conformance/base64.json", import.meta.url), "utf8")) as [string, number[] | null][];
+  assert.ok(cases.length >= 80);
+  const results = (await runInIsolate(`
+    const cases = ${JSON.stringify(cases)};
+    return cases.map(([input, expected]) => {
+      try {
+        const decoded = atob(input);
+        return Array.from(decoded, (c) => c.charCodeAt(0));
+      } catch (e) {
+        return e.name;
+      }
+    });
+  `)) as (number[] | string)[];
+  cases.forEach(([input, expected], index) => {
+    assert.deepEqual(results[index], expected ?? "InvalidCharacterError", `atob(${JSON.stringify(input)})`);
+  });
+  const round = await runInIsolate(`
+    let latin1 = "";
+    for (let i = 0; i < 256; i++) latin1 += String.fromCharCode(i);
+    let error = null;
+    try { btoa("€"); } catch (e) { error = e.name; }
+    return [btoa(""), btoa("a"), btoa("ab"), btoa("abc"), atob(btoa(latin1)) === latin1, error];
+  `);
+  assert.deepEqual(round, ["", "YQ==", "YWI=", "YWJj", true, "InvalidCharacterError"]);
+});
+
+test("URL and URLSearchParams basics", async () => {
+  const seen = await runInIsolate(`
+    const url = new URL("../b/./c?x=1&y=two#frag", "https://user:pw@Example.COM:8080/a/z");
+    url.searchParams.append("z", "é ü");
+    const params = new URLSearchParams("a=1&b=2&a=3");
+    params.sort();
+    let error = null;
+    try { new URL("not a url"); } catch (e) { error = e.name; }
+    return {
+      href: url.href, origin: url.origin, host: url.host, pathname: url.pathname, search: url.search, hash: url.hash,
+      username: url.username, y: url.searchParams.get("y"),
+      params: [params.toString(), params.getAll("a"), params.has("b"), params.size],
+      fromObject: new URLSearchParams({ q: "x y", r: "&" }).toString(),
+      idna: new URL("https://münchen.example/").hostname,
+      error, canParse: [URL.canParse("https://ok.example"), URL.canParse("nope")],
+      json: JSON.stringify({ u: new URL("https://j.example") }),
+    };
+  `);
+  assert.deepEqual(seen, {
+    href: "https://user:pw@example.com:8080/b/c?x=1&y=two&z=%C3%A9+%C3%BC#frag",
+    origin: "https://example.com:8080",
+    host: "example.com:8080",
+    pathname: "/b/c",
+    search: "?x=1&y=two&z=%C3%A9+%C3%BC",
+    hash: "#frag",
+    username: "user",
+    y: "two",
+    params: ["a=1&a=3&b=2", ["1", "3"], true, 3],
+    fromObject: "q=x+y&r=%26",
+    idna: "xn--mnchen-3ya.example",
+    error: "TypeError",
+    canParse: [true, false],
+    json: '{"u":"https://j.example/"}',
+  });
+});
+
+test("TextEncoderStream and TextDecoderStream", async () => {
+  const seen = await runInIsolate(`
+    const source = new ReadableStream({ start(c) { c.enqueue("h\\ud83d"); c.enqueue("\\ude00!"); c.close(); } });
+    const text = await new Response(source.pipeThrough(new TextEncoderStream()).pipeThrough(new TextDecoderStream())).text();
+    return text;
+  `);
+  assert.equal(seen, "h😀!");
+});
+
+test("URL passes WPT's urltestdata except some file: and blob: edge cases", async () => {
+  const cases = (JSON.parse(readFileSync(new URL("../../../shared/conformance/urltestdata.json", import.meta.url), "utf8")) as unknown[]).filter(
+    (entry): entry is Record<string, string | null | boolean> => typeof entry === "object" && entry !== null,
+  );
+  const failures = (await runInIsolate(
+    `
+    const cases = await request.json();
+    const failures = [];
+    for (const c of cases) {
+      let url;
+      try { url = c.base === null ? new URL(c.input) : new URL(c.input, c.base); }
+      catch { if (!c.failure) failures.push(c.input + " (base " + c.base + "): threw"); continue; }
+      if (c.failure) { failures.push(c.input + ": parsed"); continue; }
+      for (const key of ["href", "origin", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"]) {
+        if (key in c && url[key] !== c[key]) { failures.push(c.input + " (base " + c.base + "): " + key); break; }
+      }
+    }
+    return failures;
+  `,
+    { method: "POST", body: JSON.stringify(cases) },
+  )) as string[];
+  const unexpected = failures.filter((failure) => !/file:|blob:/i.test(failure));
+  assert.deepEqual(unexpected, []);
+  assert.ok(failures.length <= 45, `${failures.length} of ${cases.length} cases fail`);
+});
