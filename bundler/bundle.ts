@@ -1,0 +1,111 @@
+// Bundles a project (a directory with atoll.toml) into one self-contained ES
+// module: the only form the host accepts.
+import { stat } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { build, type BuildFailure, type Message, type Metafile } from "esbuild";
+import { CONFIG_FILE_NAME } from "../host/config/defaults.js";
+import { loadScriptConfigFile, type ScriptConfig } from "../host/config/script-config.js";
+import { BuildError } from "./errors.js";
+import { displayPath } from "./display-path.js";
+import { formatMessage } from "./esbuild-messages.js";
+import { refuseNodeBuiltins } from "./node-builtins.js";
+
+export interface BundleOptions {
+  /** Also produce an external source map (`BundleResult.sourceMap`). Default false. */
+  sourcemap?: boolean;
+}
+
+export interface BundleResult {
+  /** The project's validated atoll.toml. */
+  config: ScriptConfig;
+  /** The bundle: one ES module with a default export and no imports. */
+  code: string;
+  /** Size of `code` in bytes (UTF-8). */
+  bytes: number;
+  /** Size of `code` once gzipped, in bytes: roughly what a host stores and sends. */
+  gzipBytes: number;
+  /** esbuild's warnings, formatted as "file:line:column: warning: …". */
+  warnings: string[];
+  /** The source map (JSON) when `sourcemap` was asked for. */
+  sourceMap?: string;
+}
+
+/** Reads `<dir>/atoll.toml` and bundles its `main`. Throws BadConfigError or BuildError. */
+export async function bundleProject(dir: string, options: BundleOptions = {}): Promise<BundleResult> {
+  const projectDir = resolve(dir);
+  const configFile = join(projectDir, CONFIG_FILE_NAME);
+  // Problems name the file as the user would type it (relative to the current directory).
+  const config = await loadScriptConfigFile(displayPath(configFile));
+  const entry = resolve(projectDir, config.main);
+  if (!(await isFile(entry))) {
+    throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(configFile)})`]);
+  }
+
+  let result;
+  try {
+    result = await build({
+      absWorkingDir: projectDir,
+      entryPoints: [entry],
+      // Never written (write: false); names the outputs and the source map's paths.
+      outfile: join(projectDir, "dist", "index.js"),
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      mainFields: ["module", "main"],
+      conditions: ["worker", "browser"],
+      write: false,
+      minify: config.build.minify,
+      define: config.build.define,
+      sourcemap: options.sourcemap ? "external" : false,
+      metafile: true,
+      logLevel: "silent",
+      plugins: [refuseNodeBuiltins],
+    });
+  } catch (error) {
+    if (isBuildFailure(error)) throw new BuildError(error.errors.map((message) => formatMessage(message, projectDir, "error")));
+    throw error;
+  }
+
+  const js = result.outputFiles.find((file) => file.path.endsWith(".js"));
+  if (!js) throw new BuildError(["esbuild produced no JavaScript output"]);
+  checkOutput(result.metafile, relative(projectDir, js.path), displayPath(entry));
+  const code = js.text;
+  const map = result.outputFiles.find((file) => file.path.endsWith(".js.map"));
+  return {
+    config,
+    code,
+    bytes: Buffer.byteLength(code),
+    gzipBytes: gzipSync(code).length,
+    warnings: result.warnings.map((message: Message) => formatMessage(message, projectDir, "warning")),
+    ...(map ? { sourceMap: map.text } : {}),
+  };
+}
+
+/** The bundle must stand alone (the isolate has no module loader) and have a default export. */
+function checkOutput(metafile: Metafile, outputPath: string, entry: string): void {
+  const output = metafile.outputs[outputPath];
+  if (!output) return;
+  const imports = output.imports.filter((item) => !item.path.startsWith("<"));
+  if (imports.length > 0) {
+    throw new BuildError(imports.map((item) => `the bundle still imports ${JSON.stringify(item.path)}: every import must be bundled (use a literal path in dynamic import() calls)`));
+  }
+  if (!output.exports.includes("default")) {
+    throw new BuildError([
+      `${entry} has no default export: add \`export default { fetch(request, env, ctx) { ... } }\` (or \`export default app\` for a Hono app)`,
+    ]);
+  }
+}
+
+function isBuildFailure(error: unknown): error is BuildFailure {
+  return error instanceof Error && Array.isArray((error as Partial<BuildFailure>).errors);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}

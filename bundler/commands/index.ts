@@ -1,0 +1,10 @@
+// Every `atoll` command, in the order `atoll --help` lists them. A new command
+// is a new file in this folder and one line here.
+import type { Command } from "commander";
+import { buildCommand } from "./build.js";
+import { deleteCommand } from "./delete.js";
+import { deployCommand } from "./deploy.js";
+import { listCommand } from "./list.js";
+import { startCommand } from "./start.js";
+
+export const commands: ReadonlyArray<() => Command> = [buildCommand, deployCommand, listCommand, deleteCommand, startCommand];

@@ -1,0 +1,118 @@
+// A small client of the host's control API (bearer token, JSON). Used by the
+// CLI commands and by the host's start-up to deploy fixtures.
+import type { ScriptConfig } from "../host/config/script-config.js";
+import { ControlApiError, ControlUnreachableError } from "./errors.js";
+
+/** Where the control API is and how to authenticate to it. */
+export interface ControlOptions {
+  /** Base URL, e.g. "http://127.0.0.1:8788" (no trailing slash needed). */
+  controlUrl: string;
+  /** The admin bearer token (the host's `<data-dir>/admin-token`). */
+  token: string;
+}
+
+/** The body of `PUT /v1/scripts/:name`. */
+export interface UploadRequest {
+  config: ScriptConfig;
+  /** The bundle: one self-contained ES module. */
+  bundle: string;
+  /** A note kept with the version (`atoll deploy -m`). */
+  message?: string;
+}
+
+/** The answer to `PUT /v1/scripts/:name`: the new, now active, version. */
+export interface UploadResult {
+  name: string;
+  version: number;
+  bundle_bytes: number;
+  bundle_gzip_bytes: number;
+  /** Where the function answers, e.g. "http://hello.localhost:8787/". */
+  urls: string[];
+  /** ISO 8601. */
+  created_at: string;
+}
+
+/** One entry of `GET /v1/scripts`. */
+export interface ScriptSummary {
+  name: string;
+  active_version: number;
+  routes: string[];
+  /** ISO 8601. */
+  updated_at: string;
+}
+
+/** The answer to `GET /v1/scripts/:name` (fields beyond these may follow). */
+export interface ScriptDetails {
+  name: string;
+  active_version: number;
+  config: ScriptConfig;
+  /** How many versions the script has. */
+  versions: number;
+  [field: string]: unknown;
+}
+
+export class ControlClient {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: ControlOptions) {
+    this.baseUrl = options.controlUrl.replace(/\/+$/, "");
+  }
+
+  uploadScript(name: string, body: UploadRequest): Promise<UploadResult> {
+    return this.request<UploadResult>("PUT", `/v1/scripts/${encodeURIComponent(name)}`, body);
+  }
+
+  async listScripts(): Promise<ScriptSummary[]> {
+    const answer = await this.request<{ scripts?: ScriptSummary[] }>("GET", "/v1/scripts");
+    return answer.scripts ?? [];
+  }
+
+  getScript(name: string): Promise<ScriptDetails> {
+    return this.request<ScriptDetails>("GET", `/v1/scripts/${encodeURIComponent(name)}`);
+  }
+
+  deleteScript(name: string): Promise<{ deleted: string }> {
+    return this.request<{ deleted: string }>("DELETE", `/v1/scripts/${encodeURIComponent(name)}`);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch (error) {
+      throw new ControlUnreachableError(this.baseUrl, describeFetchFailure(error));
+    }
+    const text = await response.text();
+    let answer: unknown;
+    try {
+      answer = text === "" ? {} : JSON.parse(text);
+    } catch {
+      throw new ControlApiError(response.status, "ATOLL_CONTROL_API", `the control API at ${this.baseUrl} answered ${method} ${path} with ${response.status} and a body that is not JSON: is --control-url the host's control port?`);
+    }
+    if (!response.ok) throw apiError(response.status, answer, `${method} ${path}`);
+    return answer as T;
+  }
+}
+
+function apiError(status: number, answer: unknown, what: string): ControlApiError {
+  const error = (answer as { error?: unknown } | null)?.error;
+  if (error && typeof error === "object") {
+    const { code, message, ...details } = error as Record<string, unknown>;
+    if (typeof message === "string") return new ControlApiError(status, typeof code === "string" ? code : "ATOLL_CONTROL_API", message, details);
+  }
+  return new ControlApiError(status, "ATOLL_CONTROL_API", `the control API answered ${what} with status ${status}`);
+}
+
+/** "connect ECONNREFUSED 127.0.0.1:8788" rather than undici's bare "fetch failed". */
+function describeFetchFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const { code } = cause as NodeJS.ErrnoException;
+    return code && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message;
+  }
+  if (cause && typeof cause === "object" && "code" in cause) return String((cause as { code: unknown }).code);
+  return error.message;
+}

@@ -1,0 +1,26 @@
+// The one place where the defaults of atoll.toml live; the schema, the docs
+// (wrangler-like.toml.example) and the host all read them from here.
+
+/** Per-invocation limits a script gets when its `[limits]` table leaves a key out. */
+export const DEFAULT_LIMITS = {
+  /** CPU time per invocation, in milliseconds. */
+  cpu_ms: 50,
+  /** Isolate heap, in megabytes. */
+  memory_mb: 128,
+  /** Wall-clock time per invocation, in milliseconds. */
+  wall_ms: 30_000,
+  /** Outbound fetch calls per invocation. */
+  subrequests: 50,
+} as const;
+
+/** The smallest isolate heap V8 (through isolated-vm) accepts, in megabytes. */
+export const MIN_MEMORY_MB = 8;
+
+/** Build options a script gets when its `[build]` table leaves a key out. */
+export const DEFAULT_BUILD = {
+  /** Minify the bundle (esbuild `minify`). */
+  minify: false,
+} as const;
+
+/** The config file the CLI looks for in a project directory. */
+export const CONFIG_FILE_NAME = "atoll.toml";

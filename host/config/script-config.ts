@@ -1,0 +1,349 @@
+// The schema of atoll.toml: the single source of the config's truth, its
+// TypeScript type and its error messages, shared by the CLI and the host.
+import { readFile } from "node:fs/promises";
+import { parse as parseToml, TomlDate, TomlError } from "smol-toml";
+import * as z from "zod";
+import { BadConfigError } from "../errors.js";
+import { DEFAULT_BUILD, DEFAULT_LIMITS, MIN_MEMORY_MB } from "./defaults.js";
+import { parseRoutePattern } from "./route-pattern.js";
+
+/** What a script may be called: it becomes part of its URL (`<name>.localhost`). */
+export const SCRIPT_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
+
+export function isValidScriptName(name: unknown): name is string {
+  return typeof name === "string" && SCRIPT_NAME_PATTERN.test(name);
+}
+
+/** A value in `[vars]`: what TOML and JSON can both carry, minus dates and null. */
+export type VarValue = string | number | boolean | VarValue[] | { [key: string]: VarValue };
+
+const VAR_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_VAR_DEPTH = 32;
+/** What esbuild's `define` accepts as a name and, besides JSON, as a value. */
+const DOTTED_IDENTIFIER = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A type error says "is required" when the key is missing, "must be …" otherwise. */
+function expected(what: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? "is required" : `must be ${what}`);
+}
+
+const TABLE = "a table";
+/** Marks an issue about a key's name rather than its value (no "(got …)" suffix). */
+const KEY_PROBLEM = { about: "key" } as const;
+
+const limitsSchema = z
+  .strictObject(
+    {
+      /** CPU time one invocation may use, in milliseconds. Default 50. */
+      cpu_ms: z
+        .int({ error: "must be a positive integer (milliseconds)" })
+        .positive({ error: "must be a positive integer (milliseconds)" })
+        .default(DEFAULT_LIMITS.cpu_ms),
+      /** Heap of the script's isolate, in megabytes (at least 8). Default 128. */
+      memory_mb: z
+        .int({ error: `must be an integer of at least ${MIN_MEMORY_MB} (megabytes)` })
+        .min(MIN_MEMORY_MB, { error: `must be an integer of at least ${MIN_MEMORY_MB} (megabytes)` })
+        .default(DEFAULT_LIMITS.memory_mb),
+      /** Wall-clock time one invocation may take, in milliseconds. Default 30000. */
+      wall_ms: z
+        .int({ error: "must be a positive integer (milliseconds)" })
+        .positive({ error: "must be a positive integer (milliseconds)" })
+        .default(DEFAULT_LIMITS.wall_ms),
+      /** Outbound fetch calls one invocation may make (0 forbids them). Default 50. */
+      subrequests: z
+        .int({ error: "must be a non-negative integer" })
+        .nonnegative({ error: "must be a non-negative integer" })
+        .default(DEFAULT_LIMITS.subrequests),
+    },
+    { error: `must be ${TABLE}` },
+  )
+  .superRefine((limits, ctx) => {
+    if (limits.cpu_ms > limits.wall_ms) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cpu_ms"],
+        message: `must not exceed \`limits.wall_ms\` (${limits.wall_ms})`,
+      });
+    }
+  });
+
+const buildSchema = z.strictObject(
+  {
+    /** Minify the bundle. Default false. */
+    minify: z.boolean({ error: "must be true or false" }).default(DEFAULT_BUILD.minify),
+    /**
+     * Replace global names by constants at build time (esbuild `define`), e.g.
+     * `"process.env.NODE_ENV" = '"production"'`. Each value is a JavaScript
+     * expression: JSON, or a (dotted) identifier. Default: none.
+     */
+    define: z
+      .record(z.string(), z.unknown(), { error: `must be ${TABLE} of strings` })
+      .superRefine((define, ctx) => {
+        for (const [key, value] of Object.entries(define)) {
+          if (!DOTTED_IDENTIFIER.test(key)) {
+            ctx.addIssue({ code: "custom", path: [key], message: "is not a name esbuild can replace: use an identifier or a dotted name such as `process.env.NODE_ENV`", params: KEY_PROBLEM });
+          } else if (typeof value !== "string") {
+            ctx.addIssue({ code: "custom", path: [key], message: "must be a string holding a JavaScript expression, e.g. '\"production\"' or 'true'" });
+          } else if (!isDefineValue(value)) {
+            ctx.addIssue({ code: "custom", path: [key], message: "must be JSON (e.g. '\"production\"', 'true', '42') or an identifier such as `globalThis.DEBUG`" });
+          }
+        }
+      })
+      .transform((define) => define as Record<string, string>)
+      .default({}),
+  },
+  { error: `must be ${TABLE}` },
+);
+
+const varsSchema = z
+  .record(z.string(), z.unknown(), { error: `must be ${TABLE}` })
+  .superRefine((vars, ctx) => {
+    for (const [key, value] of Object.entries(vars)) {
+      if (!VAR_NAME_PATTERN.test(key)) {
+        ctx.addIssue({ code: "custom", path: [key], message: "is not a valid variable name: use letters, digits and `_`, not starting with a digit", params: KEY_PROBLEM });
+      } else if (key === "__proto__") {
+        ctx.addIssue({ code: "custom", path: [key], message: "is a reserved name", params: KEY_PROBLEM });
+      } else {
+        checkVarValue(value, [key], 1, ctx);
+      }
+    }
+  })
+  // A deep copy as plain objects (TOML inline tables have a null prototype): what the script will see.
+  .transform((vars) => JSON.parse(JSON.stringify(vars)) as Record<string, VarValue>);
+
+const routeSchema = z.string({ error: 'must be a route pattern string such as "example.test/*" or "/static/*"' }).transform((pattern, ctx) => {
+  const parsed = parseRoutePattern(pattern);
+  if (parsed.route) return parsed.route.pattern;
+  ctx.addIssue({ code: "custom", message: parsed.problem });
+  return z.NEVER;
+});
+
+export const scriptConfigSchema = z.strictObject(
+  {
+    /** The script's name: 1 to 63 characters of a-z, 0-9 and `-`. Required. */
+    name: z.string({ error: expected("a string") }).regex(SCRIPT_NAME_PATTERN, { error: "must be 1 to 63 characters of a-z, 0-9 and '-'" }),
+    /** The entry module, relative to atoll.toml; its default export is the handler. Required. */
+    main: z
+      .string({ error: expected("a path such as \"src/index.ts\"") })
+      .min(1, { error: "must not be empty" })
+      .refine((path) => !/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(path), { error: 'must be a relative path, such as "src/index.ts"' }),
+    /** The date (YYYY-MM-DD) whose runtime behaviour the script expects. Default: none. */
+    compatibility_date: z
+      .preprocess(
+        (value) => (value instanceof TomlDate && value.isDate() ? value.toISOString() : value),
+        z.string({ error: "must be a date written YYYY-MM-DD" }).refine(isCalendarDate, { error: "must be a date written YYYY-MM-DD" }),
+      )
+      .optional(),
+    /**
+     * Route patterns the script serves: `"example.test/api/*"` (host and path) or
+     * `"/static/*"` (any host). Hosts are lower-cased. Default: none (the script
+     * is still reachable at `<name>.localhost`).
+     */
+    routes: z
+      .array(routeSchema, { error: 'must be an array of route patterns such as ["example.test/*"]' })
+      .superRefine((routes, ctx) => {
+        routes.forEach((route, index) => {
+          const first = routes.indexOf(route);
+          if (first !== index) ctx.addIssue({ code: "custom", path: [index], message: `repeats \`routes[${first}]\` (${JSON.stringify(route)})` });
+        });
+      })
+      .default([]),
+    /** Plain values handed to the script as `env.<NAME>`: strings, numbers, booleans, arrays, tables. Default: none. */
+    vars: varsSchema.default({}),
+    /** Per-invocation limits. */
+    limits: limitsSchema.prefault({}),
+    /** How `atoll build` and `atoll deploy` bundle the script. */
+    build: buildSchema.prefault({}),
+  },
+  { error: `must be ${TABLE}` },
+);
+
+/** A validated atoll.toml, every default filled in. Serialisable as JSON. */
+export type ScriptConfig = z.output<typeof scriptConfigSchema>;
+
+/** Keys each table accepts, for "unknown key" messages and their suggestions. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  "": Object.keys(scriptConfigSchema.shape),
+  limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests"],
+  build: Object.keys(buildSchema.shape),
+};
+
+/** Keys people bring from other tools that Atoll refuses on purpose, and why. */
+const REFUSED_KEYS: Record<string, string> = {
+  "build.external": "an Atoll bundle must be self-contained, so every import is bundled",
+};
+
+/**
+ * Validates a parsed config and fills in its defaults. Throws BadConfigError
+ * listing every problem, each naming its key and `source` (e.g. "atoll.toml").
+ */
+export function parseScriptConfig(value: unknown, source: string): ScriptConfig {
+  const result = scriptConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  throw new BadConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, value, source)));
+}
+
+/** Reads, parses and validates an atoll.toml file. */
+export async function loadScriptConfigFile(path: string): Promise<ScriptConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new BadConfigError([`no config file at ${path}: create one (see wrangler-like.toml.example), or pass the directory that holds it`]);
+    throw new BadConfigError([`cannot read ${path}: ${(error as Error).message}`]);
+  }
+  let value: unknown;
+  try {
+    value = parseToml(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+      const codeblock = error.codeblock.trimEnd().replace(/\n/g, "\n    ");
+      throw new BadConfigError([`${path}:${error.line}:${error.column}: TOML syntax error: ${reason}\n    ${codeblock}`]);
+    }
+    throw error;
+  }
+  return parseScriptConfig(value, path);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, source: string): string[] {
+  if (issue.code === "unrecognized_keys") {
+    const table = issue.path.map(String).join(".");
+    return issue.keys.map((key) => {
+      const full = formatPath([...issue.path, key]);
+      const refused = REFUSED_KEYS[`${table ? `${table}.` : ""}${key}`];
+      if (refused) return `\`${full}\` is not supported in ${source}: ${refused}`;
+      const suggestion = suggest(key, KNOWN_KEYS[table] ?? []);
+      const hint = suggestion ? ` (did you mean \`${formatPath([...issue.path, suggestion])}\`?)` : "";
+      return `unknown key \`${full}\` in ${source}${hint}`;
+    });
+  }
+  if (issue.path.length === 0) return [`the config must be a table of keys such as name and main in ${source} (got ${describeValue(input)})`];
+  const value = valueAt(input, issue.path);
+  const aboutKey = issue.code === "custom" && issue.params?.["about"] === "key";
+  const got = value === undefined || aboutKey || issue.message === "is required" ? "" : ` (got ${describeValue(value)})`;
+  // "must include a path: write …" reads best with the source before the hint.
+  const colon = issue.message.indexOf(": ");
+  const problem = colon === -1 ? issue.message : issue.message.slice(0, colon);
+  const hint = colon === -1 ? "" : issue.message.slice(colon);
+  return [`\`${formatPath(issue.path)}\` ${problem} in ${source}${got}${hint}`];
+}
+
+function checkVarValue(value: unknown, path: PropertyKey[], depth: number, ctx: z.core.$RefinementCtx): void {
+  if (typeof value === "string" || typeof value === "boolean") return;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) ctx.addIssue({ code: "custom", path, message: "must be a finite number (inf and nan cannot be passed to a script)" });
+    return;
+  }
+  if (depth > MAX_VAR_DEPTH) {
+    ctx.addIssue({ code: "custom", path, message: `is nested too deeply (at most ${MAX_VAR_DEPTH} levels)` });
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => checkVarValue(item, [...path, index], depth + 1, ctx));
+    return;
+  }
+  if (value instanceof Date) {
+    ctx.addIssue({ code: "custom", path, message: "is a TOML date, which scripts cannot receive: quote it as a string" });
+    return;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) checkVarValue(item, [...path, key], depth + 1, ctx);
+    return;
+  }
+  ctx.addIssue({ code: "custom", path, message: "must be a string, number, boolean, array or table" });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function isDefineValue(value: string): boolean {
+  if (DOTTED_IDENTIFIER.test(value)) return true;
+  try {
+    JSON.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isCalendarDate(value: string): boolean {
+  if (!ISO_DATE.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+}
+
+/** `limits.cpu_ms`, `routes[2]`, `build.define."process.env.X"`: how TOML would name the key. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else {
+      const key = String(segment);
+      const bare = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+      out += out === "" ? bare : `.${bare}`;
+    }
+  }
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const segment of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case "number":
+    case "boolean":
+      return String(value);
+    case "object":
+      return "a table";
+    default:
+      return typeof value;
+  }
+}
+
+/** The closest known key, if one is close enough to be a likely typo. */
+function suggest(key: string, candidates: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate);
+    if (!best || distance < best.distance) best = { candidate, distance };
+  }
+  if (best && best.distance <= Math.max(2, Math.floor(best.candidate.length / 3))) return best.candidate;
+  return candidates.find((candidate) => lower.length >= 3 && (candidate.startsWith(lower) || lower.startsWith(candidate)));
+}
+
+/** Damerau-Levenshtein (optimal string alignment): a swap of two letters counts as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) rows.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    const row = rows[i]!;
+    const prev = rows[i - 1]!;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, rows[i - 2]![j - 2]! + 1);
+      row[j] = value;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}

@@ -1,0 +1,164 @@
+// The control API (its own port, bearer token): upload, list and delete
+// scripts. Every upload is validated in a real isolate before it is saved.
+import { gzip } from "node:zlib";
+import { promisify } from "node:util";
+import { createHash } from "node:crypto";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import {
+  AtollError,
+  BadRequestError,
+  BadScriptNameError,
+  BundleEvaluationError,
+  BundleParseError,
+  BundleTooLargeError,
+  NoDefaultExportError,
+  NotFoundError,
+  UnauthorizedError,
+} from "../errors.js";
+import { isValidScriptName, parseScriptConfig, type ScriptConfig } from "../config/script-config.js";
+import type { Executor } from "../executor/executor.js";
+import { isolateSettings, type Deployments } from "../front/deployments.js";
+import type { Store } from "../store/store.js";
+import { bearerMatches } from "./auth.js";
+
+const gzipAsync = promisify(gzip);
+
+export interface ControlApiOptions {
+  token: string;
+  store: Store;
+  deployments: Deployments;
+  executor: Executor;
+  /** Largest bundle accepted, bytes. */
+  maxBundleBytes: number;
+  /** The public URLs of a script, for upload answers. */
+  urlsFor(config: ScriptConfig): string[];
+  log(line: string): void;
+}
+
+export function createControlApi(options: ControlApiOptions): Hono {
+  const { token, store, deployments, executor, log } = options;
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof AtollError) return c.json(error.toJSON(), error.status as 400);
+    log(`control API error: ${error.stack ?? error.message}`);
+    return c.json({ error: { code: "ATOLL_INTERNAL", message: "internal error; see the host's log" } }, 500);
+  });
+  app.notFound((c) => c.json(new NotFoundError(`${c.req.method} ${c.req.path}`).toJSON(), 404));
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+
+  app.use("/v1/*", async (c, next) => {
+    if (!bearerMatches(c.req.header("authorization"), token)) throw new UnauthorizedError();
+    await next();
+  });
+
+  app.get("/v1/scripts", async (c) => {
+    const scripts = await store.listScripts();
+    return c.json({
+      scripts: scripts.map((s) => ({ name: s.name, active_version: s.activeVersion, routes: (s.config as ScriptConfig).routes, updated_at: s.updatedAt })),
+    });
+  });
+
+  app.get("/v1/scripts/:name", async (c) => {
+    const name = scriptName(c.req.param("name"));
+    const script = await store.getScript(name);
+    if (!script) throw new NotFoundError(`script "${name}"`);
+    const active = await store.getVersion(name, script.activeVersion);
+    return c.json({
+      name,
+      active_version: script.activeVersion,
+      config: script.config,
+      versions: await store.countVersions(name),
+      bundle_bytes: active?.bundleBytes,
+      bundle_hash: active?.bundleHash,
+      urls: options.urlsFor(script.config as ScriptConfig),
+      created_at: script.createdAt,
+      updated_at: script.updatedAt,
+    });
+  });
+
+  app.put(
+    "/v1/scripts/:name",
+    bodyLimit({
+      // JSON escaping can grow a bundle; the bundle's own size is checked below.
+      maxSize: options.maxBundleBytes * 2 + 1024 * 1024,
+      onError: () => {
+        throw new BundleTooLargeError(-1, options.maxBundleBytes);
+      },
+    }),
+    async (c) => {
+      const name = scriptName(c.req.param("name"));
+      const upload = parseUpload(await c.req.json().catch(() => undefined));
+      const config = parseScriptConfig(upload.config, "the uploaded config");
+      if (config.name !== name) throw new BadRequestError(`the config's name "${config.name}" does not match the URL's script name "${name}"`);
+      const bundleBytes = Buffer.byteLength(upload.bundle);
+      if (bundleBytes > options.maxBundleBytes) throw new BundleTooLargeError(bundleBytes, options.maxBundleBytes);
+
+      const saved = await deployments.deploy(config, async () => {
+        const validation = await executor.validate(name, upload.bundle, isolateSettings(config));
+        if (!validation.ok) {
+          const { kind, message, line, column } = validation.error;
+          if (kind === "parse") throw new BundleParseError(message, line, column);
+          if (kind === "no-default-export") throw new NoDefaultExportError(message);
+          throw new BundleEvaluationError(message);
+        }
+        if (!validation.handlers.fetch && !validation.handlers.scheduled && !validation.handlers.storage) {
+          throw new NoDefaultExportError("it has no fetch, scheduled or storage handler");
+        }
+        return {
+          bundle: upload.bundle,
+          bundleHash: createHash("sha256").update(upload.bundle).digest("hex"),
+          bundleBytes,
+          bundleGzipBytes: (await gzipAsync(upload.bundle)).byteLength,
+          codeCache: validation.codeCache,
+          message: upload.message ?? null,
+        };
+      });
+      log(`deployed ${name}@v${saved.version} (${saved.bundleBytes} bytes)`);
+      return c.json(
+        {
+          name,
+          version: saved.version,
+          bundle_bytes: saved.bundleBytes,
+          bundle_gzip_bytes: saved.bundleGzipBytes,
+          urls: options.urlsFor(config),
+          created_at: saved.createdAt,
+        },
+        201,
+      );
+    },
+  );
+
+  app.delete("/v1/scripts/:name", async (c) => {
+    const name = scriptName(c.req.param("name"));
+    if (!(await deployments.remove(name))) throw new NotFoundError(`script "${name}"`);
+    log(`deleted ${name}`);
+    return c.json({ deleted: name });
+  });
+
+  return app;
+}
+
+function scriptName(name: string): string {
+  if (!isValidScriptName(name)) throw new BadScriptNameError(name);
+  return name;
+}
+
+interface Upload {
+  config: unknown;
+  bundle: string;
+  message?: string;
+}
+
+function parseUpload(body: unknown): Upload {
+  const usage = 'the body must be JSON: { "config": { ... }, "bundle": "<ES module source>", "message": "optional" }';
+  if (typeof body !== "object" || body === null) throw new BadRequestError(usage);
+  const { config, bundle, message } = body as Record<string, unknown>;
+  if (typeof config !== "object" || config === null) throw new BadRequestError(`"config" is missing or not an object: ${usage}`);
+  if (typeof bundle !== "string" || bundle.length === 0) throw new BadRequestError(`"bundle" is missing or empty: ${usage}`);
+  if (message !== undefined && (typeof message !== "string" || message.length > 1000)) throw new BadRequestError(`"message" must be a string of at most 1000 characters`);
+  return { config, bundle, message };
+}
+

@@ -1,0 +1,300 @@
+// The executor: the one boundary between "which function, which event" and
+// "run it in an isolate". It supervises the worker processes, sends each
+// script to the same worker (rendezvous hashing) so its isolate stays warm,
+// and carries invocations, their streamed bodies and their failures.
+import { WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
+import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+import type { IsolateSettings, ValidationFailure, VersionKey, WorkerMessage } from "./ipc.js";
+import { WorkerProcess } from "./worker-process.js";
+import type { WorkerSettings } from "./worker/settings.js";
+
+/** Reads a streamed request body, chunk by chunk, as the function asks for it. */
+export interface RequestBodySource {
+  /** The next chunk, or null at the end. */
+  read(): Promise<Uint8Array | null>;
+}
+
+/** Reads a streamed response body from the function, one chunk per call. */
+export interface ResponseBodyReader {
+  read(): Promise<Uint8Array | null>;
+  cancel(reason: string): void;
+}
+
+export interface InvocationResponse {
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+  body: null | Uint8Array | ResponseBodyReader;
+  /** True when an isolate was started for this invocation. */
+  cold: boolean;
+}
+
+/** The function failed: it threw (kind "script") or could not be run (kind "host"). */
+export class InvocationError extends Error {
+  constructor(
+    readonly kind: "script" | "host",
+    message: string,
+    readonly scriptStack: string,
+  ) {
+    super(message);
+    this.name = "InvocationError";
+  }
+}
+
+export interface CodeForVersion {
+  bundle: string;
+  codeCache: Uint8Array | null;
+  settings: IsolateSettings;
+}
+
+export interface LogEntry {
+  key: VersionKey;
+  level: LogLevel;
+  message: string;
+}
+
+export type ValidationResult =
+  | { ok: true; handlers: InstalledHandlers; codeCache: Uint8Array | null; compileMs: number }
+  | { ok: false; error: ValidationFailure };
+
+export interface ExecutorOptions {
+  /** Worker processes to run. */
+  workers: number;
+  workerSettings: WorkerSettings;
+  /** Where workers get a version's code on its cold start. */
+  loadCode(key: VersionKey): Promise<CodeForVersion | undefined>;
+  /** console output and uncaught errors of functions. */
+  onLog(entry: LogEntry): void;
+  /** Host events worth a log line (worker exits and restarts). */
+  onEvent(message: string): void;
+}
+
+interface Invocation {
+  slot: number;
+  resolveHead(response: InvocationResponse): void;
+  rejectHead(error: Error): void;
+  headSent: boolean;
+  body: RequestBodySource | null;
+  pendingRead: { resolve(chunk: Uint8Array | null): void; reject(error: Error): void } | null;
+  /** Set when the response body ended, failed or was cancelled. */
+  finished: boolean;
+}
+
+/** Restarts within this window count towards a crash loop, ms. */
+const CRASH_WINDOW_MS = 10_000;
+const CRASHES_BEFORE_BACKOFF = 5;
+const RESTART_BACKOFF_MS = 1000;
+
+export class Executor {
+  private readonly workers: WorkerProcess[] = [];
+  private readonly invocations = new Map<number, Invocation>();
+  private readonly validations = new Map<number, (result: ValidationResult) => void>();
+  private readonly crashes: number[][] = [];
+  private nextId = 1;
+  private closing = false;
+
+  constructor(private readonly options: ExecutorOptions) {
+    for (let slot = 0; slot < options.workers; slot++) {
+      this.crashes.push([]);
+      this.workers.push(this.spawn(slot));
+    }
+  }
+
+  /** Runs an HTTP event; resolves with the response head once the function has one. */
+  fetch(key: VersionKey, event: FetchEvent, body: RequestBodySource | null, signal?: AbortSignal): Promise<InvocationResponse> {
+    const slot = this.slotFor(key.script);
+    const worker = this.workers[slot]!;
+    if (!worker.alive) return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
+    const id = this.nextId++;
+    return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
+      this.invocations.set(id, { slot, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false });
+      worker.send({ t: "invoke", id, key, event });
+      signal?.addEventListener("abort", () => {
+        const invocation = this.invocations.get(id);
+        if (invocation && !invocation.finished) worker.send({ t: "abort", id, reason: "the client went away" });
+      }, { once: true });
+    });
+  }
+
+  /** Compiles and evaluates a bundle in a throwaway isolate on the script's worker. */
+  validate(script: string, bundle: string, settings: IsolateSettings): Promise<ValidationResult> {
+    const worker = this.workers[this.slotFor(script)]!;
+    const id = this.nextId++;
+    return new Promise<ValidationResult>((resolve, reject) => {
+      this.validations.set(id, resolve);
+      if (!worker.alive) {
+        this.validations.delete(id);
+        reject(new WorkerUnavailableError("the worker is restarting"));
+        return;
+      }
+      worker.send({ t: "validate", id, bundle, settings });
+    });
+  }
+
+  /** Process ids of the live workers (for tests and the operator). */
+  get workerPids(): number[] {
+    return this.workers.filter((worker) => worker.alive).map((worker) => worker.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((worker) => worker.stop()));
+  }
+
+  private spawn(slot: number): WorkerProcess {
+    return new WorkerProcess(
+      slot,
+      this.options.workerSettings,
+      (message) => this.receive(slot, message),
+      (code, signal) => this.workerExited(slot, code, signal),
+    );
+  }
+
+  private workerExited(slot: number, code: number | null, signal: NodeJS.Signals | null): void {
+    for (const [id, invocation] of this.invocations) {
+      if (invocation.slot !== slot) continue;
+      this.invocations.delete(id);
+      const error = new WorkerCrashedError();
+      if (!invocation.headSent) invocation.rejectHead(error);
+      invocation.pendingRead?.reject(error);
+    }
+    for (const [id, resolve] of this.validations) {
+      this.validations.delete(id);
+      resolve({ ok: false, error: { kind: "evaluate", message: "the worker process died while evaluating the bundle" } });
+    }
+    if (this.closing) return;
+    const now = Date.now();
+    const recent = this.crashes[slot]!.filter((at) => now - at < CRASH_WINDOW_MS);
+    recent.push(now);
+    this.crashes[slot] = recent;
+    const delay = recent.length > CRASHES_BEFORE_BACKOFF ? RESTART_BACKOFF_MS : 0;
+    this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`}); restarting${delay ? ` in ${delay} ms` : ""}`);
+    // Without back-off the replacement starts now and queues requests until it is ready.
+    if (delay === 0) this.workers[slot] = this.spawn(slot);
+    else
+      setTimeout(() => {
+        if (!this.closing) this.workers[slot] = this.spawn(slot);
+      }, delay);
+  }
+
+  private receive(slot: number, message: WorkerMessage): void {
+    const worker = this.workers[slot]!;
+    switch (message.t) {
+      case "ready":
+        return;
+      case "need-code":
+        this.options.loadCode(message.key).then(
+          (code) => worker.send(code ? { t: "code", key: message.key, ...code } : { t: "code-missing", key: message.key }),
+          () => worker.send({ t: "code-missing", key: message.key }),
+        );
+        return;
+      case "validated": {
+        const resolve = this.validations.get(message.id);
+        this.validations.delete(message.id);
+        if (message.ok) resolve?.({ ok: true, handlers: message.handlers, codeCache: message.codeCache, compileMs: message.compileMs });
+        else resolve?.({ ok: false, error: message.error });
+        return;
+      }
+      case "log":
+        this.options.onLog({ key: message.key, level: message.level, message: message.message });
+        return;
+      case "response": {
+        const invocation = this.invocations.get(message.id);
+        if (!invocation || invocation.headSent) return;
+        invocation.headSent = true;
+        const id = message.id;
+        const body = message.body === "stream" ? this.responseBodyReader(id, worker) : message.body;
+        if (message.body !== "stream") invocation.finished = true;
+        invocation.resolveHead({ status: message.status, statusText: message.statusText, headers: message.headers, body, cold: message.cold });
+        return;
+      }
+      case "chunk":
+      case "end": {
+        const invocation = this.invocations.get(message.id);
+        const read = invocation?.pendingRead;
+        if (!invocation || !read) return;
+        invocation.pendingRead = null;
+        if (message.t === "end") invocation.finished = true;
+        read.resolve(message.t === "chunk" ? message.data : null);
+        return;
+      }
+      case "error": {
+        const invocation = this.invocations.get(message.id);
+        if (!invocation) return;
+        const error = new InvocationError(message.kind, message.message, message.stack);
+        invocation.finished = true;
+        if (!invocation.headSent) {
+          invocation.headSent = true;
+          invocation.rejectHead(error);
+        } else if (invocation.pendingRead) {
+          invocation.pendingRead.reject(error);
+          invocation.pendingRead = null;
+        }
+        return;
+      }
+      case "done": {
+        const invocation = this.invocations.get(message.id);
+        this.invocations.delete(message.id);
+        if (invocation && !invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
+        return;
+      }
+      case "body-read": {
+        const invocation = this.invocations.get(message.id);
+        if (!invocation) return;
+        const id = message.id;
+        if (!invocation.body) {
+          worker.send({ t: "body-chunk", id, data: null });
+          return;
+        }
+        invocation.body.read().then(
+          (data) => worker.send({ t: "body-chunk", id, data }),
+          (error: unknown) => worker.send({ t: "body-chunk", id, data: null, error: `reading the request body failed: ${error instanceof Error ? error.message : String(error)}` }),
+        );
+        return;
+      }
+    }
+  }
+
+  private responseBodyReader(id: number, worker: WorkerProcess): ResponseBodyReader {
+    return {
+      read: () => {
+        const invocation = this.invocations.get(id);
+        if (!invocation || invocation.finished) return Promise.resolve(null);
+        if (invocation.pendingRead) return Promise.reject(new Error("response body: one read at a time"));
+        return new Promise<Uint8Array | null>((resolve, reject) => {
+          invocation.pendingRead = { resolve, reject };
+          worker.send({ t: "pull", id });
+        });
+      },
+      cancel: (reason) => {
+        const invocation = this.invocations.get(id);
+        if (!invocation || invocation.finished) return;
+        invocation.finished = true;
+        worker.send({ t: "abort", id, reason });
+      },
+    };
+  }
+
+  /** Rendezvous hashing: each script's worker stays the same while the worker count does. */
+  private slotFor(script: string): number {
+    let best = 0;
+    let bestScore = -1;
+    for (let slot = 0; slot < this.workers.length; slot++) {
+      const score = fnv1a(`${slot}:${script}`);
+      if (score > bestScore) {
+        bestScore = score;
+        best = slot;
+      }
+    }
+    return best;
+  }
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,66 @@
+// One supervised worker process, seen from the front: forks it with
+// --no-node-snapshot, holds messages until it says it is ready, and reports
+// its exit so that the executor can fail its invocations and start another.
+import { fork, type ChildProcess } from "node:child_process";
+import type { FrontMessage, WorkerMessage } from "./ipc.js";
+import { WORKER_SETTINGS_ENV, type WorkerSettings } from "./worker/settings.js";
+
+const WORKER_MAIN = new URL("./worker/main.js", import.meta.url);
+
+export class WorkerProcess {
+  private readonly child: ChildProcess;
+  private ready = false;
+  private exited = false;
+  private readonly queued: FrontMessage[] = [];
+
+  constructor(
+    readonly slot: number,
+    settings: WorkerSettings,
+    onMessage: (message: WorkerMessage) => void,
+    onExit: (code: number | null, signal: NodeJS.Signals | null) => void,
+  ) {
+    this.child = fork(WORKER_MAIN, [], {
+      execArgv: ["--no-node-snapshot"],
+      serialization: "advanced",
+      env: { ...process.env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (message: WorkerMessage) => {
+      if (message.t === "ready") {
+        this.ready = true;
+        for (const queued of this.queued.splice(0)) this.child.send(queued);
+      }
+      onMessage(message);
+    });
+    this.child.on("error", () => {}); // "exit" follows and is what we act on
+    this.child.on("exit", (code, signal) => {
+      this.exited = true;
+      this.queued.length = 0;
+      onExit(code, signal);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  send(message: FrontMessage): void {
+    if (this.exited) return;
+    if (!this.ready) this.queued.push(message);
+    else this.child.send(message);
+  }
+
+  /** Asks the worker to finish (it exits when its IPC channel closes), killing it after `graceMs`. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}

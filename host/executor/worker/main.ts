@@ -1,0 +1,177 @@
+// A worker process: owns isolates, runs invocations the front sends it, and
+// talks to the front only through IPC messages (../ipc.ts). Forked by the
+// front with --no-node-snapshot; if user code takes this process down, the
+// front restarts it and nothing else is affected.
+import type { FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
+import { versionId } from "../ipc.js";
+import type { FetchEvent } from "../../runtime/protocol.js";
+import { FunctionIsolate, messageOf, type CheckedMessage } from "./function-isolate.js";
+import { IsolatePool } from "./isolate-pool.js";
+import { RuntimeImage } from "./runtime-image.js";
+import { BundleLoadError } from "./bundle-errors.js";
+import { workerSettingsFromEnv } from "./settings.js";
+
+const settings = workerSettingsFromEnv(process.env);
+const image = RuntimeImage.load();
+const pool = new IsolatePool(image, settings.pool);
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+/** Where each running invocation lives. */
+const running = new Map<number, { key: VersionKey; isolate: FunctionIsolate }>();
+/** Invocations waiting for their version's code to arrive. */
+const waitingForCode = new Map<string, { id: number; event: FetchEvent }[]>();
+/** Request-body reads in flight: invocation id → op to answer. */
+const bodyReads = new Map<number, number>();
+
+function invoke(id: number, key: VersionKey, event: FetchEvent): void {
+  const vid = versionId(key);
+  const isolate = pool.get(vid);
+  if (isolate && !isolate.broken) {
+    start(id, key, isolate, event, false);
+    return;
+  }
+  if (isolate) pool.discard(vid, isolate);
+  const queue = waitingForCode.get(vid);
+  if (queue) {
+    queue.push({ id, event });
+    return;
+  }
+  waitingForCode.set(vid, [{ id, event }]);
+  send({ t: "need-code", key });
+}
+
+function start(id: number, key: VersionKey, isolate: FunctionIsolate, event: FetchEvent, cold: boolean): void {
+  running.set(id, { key, isolate });
+  if (cold) coldInvocations.add(id);
+  isolate.dispatch(id, event);
+}
+
+/** Invocations whose isolate was booted for them, reported as cold. */
+const coldInvocations = new Set<number>();
+
+async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
+  const vid = versionId(key);
+  const queue = waitingForCode.get(vid) ?? [];
+  let isolate: FunctionIsolate | undefined;
+  try {
+    isolate = await pool.take(isolateSettings.memoryMb);
+    bindIsolate(isolate, key);
+    await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs);
+    pool.add(vid, isolate);
+  } catch (error) {
+    isolate?.dispose();
+    waitingForCode.delete(vid);
+    const message = `could not start ${vid}: ${messageOf(error)}`;
+    for (const { id } of queue) {
+      send({ t: "error", id, kind: "host", message, stack: "" });
+      send({ t: "done", id });
+    }
+    return;
+  }
+  waitingForCode.delete(vid);
+  for (const { id, event } of queue) start(id, key, isolate, event, true);
+}
+
+function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
+  const vid = versionId(key);
+  isolate.listen((message: CheckedMessage) => {
+    switch (message.t) {
+      case "response":
+        send({ ...message, cold: coldInvocations.delete(message.id) });
+        return;
+      case "chunk":
+      case "end":
+        send(message);
+        return;
+      case "error":
+        send({ t: "error", id: message.id, kind: "script", message: message.message, stack: message.stack });
+        return;
+      case "done":
+        running.delete(message.id);
+        coldInvocations.delete(message.id);
+        bodyReads.delete(message.id);
+        send(message);
+        if (isolate.broken) pool.discard(vid, isolate);
+        else pool.released(vid, isolate);
+        return;
+      case "log":
+        send({ t: "log", key, id: message.id, level: message.level, message: message.message });
+        return;
+      case "uncaught":
+        send({ t: "log", key, id: message.id, level: "error", message: `Uncaught ${message.stack || message.message}` });
+        return;
+      case "op":
+        if (message.name === "request-body-read") {
+          bodyReads.set(message.id, message.op);
+          send({ t: "body-read", id: message.id });
+        }
+        return;
+      case "cancel":
+        return;
+    }
+  });
+}
+
+async function validate(id: number, bundle: string, isolateSettings: IsolateSettings): Promise<void> {
+  let isolate: FunctionIsolate | undefined;
+  try {
+    isolate = await FunctionIsolate.boot(image, isolateSettings.memoryMb);
+    const loaded = await isolate.load(bundle, null, isolateSettings.env, "file:///bundle.js", settings.evaluateTimeoutMs);
+    send({ t: "validated", id, ok: true, handlers: loaded.handlers, codeCache: loaded.producedCodeCache, compileMs: loaded.loadMs });
+  } catch (error) {
+    const failure = error instanceof BundleLoadError ? error.toFailure() : { kind: "evaluate" as const, message: messageOf(error) };
+    send({ t: "validated", id, ok: false, error: failure });
+  } finally {
+    isolate?.dispose();
+  }
+}
+
+process.on("message", (message: FrontMessage) => {
+  switch (message.t) {
+    case "invoke":
+      invoke(message.id, message.key, message.event);
+      return;
+    case "code":
+      void receiveCode(message.key, message.bundle, message.codeCache, message.settings);
+      return;
+    case "code-missing": {
+      const vid = versionId(message.key);
+      for (const { id } of waitingForCode.get(vid) ?? []) {
+        send({ t: "error", id, kind: "host", message: `${vid} no longer exists`, stack: "" });
+        send({ t: "done", id });
+      }
+      waitingForCode.delete(vid);
+      return;
+    }
+    case "body-chunk": {
+      const op = bodyReads.get(message.id);
+      const invocation = running.get(message.id);
+      if (op === undefined || !invocation) return;
+      bodyReads.delete(message.id);
+      if (message.error) invocation.isolate.resolve(op, false, message.error);
+      else invocation.isolate.resolve(op, true, message.data);
+      return;
+    }
+    case "pull":
+      running.get(message.id)?.isolate.pull(message.id);
+      return;
+    case "abort":
+      running.get(message.id)?.isolate.abort(message.id, message.reason);
+      return;
+    case "validate":
+      void validate(message.id, message.bundle, message.settings);
+      return;
+  }
+});
+
+// The front is our only reason to live: when the IPC channel closes, go.
+process.on("disconnect", () => {
+  pool.close();
+  // Give disposed isolates a moment: exiting right after disposing a busy one can segfault.
+  setTimeout(() => process.exit(0), 50).unref();
+});
+
+send({ t: "ready", pid: process.pid });

@@ -1,0 +1,16 @@
+// Worker settings, passed by the front through the environment at fork time.
+import type { IsolatePoolOptions } from "./isolate-pool.js";
+
+export interface WorkerSettings {
+  pool: IsolatePoolOptions;
+  /** CPU budget of a bundle's top-level evaluation, ms. */
+  evaluateTimeoutMs: number;
+}
+
+export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";
+
+export function workerSettingsFromEnv(env: NodeJS.ProcessEnv): WorkerSettings {
+  const raw = env[WORKER_SETTINGS_ENV];
+  if (!raw) throw new Error(`${WORKER_SETTINGS_ENV} is not set: worker processes are started by the host, not by hand`);
+  return JSON.parse(raw) as WorkerSettings;
+}

@@ -1,0 +1,178 @@
+// The data plane: receives every public request, finds the function that
+// answers it and hands it to the executor; streams the response back. It never
+// runs user code itself.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Hono } from "hono";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { AtollError, NoRouteError } from "../errors.js";
+import { InvocationError, type Executor, type InvocationResponse } from "../executor/executor.js";
+import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
+import type { Deployments } from "./deployments.js";
+import { takeRequestBody } from "./request-body.js";
+
+type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
+
+export interface DataPlaneOptions {
+  deployments: Deployments;
+  executor: Executor;
+  log(line: string): void;
+}
+
+/** Headers that describe one hop of HTTP, not the message: never forwarded. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
+
+export function createDataPlane({ deployments, executor, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
+  const app = new Hono<{ Bindings: Bindings }>();
+
+  app.all("*", async (c) => {
+    const { incoming, outgoing } = c.env;
+    const started = performance.now();
+    const host = incoming.headers.host ?? "";
+    const target = incoming.url ?? "/";
+    const query = target.indexOf("?");
+    const path = query === -1 ? target : target.slice(0, query);
+    const active = deployments.route(host, path);
+    if (!active) {
+      sendError(outgoing, new NoRouteError(host, path));
+      return RESPONSE_ALREADY_SENT;
+    }
+    const { key } = active;
+    const method = incoming.method ?? "GET";
+    const label = `${key.script}@v${key.version} ${method} ${path}`;
+    const clientGone = new AbortController();
+    outgoing.once("close", () => {
+      if (!outgoing.writableFinished) clientGone.abort();
+    });
+
+    let response: InvocationResponse;
+    try {
+      const body = await takeRequestBody(incoming);
+      const event: FetchEvent = {
+        type: "fetch",
+        method,
+        url: `http://${host || "localhost"}${target}`,
+        headers: headerPairs(incoming.rawHeaders),
+        body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
+      };
+      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, clientGone.signal);
+    } catch (error) {
+      const status = sendFailure(outgoing, error);
+      log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
+      return RESPONSE_ALREADY_SENT;
+    }
+
+    const headMs = elapsed(started);
+    const headers = flattenHeaders(response.headers, `atoll;desc="${response.cold ? "cold" : "warm"}";dur=${headMs}`);
+    const noBody = method === "HEAD" || response.status === 204 || response.status === 304;
+    try {
+      if (response.body === null || response.body instanceof Uint8Array) {
+        const bytes = noBody ? null : response.body;
+        headers.push("content-length", String(bytes?.byteLength ?? 0));
+        outgoing.writeHead(response.status, response.statusText || undefined, headers);
+        outgoing.end(bytes ?? undefined);
+      } else {
+        outgoing.writeHead(response.status, response.statusText || undefined, headers);
+        await pipeBody(response.body, outgoing, noBody);
+      }
+      log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${elapsed(started)}ms`);
+    } catch (error) {
+      // The head is out: all we can do is cut the connection so the client sees a broken body.
+      outgoing.destroy();
+      log(`${label} ${response.status} body failed: ${describeFailure(error)}`);
+    }
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  return app;
+}
+
+async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean): Promise<void> {
+  if (discard) {
+    reader.cancel("no body is sent for this response");
+    outgoing.end();
+    return;
+  }
+  for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+    if (outgoing.destroyed) {
+      reader.cancel("the client went away");
+      return;
+    }
+    if (!outgoing.write(chunk)) await drained(outgoing);
+  }
+  outgoing.end();
+}
+
+function drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      outgoing.off("drain", done);
+      outgoing.off("close", done);
+      resolve();
+    };
+    outgoing.once("drain", done);
+    outgoing.once("close", done);
+  });
+}
+
+/** Node's rawHeaders ([name, value, name, value …]) as the runtime's header list. */
+function headerPairs(raw: string[]): HeaderList {
+  const pairs: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return pairs;
+}
+
+function flattenHeaders(headers: HeaderList, serverTiming: string): string[] {
+  const flat: string[] = [];
+  let timing = serverTiming;
+  for (const [name, value] of headers) {
+    if (HOP_BY_HOP.has(name)) continue;
+    if (name === "server-timing") {
+      timing = `${value}, ${timing}`;
+      continue;
+    }
+    flat.push(name, value);
+  }
+  flat.push("server-timing", timing);
+  return flat;
+}
+
+/** Sends the error response for a failed invocation; returns its status. */
+function sendFailure(outgoing: ServerResponse, error: unknown): number {
+  if (error instanceof InvocationError) {
+    // The function's own failure: a generic body; the stack goes to the host's log only.
+    const status = error.kind === "script" ? 500 : 503;
+    const text = error.kind === "script" ? "Internal Server Error: the function threw an exception\n" : "Service Unavailable: the function could not be run\n";
+    sendText(outgoing, status, text, error.kind === "script" ? "ATOLL_SCRIPT_THREW" : "ATOLL_WORKER_UNAVAILABLE");
+    return status;
+  }
+  if (error instanceof AtollError) {
+    sendError(outgoing, error);
+    return error.status;
+  }
+  sendText(outgoing, 500, "Internal Server Error\n", "ATOLL_INTERNAL");
+  return 500;
+}
+
+function sendError(outgoing: ServerResponse, error: AtollError): void {
+  sendText(outgoing, error.status, `${error.message}\n`, error.code);
+}
+
+function sendText(outgoing: ServerResponse, status: number, text: string, code: string): void {
+  if (outgoing.headersSent) {
+    outgoing.destroy();
+    return;
+  }
+  const body = Buffer.from(text);
+  outgoing.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": body.byteLength, "x-atoll-error": code });
+  outgoing.end(body);
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof InvocationError) return error.kind === "script" ? `threw: ${error.scriptStack || error.message}` : `failed: ${error.message}`;
+  if (error instanceof AtollError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function elapsed(started: number): string {
+  return (performance.now() - started).toFixed(2);
+}

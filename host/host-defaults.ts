@@ -1,0 +1,23 @@
+// Host-wide settings and their defaults, in one place (units in the names).
+import type { WorkerSettings } from "./executor/worker/settings.js";
+
+export const HOST_DEFAULTS = {
+  /** `<script>.<domain>` reaches a script on any of these domains. */
+  baseDomains: ["localhost"] as readonly string[],
+  /** Largest bundle an upload may carry, bytes (10 MiB). */
+  maxBundleBytes: 10 * 1024 * 1024,
+  worker: {
+    pool: {
+      /** Warm isolates per worker. */
+      maxIsolates: 500,
+      /** V8 heap summed over a worker's warm isolates, bytes (2 GiB). */
+      maxHeapBytes: 2 * 1024 * 1024 * 1024,
+      /** An isolate idle this long is disposed, ms (5 minutes). */
+      idleTtlMs: 5 * 60 * 1000,
+      /** memoryLimit of the pre-booted spare isolate, MB (the default `limits.memory_mb`). */
+      spareMemoryMb: 128,
+    },
+    /** CPU time a bundle's top-level evaluation may take, ms. */
+    evaluateTimeoutMs: 1000,
+  } satisfies WorkerSettings,
+};

@@ -1,0 +1,110 @@
+// Starts a host: the store in the data directory, the worker processes, the
+// public data plane and the control API, each on its own port.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { availableParallelism } from "node:os";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import type { ScriptConfig } from "./config/script-config.js";
+import { loadOrCreateToken } from "./control/auth.js";
+import { createControlApi } from "./control/app.js";
+import { Executor } from "./executor/executor.js";
+import { Deployments } from "./front/deployments.js";
+import { createDataPlane } from "./front/data-plane.js";
+import { SqliteStore } from "./store/sqlite.js";
+import { HOST_DEFAULTS } from "./host-defaults.js";
+
+export interface HostOptions {
+  /** Where the database, the admin token and objects live. */
+  dataDir: string;
+  /** Public data-plane port (0: any free port). */
+  port: number;
+  hostname: string;
+  /** Control API port (0: any free port). */
+  controlPort: number;
+  /** Default 127.0.0.1: the control API is for operators, not the world. */
+  controlHostname?: string;
+  /** Worker processes (default: the number of cores). */
+  workers?: number;
+  /** Host log lines (default: stdout). */
+  log?: (line: string) => void;
+}
+
+export interface RunningHost {
+  dataUrl: string;
+  controlUrl: string;
+  token: string;
+  tokenFile: string;
+  /** Process ids of the worker processes, for operators and tests. */
+  workerPids(): number[];
+  close(): Promise<void>;
+}
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  mkdirSync(options.dataDir, { recursive: true });
+  const { token, file: tokenFile } = loadOrCreateToken(options.dataDir);
+  const store = new SqliteStore(join(options.dataDir, "atoll.db"));
+  const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains);
+  await deployments.load();
+
+  const executor = new Executor({
+    workers: options.workers ?? Math.max(1, availableParallelism()),
+    workerSettings: HOST_DEFAULTS.worker,
+    loadCode: (key) => deployments.loadCode(key),
+    onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
+    onEvent: log,
+  });
+
+  const dataServer = await listen(createDataPlane({ deployments, executor, log }).fetch, options.port, options.hostname);
+  const dataPort = (dataServer.address() as AddressInfo).port;
+  const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
+  const controlHostname = options.controlHostname ?? "127.0.0.1";
+  const controlApi = createControlApi({ token, store, deployments, executor, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname);
+  const controlPort = (controlServer.address() as AddressInfo).port;
+
+  let closed: Promise<void> | undefined;
+  return {
+    dataUrl: `http://${urlHost(options.hostname)}:${dataPort}`,
+    controlUrl: `http://${urlHost(controlHostname)}:${controlPort}`,
+    token,
+    tokenFile,
+    workerPids: () => executor.workerPids,
+    close: () =>
+      (closed ??= (async () => {
+        await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
+        await executor.close();
+        await store.close();
+      })()),
+  };
+}
+
+function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false }, () => resolve(server as Server)) as Server;
+    server.once("error", reject);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Where a script answers: its <name>.localhost host and each of its routes. */
+export function publicUrls(config: ScriptConfig, port: number): string[] {
+  const urls = [`http://${config.name}.${HOST_DEFAULTS.baseDomains[0]}:${port}/`];
+  for (const route of config.routes) {
+    urls.push(route.startsWith("/") ? `http://127.0.0.1:${port}${route}` : `http://${route.replace(/^([^/]*)/, `$1:${port}`)}`);
+  }
+  return urls;
+}
+
+function urlHost(hostname: string): string {
+  if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}

@@ -1,0 +1,67 @@
+// Starts a real host for a test: a temporary data directory, free loopback
+// ports, real worker processes. Collects the host's log lines for assertions.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Agent, fetch as undiciFetch } from "undici";
+import { startHost, type RunningHost } from "../../host/main.js";
+
+/** Resolves every name to 127.0.0.1, the way curl treats *.localhost: tests reach hello.localhost for real. */
+export const loopbackAgent = new Agent({
+  connect: {
+    lookup: (_hostname, options, callback) =>
+      (options as { all?: boolean }).all ? (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: "127.0.0.1", family: 4 }]) : callback(null, "127.0.0.1", 4),
+  },
+});
+
+export interface TestHost extends RunningHost {
+  dataDir: string;
+  logs: string[];
+  /** A request to the data plane at http://<host>:<port><path> (every host name reaches 127.0.0.1). */
+  request(host: string, path: string, init?: RequestInit): Promise<Response>;
+  /** A control API call with the admin token. */
+  control(method: string, path: string, body?: unknown, token?: string | null): Promise<Response>;
+  /** Uploads an ES module with a config; throws unless the answer is 201. */
+  deploy(name: string, bundle: string, config?: Record<string, unknown>): Promise<{ version: number; urls: string[] }>;
+  /** Stops the host; the data directory stays (for restart tests) until `cleanUp`. */
+  stop(): Promise<void>;
+  cleanUp(): void;
+}
+
+export async function startTestHost(options: { dataDir?: string; workers?: number } = {}): Promise<TestHost> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoll-test-"));
+  const logs: string[] = [];
+  const host = await startHost({
+    dataDir,
+    port: 0,
+    hostname: "127.0.0.1",
+    controlPort: 0,
+    workers: options.workers ?? 1,
+    log: (line) => logs.push(line),
+  });
+  const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>
+    fetch(`${host.controlUrl}${path}`, {
+      method,
+      headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  return {
+    ...host,
+    dataDir,
+    logs,
+    control,
+    request: (hostName, path, init = {}) => {
+      const port = new URL(host.dataUrl).port;
+      const duplex = init.body instanceof ReadableStream ? { duplex: "half" } : {};
+      return undiciFetch(`http://${hostName}:${port}${path}`, { ...init, ...duplex, dispatcher: loopbackAgent } as never) as unknown as Promise<Response>;
+    },
+    deploy: async (name, bundle, config = {}) => {
+      const response = await control("PUT", `/v1/scripts/${name}`, { bundle, config: { name, main: "src/index.ts", ...config } });
+      const answer = (await response.json()) as { version: number; urls: string[] };
+      if (response.status !== 201) throw new Error(`deploy of ${name} failed with ${response.status}: ${JSON.stringify(answer)}`);
+      return answer;
+    },
+    stop: () => host.close(),
+    cleanUp: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
