@@ -59,7 +59,6 @@ export class FunctionIsolate {
       await global.set("__atoll_emit", new ivm.Callback((message: unknown) => booted?.receive(message), { ignored: true }));
       await global.set("__atoll_random_bytes", new ivm.Callback(randomBytes, { sync: true }));
       await (await image.compile(isolate)).run(context);
-      await image.captureCache(isolate);
       const runtime = (await global.get("__atoll_runtime", { reference: true })) as ivm.Reference<Record<string, unknown>>;
       const entryPoint = async (name: string) => (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
       const entry = {

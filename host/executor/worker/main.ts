@@ -10,9 +10,12 @@ import { IsolatePool } from "./isolate-pool.js";
 import { RuntimeImage } from "./runtime-image.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { workerSettingsFromEnv } from "./settings.js";
+import { warmUpRuntime } from "./runtime-warmup.js";
 
 const settings = workerSettingsFromEnv(process.env);
 const image = RuntimeImage.load();
+// Before the first spare boots: every isolate of this process starts from the cache it leaves.
+await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll worker: runtime warm-up failed: ${messageOf(error)}\n`));
 const pool = new IsolatePool(image, settings.pool);
 
 function send(message: WorkerMessage): void {

@@ -1,7 +1,7 @@
 // The in-isolate runtime script (dist/runtime/runtime.js) and its V8 code cache,
 // produced once per worker process by the host itself and reused by every isolate.
-// The cache is taken after the runtime has run once, so that it holds the
-// functions V8 compiled lazily during boot too: boots take about half as long.
+// The cache is taken after the runtime has run (runtime-warmup.ts), so that it
+// holds the functions V8 compiled lazily too: boots take about half as long.
 import ivm from "isolated-vm";
 import { readFileSync } from "node:fs";
 
