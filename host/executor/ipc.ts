@@ -51,6 +51,49 @@ export interface ValidationFailure {
   column?: number;
 }
 
+/**
+ * Messages sent in one turn of the event loop travel together: under load one
+ * pipe write and one deserialisation carry dozens of messages, not one each.
+ */
+export interface Batch<M> {
+  t: "batch";
+  messages: M[];
+}
+
+/** Collects messages and hands them to `write` once per turn of the event loop. */
+export class Outbox<M> {
+  private pending: M[] = [];
+  private scheduled = false;
+
+  constructor(private readonly write: (payload: M | Batch<M>) => void) {}
+
+  send(message: M): void {
+    this.pending.push(message);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const messages = this.pending;
+    if (messages.length === 0) return;
+    this.pending = [];
+    this.write(messages.length === 1 ? messages[0]! : { t: "batch", messages });
+  }
+
+  /** Drops what was not sent yet (the other side is gone). */
+  clear(): void {
+    this.pending = [];
+  }
+}
+
+/** Calls `receive` for each message of a payload that may be a batch. */
+export function unbatch<M>(payload: M | Batch<M>, receive: (message: M) => void): void {
+  if ((payload as Batch<M>).t === "batch") for (const message of (payload as Batch<M>).messages) receive(message);
+  else receive(payload as M);
+}
+
 export function versionId(key: VersionKey): string {
   return `${key.script}@${key.version}`;
 }

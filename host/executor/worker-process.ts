@@ -2,7 +2,7 @@
 // --no-node-snapshot, holds messages until it says it is ready, and reports
 // its exit so that the executor can fail its invocations and start another.
 import { fork, type ChildProcess } from "node:child_process";
-import type { FrontMessage, WorkerMessage } from "./ipc.js";
+import { Outbox, unbatch, type Batch, type FrontMessage, type WorkerMessage } from "./ipc.js";
 import { WORKER_SETTINGS_ENV, type WorkerSettings } from "./worker/settings.js";
 
 const WORKER_MAIN = new URL("./worker/main.js", import.meta.url);
@@ -12,6 +12,7 @@ export class WorkerProcess {
   private ready = false;
   private exited = false;
   private readonly queued: FrontMessage[] = [];
+  private readonly outbox = new Outbox<FrontMessage>((payload) => this.child.send(payload));
 
   constructor(
     readonly slot: number,
@@ -25,17 +26,20 @@ export class WorkerProcess {
       env: { ...process.env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    this.child.on("message", (message: WorkerMessage) => {
-      if (message.t === "ready") {
-        this.ready = true;
-        for (const queued of this.queued.splice(0)) this.child.send(queued);
-      }
-      onMessage(message);
-    });
+    this.child.on("message", (payload: WorkerMessage | Batch<WorkerMessage>) =>
+      unbatch(payload, (message) => {
+        if (message.t === "ready") {
+          this.ready = true;
+          for (const queued of this.queued.splice(0)) this.outbox.send(queued);
+        }
+        onMessage(message);
+      }),
+    );
     this.child.on("error", () => {}); // "exit" follows and is what we act on
     this.child.on("exit", (code, signal) => {
       this.exited = true;
       this.queued.length = 0;
+      this.outbox.clear();
       onExit(code, signal);
     });
   }
@@ -51,13 +55,14 @@ export class WorkerProcess {
   send(message: FrontMessage): void {
     if (this.exited) return;
     if (!this.ready) this.queued.push(message);
-    else this.child.send(message);
+    else this.outbox.send(message);
   }
 
   /** Asks the worker to finish (it exits when its IPC channel closes), killing it after `graceMs`. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.outbox.flush();
     this.child.disconnect();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await exited;

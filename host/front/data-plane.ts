@@ -39,10 +39,10 @@ export function createDataPlane({ deployments, executor, log }: DataPlaneOptions
     const { key } = active;
     const method = incoming.method ?? "GET";
     const label = `${key.script}@v${key.version} ${method} ${path}`;
-    const clientGone = new AbortController();
-    outgoing.once("close", () => {
-      if (!outgoing.writableFinished) clientGone.abort();
-    });
+    const whenClientGone = (abort: () => void) =>
+      outgoing.once("close", () => {
+        if (!outgoing.writableFinished) abort();
+      });
 
     let response: InvocationResponse;
     try {
@@ -54,7 +54,7 @@ export function createDataPlane({ deployments, executor, log }: DataPlaneOptions
         headers: headerPairs(incoming.rawHeaders),
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
-      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, clientGone.signal);
+      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone);
     } catch (error) {
       const status = sendFailure(outgoing, error);
       log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);

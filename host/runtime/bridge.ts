@@ -15,7 +15,7 @@ type OpRequest =
 /** Called once with the answer to an op: `ok` false means `value` is an error message. */
 export type OpSettle = (ok: boolean, value: unknown) => void;
 
-let emitToHost: ((message: IsolateMessage) => unknown) | null = null;
+let emitToHost: ((message: IsolateMessage | IsolateMessage[]) => unknown) | null = null;
 let randomFromHost: ((length: number) => unknown) | null = null;
 
 /** Takes the host functions; index.ts deletes the globals they came in. */
@@ -23,16 +23,35 @@ export function connectHost(emit: unknown, randomBytes: unknown): void {
   if (typeof emit !== "function" || typeof randomBytes !== "function") {
     throw new Error("atoll runtime: __atoll_emit and __atoll_random_bytes must be set before the runtime runs");
   }
-  emitToHost = emit as (message: IsolateMessage) => unknown;
+  emitToHost = emit as (message: IsolateMessage | IsolateMessage[]) => unknown;
   randomFromHost = randomBytes as (length: number) => unknown;
 }
 
-/** Sends one message to the host. Never throws: the host is fire-and-forget. */
+/** Messages emitted since the last flush, or null when none are waiting. */
+let outbox: IsolateMessage[] | null = null;
+/** Captured at boot: user code replacing Promise or queueMicrotask must not stop flushes. */
+const settled = Promise.resolve();
+const flushSoon = (): void => void settled.then(flushOutbox);
+
+/**
+ * Queues one message for the host. Messages of one turn (a response and its
+ * `done`, a burst of logs) leave together at the end of the current microtask
+ * checkpoint: each host callback costs a thread hop, a batch costs one.
+ */
 export function emit(message: IsolateMessage): void {
+  if (outbox === null) {
+    outbox = [message];
+    flushSoon();
+  } else outbox.push(message);
+}
+
+function flushOutbox(): void {
   const send = emitToHost;
-  if (send === null) return;
+  const batch = outbox;
+  outbox = null;
+  if (send === null || batch === null) return;
   try {
-    send(message);
+    send(batch.length === 1 ? batch[0]! : batch);
   } catch {
     // Only an uncopyable message can fail here, and every message is built
     // from strings, numbers and Uint8Arrays by the runtime itself.

@@ -4,7 +4,8 @@
 // primitives, plain objects, arrays, Uint8Array); no Reference ever reaches user code.
 //
 // Start-up, done by the host in a fresh context:
-//   1. set globals `__atoll_emit` (Callback, ignored mode: fire-and-forget) and
+//   1. set globals `__atoll_emit` (Callback, ignored mode: fire-and-forget,
+//      taking one IsolateMessage or an array of them) and
 //      `__atoll_random_bytes` (Callback, sync mode);
 //   2. run the runtime script, which captures both in its closure, deletes them,
 //      and leaves `globalThis.__atoll_runtime: RuntimeEntryPoints`;
@@ -55,7 +56,10 @@ export interface RuntimeEntryPoints {
   abort(id: number, reason: string): void;
 }
 
-/** Fire-and-forget messages from the runtime to the host, via `__atoll_emit(message)`. */
+/**
+ * Fire-and-forget messages from the runtime to the host, via
+ * `__atoll_emit(message)` or, for several emitted in one turn, `__atoll_emit([message, ...])`.
+ */
 export type IsolateMessage =
   /** The response head. body: null (none), Uint8Array (whole body, inline), "stream" (pull it). */
   | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream" }

@@ -112,7 +112,16 @@ export class RuntimeHarness {
     this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
     this.context = this.isolate.createContextSync();
     const global = this.context.global;
-    global.setSync("__atoll_emit", new ivm.Callback((message: unknown) => this.receive(message as IsolateMessage), { ignored: true }));
+    global.setSync(
+      "__atoll_emit",
+      new ivm.Callback(
+        (payload: unknown) => {
+          // One message, or a batch of those emitted in one turn (protocol.ts).
+          for (const message of Array.isArray(payload) ? payload : [payload]) this.receive(message as IsolateMessage);
+        },
+        { ignored: true },
+      ),
+    );
     global.setSync(
       "__atoll_random_bytes",
       new ivm.Callback(

@@ -21,6 +21,8 @@ export interface LoadedBundle {
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
 const MAX_HEADERS = 1000;
 const MAX_PENDING_TIMERS = 10_000;
+/** Messages the runtime may batch into one callback; the rest of a larger batch is dropped. */
+const MAX_MESSAGES_PER_BATCH = 100_000;
 /** Node's setTimeout ceiling (a 32-bit signed ms count). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const LOG_LEVELS = new Set<LogLevel>(["debug", "log", "info", "warn", "error"]);
@@ -197,8 +199,14 @@ export class FunctionIsolate {
     });
   }
 
-  /** Validates one message from the runtime; drops anything malformed or not ours. */
+  /** Takes one message, or a batch of them, from the runtime. */
   private receive(raw: unknown): void {
+    if (!Array.isArray(raw)) this.receiveOne(raw);
+    else for (let i = 0; i < raw.length && i < MAX_MESSAGES_PER_BATCH; i++) this.receiveOne(raw[i]);
+  }
+
+  /** Validates one message from the runtime; drops anything malformed or not ours. */
+  private receiveOne(raw: unknown): void {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
     if (message.t === "done") this.invocations.delete(message.id);

@@ -2,8 +2,8 @@
 // talks to the front only through IPC messages (../ipc.ts). Forked by the
 // front with --no-node-snapshot; if user code takes this process down, the
 // front restarts it and nothing else is affected.
-import type { FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
-import { versionId } from "../ipc.js";
+import type { Batch, FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
+import { Outbox, unbatch, versionId } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate, messageOf, type CheckedMessage } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
@@ -18,8 +18,10 @@ const image = RuntimeImage.load();
 await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll worker: runtime warm-up failed: ${messageOf(error)}\n`));
 const pool = new IsolatePool(image, settings.pool);
 
+const outbox = new Outbox<WorkerMessage>((payload) => process.send?.(payload));
+
 function send(message: WorkerMessage): void {
-  process.send?.(message);
+  outbox.send(message);
 }
 
 /** Where each running invocation lives. */
@@ -132,7 +134,9 @@ async function validate(id: number, bundle: string, isolateSettings: IsolateSett
   }
 }
 
-process.on("message", (message: FrontMessage) => {
+process.on("message", (payload: FrontMessage | Batch<FrontMessage>) => unbatch(payload, receive));
+
+function receive(message: FrontMessage): void {
   switch (message.t) {
     case "invoke":
       invoke(message.id, message.key, message.event);
@@ -168,7 +172,7 @@ process.on("message", (message: FrontMessage) => {
       void validate(message.id, message.bundle, message.settings);
       return;
   }
-});
+}
 
 // The front is our only reason to live: when the IPC channel closes, go.
 process.on("disconnect", () => {
