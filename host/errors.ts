@@ -91,8 +91,9 @@ export class NoDefaultExportError extends AtollError {
 }
 
 export class BundleTooLargeError extends AtollError {
-  constructor(bytes: number, maxBytes: number) {
-    super("ATOLL_BUNDLE_TOO_LARGE", 413, `the bundle is ${bytes} bytes, over the host's limit of ${maxBytes} bytes`);
+  /** @param bytes the bundle's size, when known (a body cut off at the limit has none). */
+  constructor(bytes: number | undefined, maxBytes: number) {
+    super("ATOLL_BUNDLE_TOO_LARGE", 413, `the ${bytes === undefined ? "upload is too large: the bundle is over" : `bundle is ${bytes} bytes, over`} the host's limit of ${maxBytes} bytes; make it smaller (build.minify, fewer dependencies)`);
   }
 }
 

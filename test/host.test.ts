@@ -108,6 +108,26 @@ test("an unknown config key is refused with its name", async () => {
   assert.match(error.message, /rouets/);
 });
 
+test("malformed uploads get a clear 400 or 413", async () => {
+  const notJson = await fetch(`${host.controlUrl}/v1/scripts/x`, { method: "PUT", headers: { authorization: `Bearer ${host.token}`, "content-type": "application/json" }, body: "{not json" });
+  assert.equal(notJson.status, 400);
+  assert.match(((await notJson.json()) as { error: { message: string } }).error.message, /must be JSON/);
+  const noBundle = await host.control("PUT", "/v1/scripts/x", { config: { name: "x", main: "x.ts" } });
+  assert.equal(noBundle.status, 400);
+  assert.match(((await noBundle.json()) as { error: { message: string } }).error.message, /"bundle" is missing/);
+  const otherName = await host.control("PUT", "/v1/scripts/x", { bundle: HELLO, config: { name: "y", main: "x.ts" } });
+  assert.equal(otherName.status, 400);
+  assert.match(((await otherName.json()) as { error: { message: string } }).error.message, /"y" does not match/);
+  // 11 MiB of bundle: over the 10 MiB limit.
+  const huge = `export default { fetch: () => new Response("x") };\n//${"a".repeat(11 * 1024 * 1024)}`;
+  const tooLarge = await host.control("PUT", "/v1/scripts/x", { bundle: huge, config: { name: "x", main: "x.ts" } });
+  assert.equal(tooLarge.status, 413);
+  const { error } = (await tooLarge.json()) as { error: { code: string; message: string } };
+  assert.equal(error.code, "ATOLL_BUNDLE_TOO_LARGE");
+  assert.match(error.message, /limit of 10485760 bytes/);
+  assert.equal((await host.control("GET", "/v1/scripts/x")).status, 404);
+});
+
 test("a function that throws: 500 with a generic body, its stack in the host's log", async () => {
   await host.deploy("thrower", `export default { fetch() { throw new Error("secret detail 42"); } };`);
   const response = await host.request("thrower.localhost", "/");

@@ -85,7 +85,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
       // JSON escaping can grow a bundle; the bundle's own size is checked below.
       maxSize: options.maxBundleBytes * 2 + 1024 * 1024,
       onError: () => {
-        throw new BundleTooLargeError(-1, options.maxBundleBytes);
+        throw new BundleTooLargeError(undefined, options.maxBundleBytes);
       },
     }),
     async (c) => {

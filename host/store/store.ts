@@ -3,11 +3,9 @@
 // today, Redis for several hosts sharing one state later. Async on purpose, so
 // that a networked backend fits the same shape.
 
-/** One immutable upload of a script. */
-export interface ScriptVersion {
+/** What an upload saves: the parts of a version the store does not assign. */
+export interface NewVersion {
   script: string;
-  /** 1, 2, 3 … per script, never reused. */
-  version: number;
   /** The validated config (atoll.toml) as JSON. */
   config: unknown;
   /** The bundle: one self-contained ES module. */
@@ -20,6 +18,12 @@ export interface ScriptVersion {
   codeCache: Uint8Array | null;
   /** The author's message (`atoll deploy -m`), if any. */
   message: string | null;
+}
+
+/** One immutable upload of a script. */
+export interface ScriptVersion extends NewVersion {
+  /** 1, 2, 3 … per script, never reused. */
+  version: number;
   /** ISO 8601. */
   createdAt: string;
 }
@@ -31,17 +35,6 @@ export interface ScriptRecord {
   config: unknown;
   createdAt: string;
   updatedAt: string;
-}
-
-export interface NewVersion {
-  script: string;
-  config: unknown;
-  bundle: string;
-  bundleHash: string;
-  bundleBytes: number;
-  bundleGzipBytes: number;
-  codeCache: Uint8Array | null;
-  message: string | null;
 }
 
 export interface Store {
