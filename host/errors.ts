@@ -15,6 +15,8 @@ export type AtollErrorCode =
   | "ATOLL_SCRIPT_THREW"
   | "ATOLL_WORKER_CRASHED"
   | "ATOLL_WORKER_UNAVAILABLE"
+  | "ATOLL_CPU_LIMIT"
+  | "ATOLL_WALL_LIMIT"
   | "ATOLL_INTERNAL";
 
 export class AtollError extends Error {

@@ -4,7 +4,7 @@
 // and carries invocations, their streamed bodies and their failures.
 import { WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
 import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
-import type { IsolateSettings, ValidationFailure, VersionKey, WorkerMessage } from "./ipc.js";
+import type { IsolateSettings, TerminationLimit, ValidationFailure, VersionKey, WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
 
@@ -38,6 +38,17 @@ export class InvocationError extends Error {
   ) {
     super(message);
     this.name = "InvocationError";
+  }
+}
+
+/** A limit of the script's config ended the invocation. */
+export class InvocationTerminatedError extends Error {
+  constructor(
+    readonly limit: TerminationLimit,
+    message: string,
+  ) {
+    super(message);
+    this.name = "InvocationTerminatedError";
   }
 }
 
@@ -223,10 +234,12 @@ export class Executor {
         read.resolve(message.t === "chunk" ? message.data : null);
         return;
       }
-      case "error": {
+      case "error":
+      case "terminated": {
         const invocation = this.invocations.get(message.id);
         if (!invocation) return;
-        const error = new InvocationError(message.kind, message.message, message.stack);
+        const error =
+          message.t === "error" ? new InvocationError(message.kind, message.message, message.stack) : new InvocationTerminatedError(message.limit, message.message);
         invocation.finished = true;
         if (!invocation.headSent) {
           invocation.headSent = true;

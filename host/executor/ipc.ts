@@ -11,8 +11,15 @@ export interface VersionKey {
 /** Per-isolate settings derived from the version's config. */
 export interface IsolateSettings {
   memoryMb: number;
+  /** CPU time one invocation may use, ms (`limits.cpu_ms`). */
+  cpuMs: number;
+  /** Wall-clock time one invocation may take, ms (`limits.wall_ms`). */
+  wallMs: number;
   env: Record<string, unknown>;
 }
+
+/** The limit that ended an invocation, as named in atoll.toml and the x-atoll-termination header. */
+export type TerminationLimit = "cpu_ms" | "wall_ms";
 
 export type FrontMessage =
   /** Run an HTTP event against a version. */
@@ -38,6 +45,8 @@ export type WorkerMessage =
   | { t: "end"; id: number }
   /** The invocation failed: the handler threw, or the worker could not run it. */
   | { t: "error"; id: number; kind: "script" | "host"; message: string; stack: string }
+  /** A limit ended the invocation. */
+  | { t: "terminated"; id: number; limit: TerminationLimit; message: string }
   | { t: "done"; id: number }
   | { t: "body-read"; id: number }
   | { t: "log"; key: VersionKey; id: number | null; level: LogLevel; message: string }

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { AtollError, NoRouteError } from "../errors.js";
-import { InvocationError, type Executor, type InvocationResponse } from "../executor/executor.js";
+import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import type { Deployments } from "./deployments.js";
 import { takeRequestBody } from "./request-body.js";
@@ -138,6 +138,14 @@ function flattenHeaders(headers: HeaderList, serverTiming: string): string[] {
 
 /** Sends the error response for a failed invocation; returns its status. */
 function sendFailure(outgoing: ServerResponse, error: unknown): number {
+  if (error instanceof InvocationTerminatedError) {
+    // 503 for CPU (retrying may help once load drops), 504 for wall-clock time, as a gateway would.
+    const status = error.limit === "wall_ms" ? 504 : 503;
+    sendText(outgoing, status, `${status === 504 ? "Gateway Timeout" : "Service Unavailable"}: ${error.message}\n`, error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : "ATOLL_CPU_LIMIT", {
+      "x-atoll-termination": error.limit,
+    });
+    return status;
+  }
   if (error instanceof InvocationError) {
     // The function's own failure: a generic body; the stack goes to the host's log only.
     const status = error.kind === "script" ? 500 : 503;
@@ -157,17 +165,18 @@ function sendError(outgoing: ServerResponse, error: AtollError): void {
   sendText(outgoing, error.status, `${error.message}\n`, error.code);
 }
 
-function sendText(outgoing: ServerResponse, status: number, text: string, code: string): void {
+function sendText(outgoing: ServerResponse, status: number, text: string, code: string, extraHeaders: Record<string, string> = {}): void {
   if (outgoing.headersSent) {
     outgoing.destroy();
     return;
   }
   const body = Buffer.from(text);
-  outgoing.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": body.byteLength, "x-atoll-error": code });
+  outgoing.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": body.byteLength, "x-atoll-error": code, ...extraHeaders });
   outgoing.end(body);
 }
 
 function describeFailure(error: unknown): string {
+  if (error instanceof InvocationTerminatedError) return `terminated (${error.limit}): ${error.message}`;
   if (error instanceof InvocationError) return error.kind === "script" ? `threw: ${error.scriptStack || error.message}` : `failed: ${error.message}`;
   if (error instanceof AtollError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -98,5 +98,6 @@ export class Deployments {
 }
 
 export function isolateSettings(config: ScriptConfig): IsolateSettings {
-  return { memoryMb: config.limits.memory_mb, env: { ...config.vars } };
+  const { memory_mb, cpu_ms, wall_ms } = config.limits;
+  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, env: { ...config.vars } };
 }

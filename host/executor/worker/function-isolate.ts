@@ -6,10 +6,26 @@ import { randomFillSync } from "node:crypto";
 import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
+import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 
-/** What the isolate asks of the worker, after validation. */
-export type CheckedMessage = IsolateMessage;
+/**
+ * What the isolate tells the worker: the runtime's messages, after validation,
+ * and the host's own word when a limit ends an invocation.
+ */
+export type CheckedMessage = IsolateMessage | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
+
+/** Per-invocation limits, from the version's config. */
+export interface InvocationLimits {
+  cpuMs: number;
+  wallMs: number;
+}
+
+/** One invocation in flight: what it has used and its wall-clock deadline. */
+interface Running {
+  cpuNs: bigint;
+  wallTimer: NodeJS.Timeout;
+}
 
 export interface LoadedBundle {
   handlers: InstalledHandlers;
@@ -31,7 +47,9 @@ export class FunctionIsolate {
   readonly isolate: ivm.Isolate;
   readonly memoryMb: number;
   /** Invocations started here and not yet done. */
-  readonly invocations = new Set<number>();
+  private readonly invocations = new Map<number, Running>();
+  /** Limits of the version loaded here (defaults until `load`). */
+  private limits: InvocationLimits = { cpuMs: 50, wallMs: 30_000 };
   private readonly context: ivm.Context;
   /** References to the runtime's entry points (RuntimeEntryPoints); only the host holds them. */
   private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort", ivm.Reference<Function>>;
@@ -89,8 +107,16 @@ export class FunctionIsolate {
    * Compiles and evaluates the user's ES module, then installs its default
    * export. Throws BundleLoadError for anything wrong with the bundle.
    */
-  async load(bundle: string, codeCache: Uint8Array | null, env: Record<string, unknown>, filename: string, evaluateTimeoutMs: number): Promise<LoadedBundle> {
+  async load(
+    bundle: string,
+    codeCache: Uint8Array | null,
+    env: Record<string, unknown>,
+    filename: string,
+    evaluateTimeoutMs: number,
+    limits?: InvocationLimits,
+  ): Promise<LoadedBundle> {
     const started = performance.now();
+    if (limits) this.limits = limits;
     let module: WithCachedData<ivm.Module>;
     let producedCodeCache: Uint8Array | null = null;
     try {
@@ -134,7 +160,8 @@ export class FunctionIsolate {
   }
 
   dispatch(id: number, event: FetchEvent): void {
-    this.invocations.add(id);
+    const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
+    this.invocations.set(id, { cpuNs: 0n, wallTimer });
     this.call(this.entry.dispatch, [id, event], id);
   }
 
@@ -148,6 +175,10 @@ export class FunctionIsolate {
 
   abort(id: number, reason: string): void {
     if (this.invocations.has(id)) this.call(this.entry.abort, [id, reason], null);
+  }
+
+  owns(id: number): boolean {
+    return this.invocations.has(id);
   }
 
   /** True once V8 disposed the isolate under us (memory limit) or we did: it must not serve again. */
@@ -171,6 +202,8 @@ export class FunctionIsolate {
     this.onMessage = () => {};
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
+    this.invocations.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -181,22 +214,100 @@ export class FunctionIsolate {
     return module;
   }
 
+  /**
+   * Calls into the isolate on isolated-vm's threads. The call's CPU time is
+   * charged to the invocation it concerns (to every one in flight when it
+   * concerns none, such as a timer firing), and its `timeout` is what is left
+   * of the tightest budget: a loop, synchronous or after an await, is stopped
+   * there. V8 counts CPU per isolate, so invocations running concurrently in
+   * one isolate are charged for each other: a conservative reading.
+   */
   private call(reference: ivm.Reference<Function>, args: unknown[], id: number | null): void {
     if (this.disposed) return;
-    reference.apply(undefined, args, { arguments: { copy: true } }).catch((error: unknown) => {
-      if (!this.isolate.isDisposed) {
+    const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
+    const before = this.isolate.cpuTime;
+    const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
+    reference.apply(undefined, args, { arguments: { copy: true }, timeout }).then(
+      () => this.charge(charged, before),
+      (error: unknown) => {
+        if (this.disposed) return;
+        if (this.isolate.isDisposed) {
+          // V8 disposed the isolate (memory limit): every invocation in it is lost.
+          this.fail(messageOf(error));
+          return;
+        }
+        if (messageOf(error).includes("Script execution timed out")) {
+          const used = this.charge(charged, before);
+          this.terminateIsolate(charged, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+          return;
+        }
+        this.charge(charged, before);
         // isolated-vm rejects the call in progress when a promise rejection goes
         // unhandled inside; the runtime carries on, so this is only worth a log.
         this.onMessage({ t: "uncaught", id: id !== null && this.invocations.has(id) ? id : null, message: messageOf(error), stack: stackOf(error) });
-        return;
-      }
-      // The isolate is gone (out of memory, disposed): fail the invocation it concerned.
-      if (id !== null && this.invocations.has(id)) {
-        this.onMessage({ t: "error", id, message: messageOf(error), stack: "" });
-        this.invocations.delete(id);
-        this.onMessage({ t: "done", id });
-      }
-    });
+      },
+    );
+  }
+
+  /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
+  private charge(ids: number[], before: bigint): number {
+    if (this.isolate.isDisposed) return 0;
+    const used = this.isolate.cpuTime - before;
+    for (const id of ids) {
+      const running = this.invocations.get(id);
+      if (running) running.cpuNs += used;
+    }
+    return Number(used) / 1e6;
+  }
+
+  private remainingCpuMs(ids: number[]): number {
+    let remaining = this.limits.cpuMs;
+    for (const id of ids) {
+      const running = this.invocations.get(id);
+      if (running) remaining = Math.min(remaining, this.limits.cpuMs - Number(running.cpuNs) / 1e6);
+    }
+    return remaining;
+  }
+
+  /** Ends invocations for a limit; the isolate carries on (a wall-clock limit). */
+  private terminate(ids: number[], limit: TerminationLimit, message: string): void {
+    for (const id of ids) {
+      const running = this.invocations.get(id);
+      if (!running) continue;
+      clearTimeout(running.wallTimer);
+      this.invocations.delete(id);
+      this.onMessage({ t: "terminated", id, limit, message });
+      this.onMessage({ t: "done", id });
+      // Let the runtime drop it too; whatever it still sends for it is no longer ours.
+      this.call(this.entry.abort, [id, message], null);
+    }
+  }
+
+  /**
+   * A CPU limit stopped a call midway: the runtime's state cannot be trusted,
+   * so the isolate goes. The culprits get the CPU termination; the other
+   * invocations in this isolate fail with it (and only they).
+   */
+  private terminateIsolate(culprits: number[], message: string): void {
+    const onMessage = this.onMessage;
+    const ids = [...this.invocations.keys()];
+    this.dispose();
+    for (const id of ids) {
+      const own = culprits.includes(id);
+      onMessage({ t: "terminated", id, limit: "cpu_ms", message: own ? message : `another request in the same isolate exceeded its CPU limit: ${message}` });
+      onMessage({ t: "done", id });
+    }
+  }
+
+  /** The isolate is gone: fail every invocation it had. */
+  private fail(message: string): void {
+    const onMessage = this.onMessage;
+    const ids = [...this.invocations.keys()];
+    this.dispose();
+    for (const id of ids) {
+      onMessage({ t: "error", id, message, stack: "" });
+      onMessage({ t: "done", id });
+    }
   }
 
   /** Takes one message, or a batch of them, from the runtime. */
@@ -209,7 +320,10 @@ export class FunctionIsolate {
   private receiveOne(raw: unknown): void {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
-    if (message.t === "done") this.invocations.delete(message.id);
+    if (message.t === "done") {
+      clearTimeout(this.invocations.get(message.id)?.wallTimer);
+      this.invocations.delete(message.id);
+    }
     if (message.t === "op" && message.name === "timer") this.setTimer(message.op, message.ms);
     else if (message.t === "cancel") this.clearTimer(message.op);
     else this.onMessage(message);
@@ -234,7 +348,7 @@ export class FunctionIsolate {
   }
 }
 
-function checkMessage(raw: unknown, invocations: Set<number>): CheckedMessage | undefined {
+function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): IsolateMessage | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const m = raw as Record<string, unknown>;
   const ownId = (value: unknown): value is number => typeof value === "number" && invocations.has(value);

@@ -64,7 +64,10 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
   try {
     isolate = await pool.take(isolateSettings.memoryMb);
     bindIsolate(isolate, key);
-    await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs);
+    await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
+      cpuMs: isolateSettings.cpuMs,
+      wallMs: isolateSettings.wallMs,
+    });
     pool.add(vid, isolate);
   } catch (error) {
     isolate?.dispose();
@@ -93,6 +96,9 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
         return;
       case "error":
         send({ t: "error", id: message.id, kind: "script", message: message.message, stack: message.stack });
+        return;
+      case "terminated":
+        send(message);
         return;
       case "done":
         running.delete(message.id);

@@ -1,0 +1,99 @@
+// CPU and wall-clock limits, proven by hostile fixtures while a well-behaved
+// function keeps answering on the same host.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { bundleProject } from "../bundler/bundle.js";
+import { startTestHost, type TestHost } from "./support/test-host.js";
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url));
+
+let host: TestHost;
+before(async () => {
+  host = await startTestHost({ workers: 2 });
+  for (const dir of ["hostile/cpu-hog", "hostile/slow", "hello"]) {
+    const { config, code } = await bundleProject(fixture(dir));
+    await host.deploy(config.name, code, config as unknown as Record<string, unknown>);
+  }
+});
+after(async () => {
+  await host.stop();
+  host.cleanUp();
+});
+
+/** Requests to the well-behaved function, one after another, until stopped; returns their statuses. */
+function steadyTraffic(): { stop(): Promise<number[]> } {
+  const statuses: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const response = await host.request("hello.localhost", "/");
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return statuses;
+    },
+  };
+}
+
+test("a loop is stopped at cpu_ms however it starts, with 503 and x-atoll-termination", async () => {
+  const traffic = steadyTraffic();
+  for (const path of ["/sync", "/after-microtask", "/after-timer"]) {
+    const started = performance.now();
+    const response = await host.request("hostile-cpu-hog.localhost", path);
+    const elapsed = performance.now() - started;
+    assert.equal(response.status, 503, path);
+    assert.equal(response.headers.get("x-atoll-termination"), "cpu_ms", path);
+    assert.equal(response.headers.get("x-atoll-error"), "ATOLL_CPU_LIMIT", path);
+    assert.match(await response.text(), /CPU limit of 50 ms/, path);
+    assert.ok(elapsed < 5000, `${path} took ${elapsed} ms`);
+    // The next request gets a fresh isolate.
+    const next = await host.request("hostile-cpu-hog.localhost", "/ok");
+    assert.equal(await next.text(), "ok\n", path);
+  }
+  const statuses = await traffic.stop();
+  assert.ok(statuses.length > 0);
+  assert.deepEqual(new Set(statuses), new Set([200]), "the well-behaved function answered every request");
+  assert.ok(host.logs.some((line) => /hostile-cpu-hog@v1 GET \/sync 503 terminated \(cpu_ms\)/.test(line)), host.logs.join("\n"));
+});
+
+test("a loop in waitUntil after the response does not break the response, and is stopped", async () => {
+  const response = await host.request("hostile-cpu-hog.localhost", "/in-wait-until");
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "sent before the loop\n");
+  // The isolate was recycled: the script still answers.
+  let answer = "";
+  for (let i = 0; i < 50 && answer !== "ok\n"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    answer = await (await host.request("hostile-cpu-hog.localhost", "/ok")).text();
+  }
+  assert.equal(answer, "ok\n");
+});
+
+test("waiting is not charged as CPU time", async () => {
+  const response = await host.request("hostile-cpu-hog.localhost", "/slow-but-fair");
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "patient\n");
+});
+
+test("a handler that never answers gets 504 at wall_ms; the isolate keeps serving", async () => {
+  const started = performance.now();
+  const response = await host.request("hostile-slow.localhost", "/hang");
+  const elapsed = performance.now() - started;
+  assert.equal(response.status, 504);
+  assert.equal(response.headers.get("x-atoll-termination"), "wall_ms");
+  assert.match(await response.text(), /wall-clock limit of 300 ms/);
+  assert.ok(elapsed >= 290 && elapsed < 3000, `took ${elapsed} ms`);
+  assert.equal(await (await host.request("hostile-slow.localhost", "/")).text(), "ok\n");
+});
+
+test("a body that never ends is cut at wall_ms", async () => {
+  const response = await host.request("hostile-slow.localhost", "/endless-body");
+  assert.equal(response.status, 200);
+  await assert.rejects(response.text());
+});
