@@ -17,6 +17,7 @@ export type AtollErrorCode =
   | "ATOLL_WORKER_UNAVAILABLE"
   | "ATOLL_CPU_LIMIT"
   | "ATOLL_WALL_LIMIT"
+  | "ATOLL_MEMORY_LIMIT"
   | "ATOLL_INTERNAL";
 
 export class AtollError extends Error {

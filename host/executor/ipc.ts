@@ -19,7 +19,7 @@ export interface IsolateSettings {
 }
 
 /** The limit that ended an invocation, as named in atoll.toml and the x-atoll-termination header. */
-export type TerminationLimit = "cpu_ms" | "wall_ms";
+export type TerminationLimit = "cpu_ms" | "wall_ms" | "memory_mb";
 
 export type FrontMessage =
   /** Run an HTTP event against a version. */

@@ -141,7 +141,8 @@ function sendFailure(outgoing: ServerResponse, error: unknown): number {
   if (error instanceof InvocationTerminatedError) {
     // 503 for CPU (retrying may help once load drops), 504 for wall-clock time, as a gateway would.
     const status = error.limit === "wall_ms" ? 504 : 503;
-    sendText(outgoing, status, `${status === 504 ? "Gateway Timeout" : "Service Unavailable"}: ${error.message}\n`, error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : "ATOLL_CPU_LIMIT", {
+    const code = error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : error.limit === "memory_mb" ? "ATOLL_MEMORY_LIMIT" : "ATOLL_CPU_LIMIT";
+    sendText(outgoing, status, `${status === 504 ? "Gateway Timeout" : "Service Unavailable"}: ${error.message}\n`, code, {
       "x-atoll-termination": error.limit,
     });
     return status;

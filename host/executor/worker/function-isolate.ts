@@ -232,13 +232,13 @@ export class FunctionIsolate {
       (error: unknown) => {
         if (this.disposed) return;
         if (this.isolate.isDisposed) {
-          // V8 disposed the isolate (memory limit): every invocation in it is lost.
-          this.fail(messageOf(error));
+          // isolated-vm disposed the isolate at its memory limit: every invocation in it is lost.
+          this.terminateIsolate("memory_mb", charged, `the isolate ran out of memory: it reached its limit of ${this.memoryMb} MB`);
           return;
         }
         if (messageOf(error).includes("Script execution timed out")) {
           const used = this.charge(charged, before);
-          this.terminateIsolate(charged, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+          this.terminateIsolate("cpu_ms", charged, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
           return;
         }
         this.charge(charged, before);
@@ -284,28 +284,17 @@ export class FunctionIsolate {
   }
 
   /**
-   * A CPU limit stopped a call midway: the runtime's state cannot be trusted,
-   * so the isolate goes. The culprits get the CPU termination; the other
-   * invocations in this isolate fail with it (and only they).
+   * A limit stopped a call midway (CPU), or took the isolate away (memory): the
+   * isolate goes. The culprits get the termination; the other invocations in
+   * this isolate fail with it, and only they.
    */
-  private terminateIsolate(culprits: number[], message: string): void {
+  private terminateIsolate(limit: TerminationLimit, culprits: number[], message: string): void {
     const onMessage = this.onMessage;
     const ids = [...this.invocations.keys()];
     this.dispose();
     for (const id of ids) {
       const own = culprits.includes(id);
-      onMessage({ t: "terminated", id, limit: "cpu_ms", message: own ? message : `another request in the same isolate exceeded its CPU limit: ${message}` });
-      onMessage({ t: "done", id });
-    }
-  }
-
-  /** The isolate is gone: fail every invocation it had. */
-  private fail(message: string): void {
-    const onMessage = this.onMessage;
-    const ids = [...this.invocations.keys()];
-    this.dispose();
-    for (const id of ids) {
-      onMessage({ t: "error", id, message, stack: "" });
+      onMessage({ t: "terminated", id, limit, message: own ? message : `another request in the same isolate went over a limit: ${message}` });
       onMessage({ t: "done", id });
     }
   }
