@@ -23,7 +23,7 @@ export class WorkerProcess {
     this.child = fork(WORKER_MAIN, [], {
       execArgv: ["--no-node-snapshot"],
       serialization: "advanced",
-      env: { ...process.env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) },
+      env: workerEnv(settings),
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.child.on("message", (payload: WorkerMessage | Batch<WorkerMessage>) =>
@@ -68,4 +68,11 @@ export class WorkerProcess {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** The front's environment minus anything secret: a worker runs user code, it needs no credentials. */
+function workerEnv(settings: WorkerSettings): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_SETTINGS_ENV]: JSON.stringify(settings) };
+  delete env.ATOLL_TOKEN;
+  return env;
 }
