@@ -30,6 +30,8 @@ const running = new Map<number, { key: VersionKey; isolate: FunctionIsolate }>()
 const waitingForCode = new Map<string, { id: number; event: FetchEvent }[]>();
 /** Request-body reads in flight: invocation id → op to answer. */
 const bodyReads = new Map<number, number>();
+/** Invocations whose isolate was booted for them, reported as cold. */
+const coldInvocations = new Set<number>();
 
 function invoke(id: number, key: VersionKey, event: FetchEvent): void {
   const vid = versionId(key);
@@ -53,9 +55,6 @@ function start(id: number, key: VersionKey, isolate: FunctionIsolate, event: Fet
   if (cold) coldInvocations.add(id);
   isolate.dispatch(id, event);
 }
-
-/** Invocations whose isolate was booted for them, reported as cold. */
-const coldInvocations = new Set<number>();
 
 async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
   const vid = versionId(key);
