@@ -11,6 +11,7 @@ export type AtollErrorCode =
   | "ATOLL_BUNDLE_PARSE"
   | "ATOLL_BUNDLE_NO_DEFAULT_EXPORT"
   | "ATOLL_BUNDLE_TOO_LARGE"
+  | "ATOLL_BODY_TOO_LARGE"
   | "ATOLL_ROUTE_CONFLICT"
   | "ATOLL_SCRIPT_THREW"
   | "ATOLL_WORKER_CRASHED"
@@ -97,6 +98,12 @@ export class BundleTooLargeError extends AtollError {
   /** @param bytes the bundle's size, when known (a body cut off at the limit has none). */
   constructor(bytes: number | undefined, maxBytes: number) {
     super("ATOLL_BUNDLE_TOO_LARGE", 413, `the ${bytes === undefined ? "upload is too large: the bundle is over" : `bundle is ${bytes} bytes, over`} the host's limit of ${maxBytes} bytes; make it smaller (build.minify, fewer dependencies)`);
+  }
+}
+
+export class RequestBodyTooLargeError extends AtollError {
+  constructor(maxBytes: number) {
+    super("ATOLL_BODY_TOO_LARGE", 413, `the request body is over the host's limit of ${maxBytes} bytes`);
   }
 }
 

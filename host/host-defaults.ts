@@ -6,6 +6,8 @@ export const HOST_DEFAULTS = {
   baseDomains: ["localhost"] as readonly string[],
   /** Largest bundle an upload may carry, bytes (10 MiB). */
   maxBundleBytes: 10 * 1024 * 1024,
+  /** Largest request body the data plane passes to a function, bytes (100 MiB). */
+  maxRequestBodyBytes: 100 * 1024 * 1024,
   worker: {
     pool: {
       /** Warm isolates per worker. */

@@ -29,6 +29,8 @@ export interface HostOptions {
   workers?: number;
   /** Host log lines (default: stdout). */
   log?: (line: string) => void;
+  /** Largest request body passed to a function, bytes (default 100 MiB). */
+  maxRequestBodyBytes?: number;
 }
 
 export interface RunningHost {
@@ -57,7 +59,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     onEvent: log,
   });
 
-  const dataServer = await listen(createDataPlane({ deployments, executor, log }).fetch, options.port, options.hostname);
+  const dataServer = await listen(createDataPlane({ deployments, executor, maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes, log }).fetch, options.port, options.hostname);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";

@@ -4,24 +4,26 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AtollError, NoRouteError } from "../errors.js";
+import { AtollError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import type { Deployments } from "./deployments.js";
-import { takeRequestBody } from "./request-body.js";
+import { takeRequestBody, type RequestBody } from "./request-body.js";
 
 type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 
 export interface DataPlaneOptions {
   deployments: Deployments;
   executor: Executor;
+  /** Largest request body passed to a function, bytes; larger ones get 413. */
+  maxRequestBodyBytes: number;
   log(line: string): void;
 }
 
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
 
-export function createDataPlane({ deployments, executor, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
+export function createDataPlane({ deployments, executor, maxRequestBodyBytes, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
   app.all("*", async (c) => {
@@ -45,8 +47,9 @@ export function createDataPlane({ deployments, executor, log }: DataPlaneOptions
       });
 
     let response: InvocationResponse;
+    let body: RequestBody | undefined;
     try {
-      const body = await takeRequestBody(incoming);
+      body = await takeRequestBody(incoming, maxRequestBodyBytes);
       const event: FetchEvent = {
         type: "fetch",
         method,
@@ -55,7 +58,10 @@ export function createDataPlane({ deployments, executor, log }: DataPlaneOptions
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
       response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone);
-    } catch (error) {
+    } catch (caught) {
+      // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
+      const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
+      if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error);
       log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
       return RESPONSE_ALREADY_SENT;

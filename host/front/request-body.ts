@@ -3,19 +3,26 @@
 // the client's socket: nothing is read that the function has not asked for).
 import type { IncomingMessage } from "node:http";
 import type { RequestBodySource } from "../executor/executor.js";
+import { RequestBodyTooLargeError } from "../errors.js";
 
 /** Bodies of at most this many bytes, with a Content-Length, are read whole and sent inline. */
 export const INLINE_BODY_MAX_BYTES = 64 * 1024;
 
-export type RequestBody = { kind: "none" } | { kind: "inline"; bytes: Uint8Array } | { kind: "stream"; source: RequestBodySource };
+export type RequestBody = { kind: "none" } | { kind: "inline"; bytes: Uint8Array } | { kind: "stream"; source: IncomingBodySource };
 
-export async function takeRequestBody(incoming: IncomingMessage): Promise<RequestBody> {
+/**
+ * Throws RequestBodyTooLargeError when the declared length is over `maxBytes`;
+ * a chunked body that grows past it fails the function's next read instead
+ * (and `source.overflowed` tells the data plane to answer 413).
+ */
+export async function takeRequestBody(incoming: IncomingMessage, maxBytes: number): Promise<RequestBody> {
   const method = incoming.method ?? "GET";
   if (method === "GET" || method === "HEAD") return { kind: "none" };
   const length = incoming.headers["content-length"];
   const chunked = incoming.headers["transfer-encoding"] !== undefined;
   if (!chunked && (length === undefined || length === "0")) return { kind: "none" };
-  const source = new IncomingBodySource(incoming);
+  if (!chunked && Number(length) > maxBytes) throw new RequestBodyTooLargeError(maxBytes);
+  const source = new IncomingBodySource(incoming, maxBytes);
   if (!chunked && Number(length) <= INLINE_BODY_MAX_BYTES) {
     const chunks: Uint8Array[] = [];
     for (let chunk = await source.read(); chunk; chunk = await source.read()) chunks.push(chunk);
@@ -24,13 +31,28 @@ export async function takeRequestBody(incoming: IncomingMessage): Promise<Reques
   return { kind: "stream", source };
 }
 
-class IncomingBodySource implements RequestBodySource {
-  constructor(private readonly stream: IncomingMessage) {}
+export class IncomingBodySource implements RequestBodySource {
+  private bytesRead = 0;
+  /** True once the body went over the limit. */
+  overflowed = false;
+
+  constructor(
+    private readonly stream: IncomingMessage,
+    private readonly maxBytes: number,
+  ) {}
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
+      if (this.overflowed) throw new RequestBodyTooLargeError(this.maxBytes);
       const chunk = this.stream.read() as Buffer | null;
-      if (chunk !== null) return chunk;
+      if (chunk !== null) {
+        this.bytesRead += chunk.byteLength;
+        if (this.bytesRead > this.maxBytes) {
+          this.overflowed = true;
+          throw new RequestBodyTooLargeError(this.maxBytes);
+        }
+        return chunk;
+      }
       if (this.stream.readableEnded) return null;
       if (this.stream.destroyed) throw new Error("the client closed the connection before the body ended");
       await nextEvent(this.stream);

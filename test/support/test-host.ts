@@ -28,7 +28,7 @@ export interface TestHost extends RunningHost {
   cleanUp(): void;
 }
 
-export async function startTestHost(options: { dataDir?: string; workers?: number } = {}): Promise<TestHost> {
+export async function startTestHost(options: { dataDir?: string; workers?: number; maxRequestBodyBytes?: number } = {}): Promise<TestHost> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoll-test-"));
   const logs: string[] = [];
   const host = await startHost({
@@ -37,6 +37,7 @@ export async function startTestHost(options: { dataDir?: string; workers?: numbe
     hostname: "127.0.0.1",
     controlPort: 0,
     workers: options.workers ?? 1,
+    ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>
