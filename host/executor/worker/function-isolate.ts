@@ -177,10 +177,6 @@ export class FunctionIsolate {
     if (this.invocations.has(id)) this.call(this.entry.abort, [id, reason], null);
   }
 
-  owns(id: number): boolean {
-    return this.invocations.has(id);
-  }
-
   /** True once V8 disposed the isolate under us (memory limit) or we did: it must not serve again. */
   get broken(): boolean {
     return this.disposed || this.isolate.isDisposed;

@@ -96,14 +96,6 @@ export class IsolatePool {
     else if (isolate.idle) isolate.dispose();
   }
 
-  get size(): number {
-    return this.warm.size;
-  }
-
-  get heapBytes(): number {
-    return this.warm.calculatedSize;
-  }
-
   close(): void {
     this.closed = true;
     this.spare?.isolate.then((isolate) => isolate.dispose(), () => {});

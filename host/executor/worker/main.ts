@@ -24,8 +24,8 @@ function send(message: WorkerMessage): void {
   outbox.send(message);
 }
 
-/** Where each running invocation lives. */
-const running = new Map<number, { key: VersionKey; isolate: FunctionIsolate }>();
+/** The isolate each running invocation lives in. */
+const running = new Map<number, FunctionIsolate>();
 /** Invocations waiting for their version's code to arrive. */
 const waitingForCode = new Map<string, { id: number; event: FetchEvent }[]>();
 /** Request-body reads in flight: invocation id → op to answer. */
@@ -37,7 +37,7 @@ function invoke(id: number, key: VersionKey, event: FetchEvent): void {
   const vid = versionId(key);
   const isolate = pool.get(vid);
   if (isolate && !isolate.broken) {
-    start(id, key, isolate, event, false);
+    start(id, isolate, event, false);
     return;
   }
   if (isolate) pool.discard(vid, isolate);
@@ -50,8 +50,8 @@ function invoke(id: number, key: VersionKey, event: FetchEvent): void {
   send({ t: "need-code", key });
 }
 
-function start(id: number, key: VersionKey, isolate: FunctionIsolate, event: FetchEvent, cold: boolean): void {
-  running.set(id, { key, isolate });
+function start(id: number, isolate: FunctionIsolate, event: FetchEvent, cold: boolean): void {
+  running.set(id, isolate);
   if (cold) coldInvocations.add(id);
   isolate.dispatch(id, event);
 }
@@ -79,7 +79,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     return;
   }
   waitingForCode.delete(vid);
-  for (const { id, event } of queue) start(id, key, isolate, event, true);
+  for (const { id, event } of queue) start(id, isolate, event, true);
 }
 
 function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
@@ -160,18 +160,18 @@ function receive(message: FrontMessage): void {
     }
     case "body-chunk": {
       const op = bodyReads.get(message.id);
-      const invocation = running.get(message.id);
-      if (op === undefined || !invocation) return;
+      const isolate = running.get(message.id);
+      if (op === undefined || !isolate) return;
       bodyReads.delete(message.id);
-      if (message.error) invocation.isolate.resolve(op, false, message.error);
-      else invocation.isolate.resolve(op, true, message.data);
+      if (message.error) isolate.resolve(op, false, message.error);
+      else isolate.resolve(op, true, message.data);
       return;
     }
     case "pull":
-      running.get(message.id)?.isolate.pull(message.id);
+      running.get(message.id)?.pull(message.id);
       return;
     case "abort":
-      running.get(message.id)?.isolate.abort(message.id, message.reason);
+      running.get(message.id)?.abort(message.id, message.reason);
       return;
     case "validate":
       void validate(message.id, message.bundle, message.settings);

@@ -17,10 +17,6 @@ export class RuntimeImage {
     return new RuntimeImage(readFileSync(RUNTIME_URL, "utf8"));
   }
 
-  get bytes(): number {
-    return this.code.length;
-  }
-
   /** Compiles the runtime for `isolate`, from code cache when there is a usable one. */
   async compile(isolate: ivm.Isolate): Promise<ivm.Script> {
     if (this.cachedData) {
