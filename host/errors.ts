@@ -12,6 +12,7 @@ export type AtollErrorCode =
   | "ATOLL_BUNDLE_NO_DEFAULT_EXPORT"
   | "ATOLL_BUNDLE_TOO_LARGE"
   | "ATOLL_BODY_TOO_LARGE"
+  | "ATOLL_LOOP_DETECTED"
   | "ATOLL_ROUTE_CONFLICT"
   | "ATOLL_SCRIPT_THREW"
   | "ATOLL_WORKER_CRASHED"
@@ -104,6 +105,16 @@ export class BundleTooLargeError extends AtollError {
 export class RequestBodyTooLargeError extends AtollError {
   constructor(maxBytes: number) {
     super("ATOLL_BODY_TOO_LARGE", 413, `the request body is over the host's limit of ${maxBytes} bytes`);
+  }
+}
+
+export class FetchLoopError extends AtollError {
+  constructor(depth: number, maxDepth: number) {
+    super(
+      "ATOLL_LOOP_DETECTED",
+      508,
+      `this request is ${depth} fetches deep (function fetching function), over the host's limit of ${maxDepth}: a function that fetches its own URL, directly or through others, loops; break the cycle`,
+    );
   }
 }
 

@@ -8,6 +8,8 @@ export const HOST_DEFAULTS = {
   maxBundleBytes: 10 * 1024 * 1024,
   /** Largest request body the data plane passes to a function, bytes (100 MiB). */
   maxRequestBodyBytes: 100 * 1024 * 1024,
+  /** Function-to-function fetch hops a request may be from its client before it gets 508. */
+  maxFetchDepth: 16,
   worker: {
     pool: {
       /** Warm isolates per worker. */
@@ -21,5 +23,11 @@ export const HOST_DEFAULTS = {
     },
     /** CPU time a bundle's top-level evaluation may take, ms. */
     evaluateTimeoutMs: 1000,
+    egress: {
+      allowPrivate: false,
+      allow: [] as string[],
+      connectTimeoutMs: 10_000,
+      responseTimeoutMs: 60_000,
+    },
   } satisfies WorkerSettings,
 };

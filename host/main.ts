@@ -10,6 +10,7 @@ import type { ScriptConfig } from "./config/script-config.js";
 import { loadOrCreateToken } from "./control/auth.js";
 import { createControlApi } from "./control/app.js";
 import { Executor } from "./executor/executor.js";
+import { EgressPolicy } from "./executor/worker/egress.js";
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
@@ -31,6 +32,12 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Largest request body passed to a function, bytes (default 100 MiB). */
   maxRequestBodyBytes?: number;
+  /**
+   * Where functions' fetches may connect. By default only public addresses:
+   * `allowPrivate` opens loopback, private and link-local ones (development,
+   * tests), `allow` opens chosen addresses or CIDR ranges.
+   */
+  egress?: { allowPrivate?: boolean; allow?: string[] };
 }
 
 export interface RunningHost {
@@ -45,6 +52,9 @@ export interface RunningHost {
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  const egress = { ...HOST_DEFAULTS.worker.egress, ...options.egress };
+  // Fails here, with the entry named, rather than in every worker at start-up.
+  new EgressPolicy(egress);
   mkdirSync(options.dataDir, { recursive: true });
   const { token, file: tokenFile } = loadOrCreateToken(options.dataDir);
   const store = new SqliteStore(join(options.dataDir, "atoll.db"));
@@ -53,13 +63,19 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   const executor = new Executor({
     workers: options.workers ?? Math.max(1, availableParallelism()),
-    workerSettings: HOST_DEFAULTS.worker,
+    workerSettings: { ...HOST_DEFAULTS.worker, egress },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
   });
 
-  const dataServer = await listen(createDataPlane({ deployments, executor, maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes, log }).fetch, options.port, options.hostname);
+  const dataServer = await listen(createDataPlane({
+      deployments,
+      executor,
+      maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
+      maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
+      log,
+    }).fetch, options.port, options.hostname);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";

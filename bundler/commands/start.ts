@@ -16,6 +16,8 @@ interface StartFlags {
   dataDir: string;
   workers?: number;
   deployFixtures?: boolean;
+  allowPrivateFetch?: boolean;
+  egressAllow: string[];
 }
 
 export function startCommand(): Command {
@@ -27,6 +29,8 @@ export function startCommand(): Command {
     .option("--data-dir <dir>", "where the host keeps its database and admin token", DEFAULT_DATA_DIR)
     .option("--workers <n>", "worker processes running isolates (default: one per core)", parseCount)
     .option("--deploy-fixtures", "deploy the example functions of fixtures/ once the host is up")
+    .option("--allow-private-fetch", "let functions fetch loopback, private and link-local addresses (development only: it opens SSRF)")
+    .option("--egress-allow <address>", "an address or CIDR range functions may fetch even though it is private (repeatable)", collect, [])
     .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n")
     .action(async (flags: StartFlags) => {
       // Loaded here so that the other commands never load the host (SQLite, workers).
@@ -37,6 +41,7 @@ export function startCommand(): Command {
         hostname: flags.hostname,
         controlPort: flags.controlPort,
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
+        egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
       });
       const stopped = stopOnSignal(() => host.close());
 
@@ -48,6 +53,10 @@ export function startCommand(): Command {
       console.log("Press Ctrl+C to stop.");
       await stopped;
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 async function deployFixtures(controlUrl: string, token: string): Promise<void> {

@@ -111,20 +111,25 @@ export class Executor {
     }
   }
 
-  /** Runs an HTTP event; resolves with the response head once the function has one. */
   /**
    * Runs an HTTP event; resolves with the response head once the function has one.
    * `whenClientGone` registers the callback to run if the client disconnects
    * first (a plain callback: an AbortSignal per request costs measurably).
    */
-  fetch(key: VersionKey, event: FetchEvent, body: RequestBodySource | null, whenClientGone?: (abort: () => void) => void): Promise<InvocationResponse> {
+  fetch(
+    key: VersionKey,
+    event: FetchEvent,
+    body: RequestBodySource | null,
+    whenClientGone?: (abort: () => void) => void,
+    depth = 0,
+  ): Promise<InvocationResponse> {
     const slot = this.slotFor(key.script);
     const worker = this.workers[slot]!;
     if (!worker.alive) return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
       this.invocations.set(id, { slot, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false });
-      worker.send({ t: "invoke", id, key, event });
+      worker.send({ t: "invoke", id, key, event, depth });
       whenClientGone?.(() => {
         const invocation = this.invocations.get(id);
         if (invocation && !invocation.finished) worker.send({ t: "abort", id, reason: "the client went away" });

@@ -2,6 +2,13 @@
 // with "advanced" serialization, so Uint8Array bodies cross without base64).
 import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
 
+/**
+ * Set by the host on every outbound fetch: how many function-to-function hops
+ * the request is from its client. The front refuses requests too deep (a loop
+ * of self-calls) and never shows the header to functions.
+ */
+export const FETCH_DEPTH_HEADER = "x-atoll-fetch-depth";
+
 /** Identifies the code an invocation runs: one immutable script version. */
 export interface VersionKey {
   script: string;
@@ -15,6 +22,8 @@ export interface IsolateSettings {
   cpuMs: number;
   /** Wall-clock time one invocation may take, ms (`limits.wall_ms`). */
   wallMs: number;
+  /** Outbound fetches one invocation may make (`limits.subrequests`). */
+  subrequests: number;
   env: Record<string, unknown>;
 }
 
@@ -22,8 +31,8 @@ export interface IsolateSettings {
 export type TerminationLimit = "cpu_ms" | "wall_ms" | "memory_mb";
 
 export type FrontMessage =
-  /** Run an HTTP event against a version. */
-  | { t: "invoke"; id: number; key: VersionKey; event: FetchEvent }
+  /** Run an HTTP event against a version; `depth` counts the fetch hops that led to it. */
+  | { t: "invoke"; id: number; key: VersionKey; event: FetchEvent; depth: number }
   /** The code of a version, answering `need-code`. */
   | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings }
   /** The version asked for with `need-code` no longer exists. */

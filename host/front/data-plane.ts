@@ -4,8 +4,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AtollError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
+import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import type { Deployments } from "./deployments.js";
 import { takeRequestBody, type RequestBody } from "./request-body.js";
@@ -17,13 +18,15 @@ export interface DataPlaneOptions {
   executor: Executor;
   /** Largest request body passed to a function, bytes; larger ones get 413. */
   maxRequestBodyBytes: number;
+  /** Function-to-function fetch hops a request may be from its client; deeper ones get 508. */
+  maxFetchDepth: number;
   log(line: string): void;
 }
 
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
 
-export function createDataPlane({ deployments, executor, maxRequestBodyBytes, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
+export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
   app.all("*", async (c) => {
@@ -41,6 +44,12 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, lo
     const { key } = active;
     const method = incoming.method ?? "GET";
     const label = `${key.script}@v${key.version} ${method} ${path}`;
+    const depth = fetchDepth(incoming.headers[FETCH_DEPTH_HEADER]);
+    if (depth > maxFetchDepth) {
+      const status = sendFailure(outgoing, new FetchLoopError(depth, maxFetchDepth));
+      log(`${label} ${status} ATOLL_LOOP_DETECTED depth ${depth} ${elapsed(started)}ms`);
+      return RESPONSE_ALREADY_SENT;
+    }
     const whenClientGone = (abort: () => void) =>
       outgoing.once("close", () => {
         if (!outgoing.writableFinished) abort();
@@ -57,7 +66,7 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, lo
         headers: headerPairs(incoming.rawHeaders),
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
-      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone);
+      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth);
     } catch (caught) {
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
       const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
@@ -123,8 +132,18 @@ function drained(outgoing: ServerResponse): Promise<void> {
 /** Node's rawHeaders ([name, value, name, value …]) as the runtime's header list. */
 function headerPairs(raw: string[]): HeaderList {
   const pairs: HeaderList = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name !== FETCH_DEPTH_HEADER) pairs.push([name, raw[i + 1]!]);
+  }
   return pairs;
+}
+
+/** The fetch depth a request claims; anything unreadable counts as a client's own request. */
+function fetchDepth(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[header.length - 1] : header;
+  const depth = value === undefined ? 0 : Number.parseInt(value, 10);
+  return Number.isSafeInteger(depth) && depth > 0 ? depth : 0;
 }
 
 function flattenHeaders(headers: HeaderList, serverTiming: string): string[] {

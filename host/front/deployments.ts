@@ -98,6 +98,6 @@ export class Deployments {
 }
 
 export function isolateSettings(config: ScriptConfig): IsolateSettings {
-  const { memory_mb, cpu_ms, wall_ms } = config.limits;
-  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, env: { ...config.vars } };
+  const { memory_mb, cpu_ms, wall_ms, subrequests } = config.limits;
+  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars } };
 }

@@ -5,12 +5,15 @@
 // The host functions are only ever called directly (never through .call,
 // .apply, Reflect or anything user code could replace), so no user-reachable
 // code ever receives them.
-import type { IsolateMessage } from "./protocol.js";
+import type { IsolateMessage, OutboundRequest } from "./protocol.js";
 import { MAX_RANDOM_BYTES } from "./protocol.js";
 
 type OpRequest =
   | { name: "timer"; ms: number }
-  | { name: "request-body-read"; id: number };
+  | { name: "request-body-read"; id: number }
+  | { name: "fetch"; id: number | null; request: OutboundRequest }
+  | { name: "fetch-upload"; fetch: number; data: Uint8Array | null }
+  | { name: "fetch-read"; fetch: number };
 
 /** Called once with the answer to an op: `ok` false means `value` is an error message. */
 export type OpSettle = (ok: boolean, value: unknown) => void;
@@ -82,14 +85,22 @@ const pendingOps = new Map<number, OpSettle>();
 export function startOp(request: OpRequest, settle: OpSettle): number {
   const op = ++lastOp;
   pendingOps.set(op, settle);
-  if (request.name === "timer") emit({ t: "op", op, name: "timer", ms: request.ms });
-  else emit({ t: "op", op, name: "request-body-read", id: request.id });
+  emit({ t: "op", op, ...request });
   return op;
 }
 
 /** Drops interest in an op and tells the host (clearTimeout). */
 export function cancelOp(op: number): void {
   if (pendingOps.delete(op)) emit({ t: "cancel", op });
+}
+
+/**
+ * Tells the host that op `op` and whatever it holds for it are no longer
+ * wanted, answered or not (a fetch whose response body nobody will read).
+ */
+export function releaseOp(op: number): void {
+  pendingOps.delete(op);
+  emit({ t: "cancel", op });
 }
 
 /** Entry point: the host answers op `op`. Unknown or cancelled ops are ignored. */

@@ -10,6 +10,7 @@ import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder } from "./encoding.js";
+import { fetch } from "./fetch.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
 import { Headers } from "./headers.js";
 import { performance } from "./performance.js";
@@ -48,6 +49,7 @@ Object.defineProperty(Navigator.prototype, Symbol.toStringTag, { value: "Navigat
 /** Globals as WebIDL defines them: writable, configurable, not enumerable. */
 const globals: Record<string, unknown> = {
   // fetch
+  fetch,
   Headers,
   Request,
   Response,

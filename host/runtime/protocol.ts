@@ -31,6 +31,28 @@ export interface FetchEvent {
 
 export type InvocationEvent = FetchEvent;
 
+/** An outbound fetch, as the runtime asks the host to make it. */
+export interface OutboundRequest {
+  method: string;
+  url: string;
+  headers: HeaderList;
+  /** null: no body. Uint8Array: all of it. "stream": sent through `fetch-upload` ops. */
+  body: null | Uint8Array | "stream";
+  redirect: "follow" | "manual" | "error";
+}
+
+/** The host's answer to a `fetch` op: the response head, with small bodies inline. */
+export interface OutboundResponse {
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+  /** The final URL, after redirects. */
+  url: string;
+  redirected: boolean;
+  /** null: no body. Uint8Array: all of it. "stream": read through `fetch-read` ops. */
+  body: null | Uint8Array | "stream";
+}
+
 /** Which handlers the user's default export provides. */
 export interface InstalledHandlers {
   fetch: boolean;
@@ -78,7 +100,17 @@ export type IsolateMessage =
   /** Ask the host for something asynchronous; it answers with `resolve(op, ...)`. */
   | { t: "op"; op: number; name: "timer"; ms: number }
   | { t: "op"; op: number; name: "request-body-read"; id: number }
-  /** The runtime no longer wants the answer to `op` (clearTimeout). */
+  /**
+   * An outbound fetch made by invocation `id` (null: the runtime cannot tell
+   * which, then every live invocation is charged). Answered with an
+   * OutboundResponse; the op number names the fetch in the ops below.
+   */
+  | { t: "op"; op: number; name: "fetch"; id: number | null; request: OutboundRequest }
+  /** The next chunk of fetch `fetch`'s request body (null: the end); answered once the host took it. */
+  | { t: "op"; op: number; name: "fetch-upload"; fetch: number; data: Uint8Array | null }
+  /** The next chunk of fetch `fetch`'s response body; answered with a Uint8Array, or null at the end. */
+  | { t: "op"; op: number; name: "fetch-read"; fetch: number }
+  /** The runtime no longer wants the answer to `op` (clearTimeout), or is done with fetch `op` (abort it). */
   | { t: "cancel"; op: number };
 
 export type LogLevel = "debug" | "log" | "info" | "warn" | "error";

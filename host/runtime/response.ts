@@ -1,7 +1,7 @@
 // Response, per WHATWG Fetch (https://fetch.spec.whatwg.org/#response-class),
 // with Response.json(), .redirect() and .error().
-import { Body, type BodyInit, cloneBody, extractBody, setBody } from "./body.js";
-import { Headers, type HeadersInit, headerList, makeImmutable } from "./headers.js";
+import { Body, type BodyInit, type LazyStream, cloneBody, extractBody, setBody } from "./body.js";
+import { Headers, type HeadersInit, adoptHeaderList, headerList, makeImmutable } from "./headers.js";
 import type { HeaderList } from "./protocol.js";
 import { URL } from "./url.js";
 
@@ -37,8 +37,20 @@ function toStatus(value: unknown): number {
   return status;
 }
 
+/** A response the host fetched (fetch.ts). */
+export interface HostResponseInit {
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+  url: string;
+  redirected: boolean;
+  body: Uint8Array | LazyStream | null;
+}
+
 /** The head of a Response, for dispatch. */
 export let responseHead: (response: Response) => ResponseHead;
+/** A Response for what an outbound fetch returned: its headers are immutable, as in browsers. */
+export let responseFromHost: (init: HostResponseInit) => Response;
 
 export class Response extends Body {
   #type: ResponseType = "default";
@@ -46,6 +58,7 @@ export class Response extends Body {
   #statusText = "";
   #headers: Headers;
   #url = "";
+  #redirected = false;
 
   constructor(body?: BodyInit | null, init?: ResponseInit | null) {
     super();
@@ -80,7 +93,7 @@ export class Response extends Body {
     return this.#url;
   }
   get redirected(): boolean {
-    return false;
+    return this.#redirected;
   }
   get status(): number {
     return this.#status;
@@ -99,6 +112,7 @@ export class Response extends Body {
     const copy = new Response(null, this.#type === "error" ? null : { status: this.#status, statusText: this.#statusText, headers: this.#headers });
     copy.#type = this.#type;
     copy.#url = this.#url;
+    copy.#redirected = this.#redirected;
     if (this.#type === "error") {
       copy.#status = 0;
       makeImmutable(copy.#headers);
@@ -151,6 +165,18 @@ export class Response extends Body {
       statusText: response.#statusText,
       headers: headerList(response.#headers),
     });
+    responseFromHost = (init) => {
+      const response = new Response();
+      // A status the constructor refuses (1xx, 0) never comes from undici's fetch; 3xx does with redirect: "manual".
+      response.#status = init.status;
+      response.#statusText = init.statusText;
+      response.#url = init.url;
+      response.#redirected = init.redirected;
+      makeImmutable(adoptHeaderList(response.#headers, init.headers));
+      if (init.body instanceof Uint8Array) setBody(response, { inline: init.body, stream: null, contentType: null });
+      else if (init.body !== null) setBody(response, null, init.body);
+      return response;
+    };
   }
 }
 

@@ -313,10 +313,13 @@ export class RuntimeHarness {
               this.resolveOp(message.op, true, undefined);
             }, message.ms),
           );
-        } else {
+        } else if (message.name === "request-body-read") {
           const state = this.invocations.get(message.id);
           const chunk = state?.bodyChunks.shift() ?? null;
           setImmediate(() => this.resolveOp(message.op, true, chunk));
+        } else {
+          // Outbound fetch is tested through a real host (test/fetch.test.ts).
+          setImmediate(() => this.resolveOp(message.op, false, "the runtime harness makes no outbound fetches"));
         }
         return;
       case "cancel": {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
-import { startHost, type RunningHost } from "../../host/main.js";
+import { startHost, type HostOptions, type RunningHost } from "../../host/main.js";
 
 /** Resolves every name to 127.0.0.1, the way curl treats *.localhost: tests reach hello.localhost for real. */
 export const loopbackAgent = new Agent({
@@ -28,7 +28,14 @@ export interface TestHost extends RunningHost {
   cleanUp(): void;
 }
 
-export async function startTestHost(options: { dataDir?: string; workers?: number; maxRequestBodyBytes?: number } = {}): Promise<TestHost> {
+export interface TestHostOptions {
+  dataDir?: string;
+  workers?: number;
+  maxRequestBodyBytes?: number;
+  egress?: HostOptions["egress"];
+}
+
+export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoll-test-"));
   const logs: string[] = [];
   const host = await startHost({
@@ -38,6 +45,7 @@ export async function startTestHost(options: { dataDir?: string; workers?: numbe
     controlPort: 0,
     workers: options.workers ?? 1,
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
+    ...(options.egress !== undefined ? { egress: options.egress } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

@@ -3,11 +3,13 @@
 // Everything the isolate sends is checked here before the host acts on it.
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
-import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel } from "../../runtime/protocol.js";
+import type { Dispatcher } from "undici";
+import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
+import { Subrequests } from "./subrequests.js";
 
 /**
  * What the isolate tells the worker: the runtime's messages, after validation,
@@ -19,12 +21,17 @@ export type CheckedMessage = IsolateMessage | { t: "terminated"; id: number; lim
 export interface InvocationLimits {
   cpuMs: number;
   wallMs: number;
+  /** Outbound fetches one invocation may make. */
+  subrequests: number;
 }
 
 /** One invocation in flight: what it has used and its wall-clock deadline. */
 interface Running {
   cpuNs: bigint;
   wallTimer: NodeJS.Timeout;
+  subrequests: number;
+  /** Fetch hops between the client and this invocation (0: a client's own request). */
+  depth: number;
 }
 
 export interface LoadedBundle {
@@ -36,6 +43,9 @@ export interface LoadedBundle {
 
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
 const MAX_HEADERS = 1000;
+const MAX_URL_CHARS = 16 * 1024;
+const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 const MAX_PENDING_TIMERS = 10_000;
 /** Messages the runtime may batch into one callback; the rest of a larger batch is dropped. */
 const MAX_MESSAGES_PER_BATCH = 100_000;
@@ -49,7 +59,7 @@ export class FunctionIsolate {
   /** Invocations started here and not yet done. */
   private readonly invocations = new Map<number, Running>();
   /** Limits of the version loaded here (defaults until `load`). */
-  private limits: InvocationLimits = { cpuMs: 50, wallMs: 30_000 };
+  private limits: InvocationLimits = { cpuMs: 50, wallMs: 30_000, subrequests: 50 };
   private readonly context: ivm.Context;
   /** References to the runtime's entry points (RuntimeEntryPoints); only the host holds them. */
   private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort", ivm.Reference<Function>>;
@@ -57,6 +67,8 @@ export class FunctionIsolate {
   private disposed = false;
   /** Timers the runtime asked for (setTimeout/setInterval), by op. */
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Outbound fetches; null until allowFetch (a validation isolate never fetches). */
+  private subrequests: Subrequests | null = null;
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -159,9 +171,15 @@ export class FunctionIsolate {
     return { handlers, producedCodeCache, loadMs: performance.now() - started };
   }
 
-  dispatch(id: number, event: FetchEvent): void {
+  /** Lets the function fetch, through `dispatcher` (the worker's egress-checked Agent). */
+  allowFetch(dispatcher: Dispatcher): void {
+    this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value));
+  }
+
+  /** Starts invocation `id`; `depth` counts the fetch hops that led to it. */
+  dispatch(id: number, event: FetchEvent, depth = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer });
+    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth });
     this.call(this.entry.dispatch, [id, event], id);
   }
 
@@ -198,6 +216,7 @@ export class FunctionIsolate {
     this.onMessage = () => {};
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.subrequests?.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
     this.invocations.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
@@ -272,6 +291,7 @@ export class FunctionIsolate {
       if (!running) continue;
       clearTimeout(running.wallTimer);
       this.invocations.delete(id);
+      this.subrequests?.invocationEnded(id);
       this.onMessage({ t: "terminated", id, limit, message });
       this.onMessage({ t: "done", id });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
@@ -308,10 +328,48 @@ export class FunctionIsolate {
     if (message.t === "done") {
       clearTimeout(this.invocations.get(message.id)?.wallTimer);
       this.invocations.delete(message.id);
+      this.subrequests?.invocationEnded(message.id);
     }
-    if (message.t === "op" && message.name === "timer") this.setTimer(message.op, message.ms);
-    else if (message.t === "cancel") this.clearTimer(message.op);
-    else this.onMessage(message);
+    if (message.t === "op") {
+      switch (message.name) {
+        case "timer":
+          return this.setTimer(message.op, message.ms);
+        case "fetch":
+          return this.startFetch(message.op, message.id, message.request);
+        case "fetch-upload":
+          return this.subrequests ? this.subrequests.upload(message.op, message.fetch, message.data) : this.resolve(message.op, false, "no such fetch");
+        case "fetch-read":
+          return this.subrequests ? this.subrequests.read(message.op, message.fetch) : this.resolve(message.op, false, "no such fetch");
+      }
+    } else if (message.t === "cancel") {
+      this.clearTimer(message.op);
+      this.subrequests?.release(message.op);
+      return;
+    }
+    this.onMessage(message);
+  }
+
+  /**
+   * An outbound fetch, charged to the invocation that made it. When the
+   * runtime cannot tell which (code resumed after an await while several
+   * invocations are live), every live invocation is charged: conservative.
+   */
+  private startFetch(op: number, id: number | null, request: OutboundRequest): void {
+    if (!this.subrequests) return this.resolve(op, false, "fetch is not available while a bundle is being validated");
+    const owners = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
+    if (owners.length === 0) {
+      return this.resolve(op, false, "fetch() was called outside of a request: make outbound fetches while handling one (ctx.waitUntil keeps an invocation going after its response)");
+    }
+    let depth = 0;
+    for (const owner of owners) {
+      const running = this.invocations.get(owner)!;
+      if (running.subrequests >= this.limits.subrequests) {
+        return this.resolve(op, false, `too many subrequests: one invocation may make at most ${this.limits.subrequests} (limits.subrequests in atoll.toml)`);
+      }
+      depth = Math.max(depth, running.depth);
+    }
+    for (const owner of owners) this.invocations.get(owner)!.subrequests++;
+    this.subrequests.start(op, request, owners, depth + 1);
   }
 
   private setTimer(op: number, ms: number): void {
@@ -361,6 +419,14 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
       if (!Number.isSafeInteger(m.op)) return undefined;
       if (m.name === "timer" && typeof m.ms === "number" && m.ms >= 0) return { t: "op", op: m.op as number, name: "timer", ms: m.ms };
       if (m.name === "request-body-read" && ownId(m.id)) return { t: "op", op: m.op as number, name: "request-body-read", id: m.id };
+      if (m.name === "fetch" && isOutboundRequest(m.request)) {
+        // An invocation that is over by now counts as unknown: the host charges the live ones.
+        return { t: "op", op: m.op as number, name: "fetch", id: ownId(m.id) ? m.id : null, request: m.request };
+      }
+      if (m.name === "fetch-upload" && Number.isSafeInteger(m.fetch) && (m.data === null || m.data instanceof Uint8Array)) {
+        return { t: "op", op: m.op as number, name: "fetch-upload", fetch: m.fetch as number, data: m.data };
+      }
+      if (m.name === "fetch-read" && Number.isSafeInteger(m.fetch)) return { t: "op", op: m.op as number, name: "fetch-read", fetch: m.fetch as number };
       return undefined;
     case "cancel":
       return Number.isSafeInteger(m.op) ? { t: "cancel", op: m.op as number } : undefined;
@@ -371,6 +437,22 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
 
 function isStatus(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599;
+}
+
+function isOutboundRequest(value: unknown): value is OutboundRequest {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r.method === "string" &&
+    METHOD.test(r.method) &&
+    typeof r.url === "string" &&
+    r.url.length <= MAX_URL_CHARS &&
+    /^https?:\/\//.test(r.url) &&
+    isHeaderList(r.headers) &&
+    (r.body === null || r.body === "stream" || r.body instanceof Uint8Array) &&
+    typeof r.redirect === "string" &&
+    REDIRECT_MODES.has(r.redirect)
+  );
 }
 
 function isHeaderList(value: unknown): value is HeaderList {

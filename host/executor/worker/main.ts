@@ -11,12 +11,15 @@ import { RuntimeImage } from "./runtime-image.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { workerSettingsFromEnv } from "./settings.js";
 import { warmUpRuntime } from "./runtime-warmup.js";
+import { EgressPolicy } from "./egress.js";
 
 const settings = workerSettingsFromEnv(process.env);
 const image = RuntimeImage.load();
 // Before the first spare boots: every isolate of this process starts from the cache it leaves.
 await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll worker: runtime warm-up failed: ${messageOf(error)}\n`));
 const pool = new IsolatePool(image, settings.pool);
+/** Every function's outbound fetches go through this Agent: one connection pool per worker, every address checked. */
+const egress = new EgressPolicy(settings.egress).createAgent();
 
 const outbox = new Outbox<WorkerMessage>((payload) => process.send?.(payload));
 
@@ -27,33 +30,40 @@ function send(message: WorkerMessage): void {
 /** The isolate each running invocation lives in. */
 const running = new Map<number, FunctionIsolate>();
 /** Invocations waiting for their version's code to arrive. */
-const waitingForCode = new Map<string, { id: number; event: FetchEvent }[]>();
+const waitingForCode = new Map<string, Pending[]>();
 /** Request-body reads in flight: invocation id → op to answer. */
 const bodyReads = new Map<number, number>();
 /** Invocations whose isolate was booted for them, reported as cold. */
 const coldInvocations = new Set<number>();
 
-function invoke(id: number, key: VersionKey, event: FetchEvent): void {
+/** An invocation to start once its isolate is ready. */
+interface Pending {
+  id: number;
+  event: FetchEvent;
+  depth: number;
+}
+
+function invoke(pending: Pending, key: VersionKey): void {
   const vid = versionId(key);
   const isolate = pool.get(vid);
   if (isolate && !isolate.broken) {
-    start(id, isolate, event, false);
+    start(pending, isolate, false);
     return;
   }
   if (isolate) pool.discard(vid, isolate);
   const queue = waitingForCode.get(vid);
   if (queue) {
-    queue.push({ id, event });
+    queue.push(pending);
     return;
   }
-  waitingForCode.set(vid, [{ id, event }]);
+  waitingForCode.set(vid, [pending]);
   send({ t: "need-code", key });
 }
 
-function start(id: number, isolate: FunctionIsolate, event: FetchEvent, cold: boolean): void {
+function start({ id, event, depth }: Pending, isolate: FunctionIsolate, cold: boolean): void {
   running.set(id, isolate);
   if (cold) coldInvocations.add(id);
-  isolate.dispatch(id, event);
+  isolate.dispatch(id, event, depth);
 }
 
 async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
@@ -66,7 +76,9 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
       wallMs: isolateSettings.wallMs,
+      subrequests: isolateSettings.subrequests,
     });
+    isolate.allowFetch(egress);
     pool.add(vid, isolate);
   } catch (error) {
     isolate?.dispose();
@@ -79,7 +91,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     return;
   }
   waitingForCode.delete(vid);
-  for (const { id, event } of queue) start(id, isolate, event, true);
+  for (const pending of queue) start(pending, isolate, true);
 }
 
 function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
@@ -144,7 +156,7 @@ process.on("message", (payload: FrontMessage | Batch<FrontMessage>) => unbatch(p
 function receive(message: FrontMessage): void {
   switch (message.t) {
     case "invoke":
-      invoke(message.id, message.key, message.event);
+      invoke({ id: message.id, event: message.event, depth: message.depth }, message.key);
       return;
     case "code":
       void receiveCode(message.key, message.bundle, message.codeCache, message.settings);

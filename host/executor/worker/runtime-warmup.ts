@@ -42,7 +42,7 @@ const REQUESTS: FetchEvent[] = [
 export async function warmUpRuntime(image: RuntimeImage): Promise<void> {
   const isolate = await FunctionIsolate.boot(image, 64);
   try {
-    await isolate.load(WARMUP_MODULE, null, {}, "atoll:warmup.js", 1000, { cpuMs: 1000, wallMs: 1000 });
+    await isolate.load(WARMUP_MODULE, null, {}, "atoll:warmup.js", 1000, { cpuMs: 1000, wallMs: 1000, subrequests: 0 });
     for (const [index, event] of REQUESTS.entries()) await runToCompletion(isolate, index + 1, event);
   } finally {
     // Whatever happened above, the cache taken now is at least as good as one taken at boot.

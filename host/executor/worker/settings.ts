@@ -1,10 +1,13 @@
 // Worker settings, passed by the front through the environment at fork time.
+import type { EgressSettings } from "./egress.js";
 import type { IsolatePoolOptions } from "./isolate-pool.js";
 
 export interface WorkerSettings {
   pool: IsolatePoolOptions;
   /** CPU budget of a bundle's top-level evaluation, ms. */
   evaluateTimeoutMs: number;
+  /** Where functions' outbound fetches may connect. */
+  egress: EgressSettings;
 }
 
 export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";

@@ -1,0 +1,224 @@
+// The host side of a function's outbound fetches (ops `fetch`, `fetch-upload`,
+// `fetch-read` of runtime/protocol.ts), made with undici through the egress
+// policy's Agent. One instance per isolate: it holds each fetch from its op
+// until the response body is read to the end, released by the runtime, or the
+// invocations that made it are over.
+import { fetch as undiciFetch, type Dispatcher } from "undici";
+import type { HeaderList, OutboundRequest, OutboundResponse } from "../../runtime/protocol.js";
+import { FETCH_DEPTH_HEADER } from "../ipc.js";
+import { EgressRefusedError } from "./egress.js";
+
+/** Answers an op of the isolate. */
+export type AnswerOp = (op: number, ok: boolean, value: unknown) => void;
+
+/** Response bodies with a Content-Length up to this many bytes are read at once and sent inline. */
+const INLINE_RESPONSE_BYTES = 64 * 1024;
+/** Request-body bytes the host buffers ahead of undici before it stops acknowledging chunks. */
+const UPLOAD_BUFFER_BYTES = 64 * 1024;
+/** Content codings undici's fetch decodes: the body the function sees is no longer encoded. */
+const DECODED_CODINGS = new Set(["gzip", "x-gzip", "deflate", "br", "zstd"]);
+
+interface OpenFetch {
+  /** Invocations the fetch belongs to; when all are over, it is aborted. */
+  owners: Set<number>;
+  abort: AbortController;
+  upload: UploadChannel | null;
+  reader: ReadableStreamDefaultReader<Uint8Array> | null;
+}
+
+export class Subrequests {
+  private readonly open = new Map<number, OpenFetch>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly answer: AnswerOp,
+  ) {}
+
+  /** Starts fetch `op` for `owners`, `depth` hops away from a client request. */
+  start(op: number, request: OutboundRequest, owners: number[], depth: number): void {
+    const abort = new AbortController();
+    const upload = request.body === "stream" ? new UploadChannel() : null;
+    const entry: OpenFetch = { owners: new Set(owners), abort, upload, reader: null };
+    this.open.set(op, entry);
+    const headers: HeaderList = request.headers.filter(([name]) => name !== FETCH_DEPTH_HEADER);
+    headers.push([FETCH_DEPTH_HEADER, String(depth)]);
+    undiciFetch(request.url, {
+      method: request.method,
+      headers,
+      body: upload ? upload.stream : request.body,
+      redirect: request.redirect,
+      signal: abort.signal,
+      dispatcher: this.dispatcher,
+      duplex: "half",
+    }).then(
+      (response) => this.receive(op, entry, response),
+      (error: unknown) => {
+        if (this.open.get(op) !== entry) return;
+        this.close(op);
+        this.answer(op, false, `fetch ${request.method} ${request.url} failed: ${describe(error)}`);
+      },
+    );
+  }
+
+  /** One chunk of a streamed request body (null: the end), acknowledged once taken. */
+  upload(op: number, fetchOp: number, data: Uint8Array | null): void {
+    const upload = this.open.get(fetchOp)?.upload;
+    if (!upload) return this.answer(op, false, "the fetch this request body belongs to is over");
+    upload.push(data, () => this.answer(op, true, undefined));
+  }
+
+  /** The next chunk of a response body, or null at its end. */
+  read(op: number, fetchOp: number): void {
+    const entry = this.open.get(fetchOp);
+    if (!entry?.reader) return this.answer(op, false, "the response body is no longer available (the fetch is over)");
+    entry.reader.read().then(
+      ({ done, value }) => {
+        if (this.open.get(fetchOp) !== entry) return;
+        if (done) this.close(fetchOp);
+        this.answer(op, true, done ? null : value);
+      },
+      (error: unknown) => {
+        if (this.open.get(fetchOp) !== entry) return;
+        this.close(fetchOp);
+        this.answer(op, false, describe(error));
+      },
+    );
+  }
+
+  /** The runtime is done with fetch `op`: abort whatever is still in flight. */
+  release(op: number): void {
+    this.close(op);
+  }
+
+  /** Invocation `id` is over: its fetches that no other invocation shares are aborted. */
+  invocationEnded(id: number): void {
+    for (const [op, entry] of this.open) {
+      if (entry.owners.delete(id) && entry.owners.size === 0) this.close(op);
+    }
+  }
+
+  /** Open fetches, for tests and metrics. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  dispose(): void {
+    for (const op of [...this.open.keys()]) this.close(op);
+  }
+
+  private async receive(op: number, entry: OpenFetch, response: globalThis.Response | import("undici").Response): Promise<void> {
+    if (this.open.get(op) !== entry) {
+      await response.body?.cancel().catch(() => {});
+      return;
+    }
+    const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
+    // undici decoded the body: the head must no longer claim an encoding or the encoded length.
+    const decoded = encoding !== undefined && encoding.split(",").every((coding) => DECODED_CODINGS.has(coding.trim()));
+    const headers: HeaderList = [];
+    for (const [name, value] of response.headers) {
+      if (decoded && (name === "content-encoding" || name === "content-length")) continue;
+      headers.push([name, value]);
+    }
+    const head: OutboundResponse = {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+      url: response.url,
+      redirected: response.redirected,
+      body: null,
+    };
+    if (response.body !== null) {
+      const length = Number(response.headers.get("content-length") ?? NaN);
+      if (!decoded && length <= INLINE_RESPONSE_BYTES) {
+        try {
+          head.body = new Uint8Array(await response.arrayBuffer());
+        } catch (error) {
+          if (this.open.get(op) !== entry) return;
+          this.close(op);
+          return this.answer(op, false, `reading the response of ${response.url} failed: ${describe(error)}`);
+        }
+        if (this.open.get(op) !== entry) return;
+      } else {
+        head.body = "stream";
+        entry.reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+      }
+    }
+    // Kept open while the runtime reads the body or still uploads the request's.
+    if (head.body !== "stream" && !entry.upload) this.close(op);
+    this.answer(op, true, head);
+  }
+
+  private close(op: number): void {
+    const entry = this.open.get(op);
+    if (!entry) return;
+    this.open.delete(op);
+    entry.abort.abort();
+    entry.upload?.fail();
+    entry.reader?.cancel().catch(() => {});
+  }
+}
+
+/**
+ * A request body fed chunk by chunk from the isolate. A chunk is acknowledged
+ * (and the runtime sends the next) only while undici keeps up: backpressure
+ * across the bridge.
+ */
+class UploadChannel {
+  readonly stream: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private waitingAck: (() => void) | null = null;
+  private closed = false;
+
+  constructor() {
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => {
+          const ack = this.waitingAck;
+          this.waitingAck = null;
+          ack?.();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: UPLOAD_BUFFER_BYTES }),
+    );
+  }
+
+  push(data: Uint8Array | null, ack: () => void): void {
+    if (this.closed) return ack();
+    if (data === null) {
+      this.closed = true;
+      this.controller.close();
+      return ack();
+    }
+    this.controller.enqueue(data);
+    if ((this.controller.desiredSize ?? 0) > 0) ack();
+    else this.waitingAck = ack;
+  }
+
+  fail(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.controller.error(new Error("the fetch was aborted"));
+    } catch {
+      // Already errored.
+    }
+    this.waitingAck?.();
+    this.waitingAck = null;
+  }
+}
+
+/** A fetch failure as the function should read it: undici's cause, without host stacks. */
+function describe(error: unknown): string {
+  let current: unknown = error;
+  // undici wraps network errors: TypeError("fetch failed", { cause }).
+  while (current instanceof Error && current.message === "fetch failed" && current.cause !== undefined) current = current.cause;
+  if (current instanceof EgressRefusedError) return current.message;
+  if (current instanceof Error) {
+    const code = (current as { code?: unknown }).code;
+    return typeof code === "string" && !current.message.includes(code) ? `${current.message} (${code})` : current.message;
+  }
+  return String(current);
+}
