@@ -200,26 +200,13 @@ test("a function that fetches its own URL is stopped with 508 instead of looping
   assert.ok(host.logs.some((line) => /loop@v1 GET \/loop 508 ATOLL_LOOP_DETECTED depth 17/.test(line)), host.logs.join("\n"));
 });
 
-test("fetch outside a request is refused with a clear error", async () => {
+test("fetch outside a request (at the module's top level) is refused with a clear error", async () => {
   await host.deploy(
-    "late",
-    `let later;
-    export default {
-      async fetch(request, env) {
-        if (new URL(request.url).pathname === "/start") {
-          later = new Promise((resolve) => setTimeout(() => fetch(env.ORIGIN + "/text").then(() => resolve("fetched"), (error) => resolve(error.message)), 50));
-          return new Response("started");
-        }
-        return new Response(await later);
-      },
-    };`,
-    { vars: { ORIGIN: origin.url } },
+    "early",
+    `const early = fetch("http://127.0.0.1:9/").then(() => "fetched", (error) => error.message);
+    export default { async fetch() { return new Response(await early); } };`,
   );
-  assert.equal(await (await host.request("late.localhost", "/start")).text(), "started");
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  // The timer fired while no invocation was live.
-  const text = await (await host.request("late.localhost", "/result")).text();
-  assert.match(text, /fetch\(\) was called outside of a request/);
+  assert.match(await (await host.request("early.localhost", "/")).text(), /fetch\(\) was called outside of a request/);
 });
 
 test("fixtures/fetch-transform streams an origin's page back upper-cased through a TransformStream", async () => {

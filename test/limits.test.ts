@@ -10,8 +10,9 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`
 
 let host: TestHost;
 before(async () => {
-  host = await startTestHost({ workers: 2 });
-  for (const dir of ["hostile/cpu-hog", "hostile/slow", "hello"]) {
+  // Private egress: /after-fetch fetches this host's own data plane.
+  host = await startTestHost({ workers: 2, egress: { allowPrivate: true } });
+  for (const dir of ["hostile/cpu-hog", "hostile/slow", "hostile/flood", "hello"]) {
     const { config, code } = await bundleProject(fixture(dir));
     await host.deploy(config.name, code, config as unknown as Record<string, unknown>);
   }
@@ -64,6 +65,28 @@ test("a loop is stopped at cpu_ms however it starts, with 503 and x-atoll-termin
   assert.ok(statuses.length > 0);
   assert.deepEqual(new Set(statuses), new Set([200]), "the well-behaved function answered every request");
   assert.ok(host.logs.some((line) => /hostile-cpu-hog@v1 GET \/sync 503 terminated \(cpu_ms\)/.test(line)), host.logs.join("\n"));
+});
+
+test("floods end at cpu_ms: a million timers, a microtask chain, ReDoS, a loop after a fetch", async () => {
+  const traffic = steadyTraffic();
+  const ownUrl = `${host.dataUrl}/`; // answered by the front (no route): a real response from a real server
+  for (const path of ["/timers", "/microtasks", "/redos", `/after-fetch?url=${encodeURIComponent(ownUrl)}`]) {
+    const response = await host.request("hostile-flood.localhost", path);
+    const text = await response.text();
+    assert.equal(response.status, 503, `${path}: ${text}`);
+    assert.equal(response.headers.get("x-atoll-termination"), "cpu_ms", path);
+    assert.equal(await (await host.request("hostile-flood.localhost", "/ok")).text(), "ok, interval fired 0 times\n", path);
+  }
+  const statuses = await traffic.stop();
+  assert.deepEqual([...new Set(statuses)], [200], "the well-behaved function answered every request");
+});
+
+test("timers do not outlive the invocation that set them", async () => {
+  const response = await host.request("hostile-flood.localhost", "/leak-interval");
+  assert.equal(await response.text(), "interval left running\n");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Forty 5 ms periods later the interval has not fired once: it was dropped with its request.
+  assert.equal(await (await host.request("hostile-flood.localhost", "/ok")).text(), "ok, interval fired 0 times\n");
 });
 
 test("a loop in waitUntil after the response does not break the response, and is stopped", async () => {

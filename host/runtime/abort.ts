@@ -1,7 +1,7 @@
 // AbortController and AbortSignal, per the DOM Standard
 // (https://dom.spec.whatwg.org/#aborting-ongoing-activities), with
 // AbortSignal.abort(), .timeout() (a host timer) and .any().
-import { startOp } from "./bridge.js";
+import { currentInvocation, startOp } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
 import { Event, EventTarget, type AddEventListenerOptions } from "./events.js";
 import { reportUncaught } from "./report-error.js";
@@ -74,8 +74,9 @@ export class AbortSignal extends EventTarget {
     const delay = Number(ms);
     if (!Number.isFinite(delay) || delay < 0) throw new TypeError("AbortSignal.timeout: ms must be a non-negative number");
     const signal = new AbortSignal(INTERNAL);
-    startOp({ name: "timer", ms: Math.trunc(delay) }, () => {
-      signal.#abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+    // A timer the host drops (its invocation is over) never fires: the signal just stays unaborted.
+    startOp({ name: "timer", ms: Math.trunc(delay), id: currentInvocation() }, (ok) => {
+      if (ok) signal.#abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
     });
     return signal;
   }

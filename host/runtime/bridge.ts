@@ -9,7 +9,7 @@ import type { IsolateMessage, OutboundRequest } from "./protocol.js";
 import { MAX_RANDOM_BYTES } from "./protocol.js";
 
 type OpRequest =
-  | { name: "timer"; ms: number }
+  | { name: "timer"; ms: number; id: number | null }
   | { name: "request-body-read"; id: number }
   | { name: "fetch"; id: number | null; request: OutboundRequest }
   | { name: "fetch-upload"; fetch: number; data: Uint8Array | null }

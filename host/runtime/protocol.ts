@@ -98,7 +98,8 @@ export type IsolateMessage =
   /** An error nobody handled (unhandled rejection, error thrown in a timer). */
   | { t: "uncaught"; id: number | null; message: string; stack: string }
   /** Ask the host for something asynchronous; it answers with `resolve(op, ...)`. */
-  | { t: "op"; op: number; name: "timer"; ms: number }
+  /** A timer of invocation `id` (null: unknown, every live one owns it); dropped when its owners are over. */
+  | { t: "op"; op: number; name: "timer"; ms: number; id: number | null }
   | { t: "op"; op: number; name: "request-body-read"; id: number }
   /**
    * An outbound fetch made by invocation `id` (null: the runtime cannot tell
@@ -114,6 +115,9 @@ export type IsolateMessage =
   | { t: "cancel"; op: number };
 
 export type LogLevel = "debug" | "log" | "info" | "warn" | "error";
+
+/** The host's refusal of a timer whose invocations are over: the runtime drops it without a word. */
+export const TIMER_CANCELLED = "atoll:timer-owner-over";
 
 /** Most bytes `__atoll_random_bytes(n)` hands out per call. */
 export const MAX_RANDOM_BYTES = 65536;

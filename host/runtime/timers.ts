@@ -2,6 +2,7 @@
 // (https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers).
 // Every arming of a timer is one `timer` op; the host calls back after `ms`.
 import { cancelOp, currentInvocation, runAs, startOp } from "./bridge.js";
+import { TIMER_CANCELLED } from "./protocol.js";
 import { reportUncaught } from "./report-error.js";
 
 interface Timer {
@@ -36,7 +37,7 @@ function schedule(name: string, callback: unknown, ms: unknown, args: unknown[],
 }
 
 function arm(id: number, timer: Timer): void {
-  timer.op = startOp({ name: "timer", ms: timer.ms }, (ok, value) => {
+  timer.op = startOp({ name: "timer", ms: timer.ms, id: timer.invocation }, (ok, value) => {
     if (ok) fire(id, timer);
     else refused(id, timer, value);
   });
@@ -46,6 +47,8 @@ function arm(id: number, timer: Timer): void {
 function refused(id: number, timer: Timer, why: unknown): void {
   if (timers.get(id) !== timer) return;
   timers.delete(id);
+  // The invocation that set it is over: a timer does not outlive its request.
+  if (why === TIMER_CANCELLED) return;
   reportUncaught(new Error(`timer refused by the host: ${String(why)}`), timer.invocation);
 }
 

@@ -5,7 +5,7 @@ import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
 import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest } from "../../runtime/protocol.js";
-import { MAX_RANDOM_BYTES } from "../../runtime/protocol.js";
+import { MAX_RANDOM_BYTES, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
@@ -66,7 +66,7 @@ export class FunctionIsolate {
   private onMessage: (message: CheckedMessage) => void = () => {};
   private disposed = false;
   /** Timers the runtime asked for (setTimeout/setInterval), by op. */
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly timers = new Map<number, { timer: NodeJS.Timeout; owners: Set<number> }>();
   /** Outbound fetches; null until allowFetch (a validation isolate never fetches). */
   private subrequests: Subrequests | null = null;
 
@@ -183,6 +183,21 @@ export class FunctionIsolate {
     this.call(this.entry.dispatch, [id, event], id);
   }
 
+  /** Invocation `id` is over (done or terminated): what it started and nobody else shares ends with it. */
+  private invocationOver(id: number): void {
+    const running = this.invocations.get(id);
+    if (!running) return;
+    clearTimeout(running.wallTimer);
+    this.invocations.delete(id);
+    this.subrequests?.invocationEnded(id);
+    for (const [op, entry] of this.timers) {
+      if (!entry.owners.delete(id) || entry.owners.size > 0) continue;
+      clearTimeout(entry.timer);
+      this.timers.delete(op);
+      this.resolve(op, false, TIMER_CANCELLED);
+    }
+  }
+
   pull(id: number): void {
     if (this.invocations.has(id)) this.call(this.entry.pull, [id], id);
   }
@@ -214,7 +229,7 @@ export class FunctionIsolate {
     if (this.disposed) return;
     this.disposed = true;
     this.onMessage = () => {};
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.subrequests?.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
@@ -289,9 +304,7 @@ export class FunctionIsolate {
     for (const id of ids) {
       const running = this.invocations.get(id);
       if (!running) continue;
-      clearTimeout(running.wallTimer);
-      this.invocations.delete(id);
-      this.subrequests?.invocationEnded(id);
+      this.invocationOver(id);
       this.onMessage({ t: "terminated", id, limit, message });
       this.onMessage({ t: "done", id });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
@@ -325,15 +338,11 @@ export class FunctionIsolate {
   private receiveOne(raw: unknown): void {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
-    if (message.t === "done") {
-      clearTimeout(this.invocations.get(message.id)?.wallTimer);
-      this.invocations.delete(message.id);
-      this.subrequests?.invocationEnded(message.id);
-    }
+    if (message.t === "done") this.invocationOver(message.id);
     if (message.t === "op") {
       switch (message.name) {
         case "timer":
-          return this.setTimer(message.op, message.ms);
+          return this.setTimer(message.op, message.ms, message.id);
         case "fetch":
           return this.startFetch(message.op, message.id, message.request);
         case "fetch-upload":
@@ -372,7 +381,13 @@ export class FunctionIsolate {
     this.subrequests.start(op, request, owners, depth + 1);
   }
 
-  private setTimer(op: number, ms: number): void {
+  private setTimer(op: number, ms: number, id: number | null): void {
+    // Like fetches, a timer belongs to the invocation that set it (to every live one when the runtime cannot tell).
+    const owners = new Set(id !== null && this.invocations.has(id) ? [id] : this.invocations.keys());
+    if (owners.size === 0) {
+      this.resolve(op, false, "a timer was set outside of a request: timers run only while an invocation is live (ctx.waitUntil keeps one going)");
+      return;
+    }
     if (this.timers.size >= MAX_PENDING_TIMERS) {
       this.resolve(op, false, `too many pending timers (at most ${MAX_PENDING_TIMERS})`);
       return;
@@ -381,12 +396,12 @@ export class FunctionIsolate {
       this.timers.delete(op);
       this.resolve(op, true, undefined);
     }, Math.min(ms, MAX_TIMER_MS));
-    this.timers.set(op, timer);
+    this.timers.set(op, { timer, owners });
   }
 
   private clearTimer(op: number): void {
-    const timer = this.timers.get(op);
-    if (timer) clearTimeout(timer);
+    const entry = this.timers.get(op);
+    if (entry) clearTimeout(entry.timer);
     this.timers.delete(op);
   }
 }
@@ -417,7 +432,7 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
     }
     case "op":
       if (!Number.isSafeInteger(m.op)) return undefined;
-      if (m.name === "timer" && typeof m.ms === "number" && m.ms >= 0) return { t: "op", op: m.op as number, name: "timer", ms: m.ms };
+      if (m.name === "timer" && typeof m.ms === "number" && m.ms >= 0) return { t: "op", op: m.op as number, name: "timer", ms: m.ms, id: ownId(m.id) ? m.id : null };
       if (m.name === "request-body-read" && ownId(m.id)) return { t: "op", op: m.op as number, name: "request-body-read", id: m.id };
       if (m.name === "fetch" && isOutboundRequest(m.request)) {
         // An invocation that is over by now counts as unknown: the host charges the live ones.

@@ -73,12 +73,12 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
   try {
     isolate = await pool.take(isolateSettings.memoryMb);
     bindIsolate(isolate, key);
+    isolate.allowFetch(egress);
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
       wallMs: isolateSettings.wallMs,
       subrequests: isolateSettings.subrequests,
     });
-    isolate.allowFetch(egress);
     pool.add(vid, isolate);
   } catch (error) {
     isolate?.dispose();
