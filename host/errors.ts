@@ -17,6 +17,7 @@ export type AtollErrorCode =
   | "ATOLL_SCRIPT_THREW"
   | "ATOLL_WORKER_CRASHED"
   | "ATOLL_WORKER_UNAVAILABLE"
+  | "ATOLL_QUARANTINED"
   | "ATOLL_CPU_LIMIT"
   | "ATOLL_WALL_LIMIT"
   | "ATOLL_MEMORY_LIMIT"
@@ -133,6 +134,12 @@ export class ScriptThrewError extends AtollError {
 export class WorkerCrashedError extends AtollError {
   constructor() {
     super("ATOLL_WORKER_CRASHED", 503, "the worker process running this function died; the request was not completed (retry it)");
+  }
+}
+
+export class ScriptQuarantinedError extends AtollError {
+  constructor(version: string, reason: string) {
+    super("ATOLL_QUARANTINED", 503, `${version} is quarantined: ${reason}. Deploy a fixed version (or roll back) to lift it`);
   }
 }
 

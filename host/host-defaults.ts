@@ -29,5 +29,8 @@ export const HOST_DEFAULTS = {
       connectTimeoutMs: 10_000,
       responseTimeoutMs: 60_000,
     },
+    /** Replaced at start-up by cores ÷ workers (at least 1). */
+    executionSlots: 1,
+    executionMarkerFile: null,
   } satisfies WorkerSettings,
 };

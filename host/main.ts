@@ -61,9 +61,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains);
   await deployments.load();
 
+  const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
-    workers: options.workers ?? Math.max(1, availableParallelism()),
-    workerSettings: { ...HOST_DEFAULTS.worker, egress },
+    workers: workerCount,
+    workerSettings: { ...HOST_DEFAULTS.worker, egress, executionSlots: Math.max(1, Math.floor(availableParallelism() / workerCount)) },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,

@@ -2,9 +2,13 @@
 // "run it in an isolate". It supervises the worker processes, sends each
 // script to the same worker (rendezvous hashing) so its isolate stays warm,
 // and carries invocations, their streamed bodies and their failures.
-import { WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScriptQuarantinedError, WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
 import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
-import type { IsolateSettings, TerminationLimit, ValidationFailure, VersionKey, WorkerMessage } from "./ipc.js";
+import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
+import { versionId, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
 
@@ -95,6 +99,9 @@ interface Invocation {
 const CRASH_WINDOW_MS = 10_000;
 const CRASHES_BEFORE_BACKOFF = 5;
 const RESTART_BACKOFF_MS = 1000;
+/** A version executing when its worker died this many times within the window is quarantined. */
+const CRASHES_BEFORE_QUARANTINE = 3;
+const QUARANTINE_WINDOW_MS = 10 * 60 * 1000;
 
 export class Executor {
   private readonly workers: WorkerProcess[] = [];
@@ -103,6 +110,12 @@ export class Executor {
   private readonly crashes: number[][] = [];
   private nextId = 1;
   private closing = false;
+  /** Execution marker files, one per worker slot (./execution-marker.ts). */
+  private readonly markerDir = mkdtempSync(join(tmpdir(), "atoll-execution-"));
+  /** When each version was caught executing in a worker that died. */
+  private readonly crashesByVersion = new Map<string, number[]>();
+  /** Versions refused until redeployed, with the reason. */
+  private readonly quarantined = new Map<string, string>();
 
   constructor(private readonly options: ExecutorOptions) {
     for (let slot = 0; slot < options.workers; slot++) {
@@ -123,6 +136,8 @@ export class Executor {
     whenClientGone?: (abort: () => void) => void,
     depth = 0,
   ): Promise<InvocationResponse> {
+    const quarantine = this.quarantined.get(versionId(key));
+    if (quarantine !== undefined) return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
     const slot = this.slotFor(key.script);
     const worker = this.workers[slot]!;
     if (!worker.alive) return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
@@ -157,21 +172,34 @@ export class Executor {
     return this.workers.filter((worker) => worker.alive).map((worker) => worker.pid).filter((pid): pid is number => pid !== undefined);
   }
 
+  /** Why a version is quarantined, or undefined when it is not. */
+  quarantineOf(key: VersionKey): string | undefined {
+    return this.quarantined.get(versionId(key));
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.workers.map((worker) => worker.stop()));
+    rmSync(this.markerDir, { recursive: true, force: true });
+  }
+
+  private markerFile(slot: number): string {
+    return join(this.markerDir, `worker-${slot}`);
   }
 
   private spawn(slot: number): WorkerProcess {
+    const executionMarkerFile = this.markerFile(slot);
+    createExecutionMarker(executionMarkerFile, this.options.workerSettings.executionSlots);
     return new WorkerProcess(
       slot,
-      this.options.workerSettings,
+      { ...this.options.workerSettings, executionMarkerFile },
       (message) => this.receive(slot, message),
       (code, signal) => this.workerExited(slot, code, signal),
     );
   }
 
   private workerExited(slot: number, code: number | null, signal: NodeJS.Signals | null): void {
+    const culprits = this.closing ? [] : readExecutionMarker(this.markerFile(slot));
     for (const [id, invocation] of this.invocations) {
       if (invocation.slot !== slot) continue;
       this.invocations.delete(id);
@@ -189,13 +217,28 @@ export class Executor {
     recent.push(now);
     this.crashes[slot] = recent;
     const delay = recent.length > CRASHES_BEFORE_BACKOFF ? RESTART_BACKOFF_MS : 0;
-    this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`}); restarting${delay ? ` in ${delay} ms` : ""}`);
+    const executing = culprits.length > 0 ? ` while executing ${culprits.join(", ")}` : "";
+    this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`})${executing}; restarting${delay ? ` in ${delay} ms` : ""}`);
+    for (const culprit of culprits) this.countCrash(culprit, now);
     // Without back-off the replacement starts now and queues requests until it is ready.
     if (delay === 0) this.workers[slot] = this.spawn(slot);
     else
       setTimeout(() => {
         if (!this.closing) this.workers[slot] = this.spawn(slot);
       }, delay);
+  }
+
+  /** A version was executing when its worker died: after a few such deaths it is quarantined. */
+  private countCrash(version: string, now: number): void {
+    if (!version.includes("@") || this.quarantined.has(version)) return;
+    const recent = (this.crashesByVersion.get(version) ?? []).filter((at) => now - at < QUARANTINE_WINDOW_MS);
+    recent.push(now);
+    this.crashesByVersion.set(version, recent);
+    if (recent.length < CRASHES_BEFORE_QUARANTINE) return;
+    this.crashesByVersion.delete(version);
+    const reason = `it was executing when its worker process died ${recent.length} times within ${QUARANTINE_WINDOW_MS / 60_000} minutes (a V8 fatal error or a crash)`;
+    this.quarantined.set(version, reason);
+    this.options.onEvent(`quarantined ${version}: ${reason}; its requests get 503 ATOLL_QUARANTINED until another version is deployed`);
   }
 
   private receive(slot: number, message: WorkerMessage): void {

@@ -10,6 +10,15 @@ import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { Subrequests } from "./subrequests.js";
+import { ExecutionGate } from "./execution-gate.js";
+
+/** Every call into any isolate of this process goes through this gate. */
+let gate = ExecutionGate.unlimited();
+
+/** Sets the process-wide gate (the worker does, once, before any isolate runs). */
+export function useExecutionGate(processGate: ExecutionGate): void {
+  gate = processGate;
+}
 
 /**
  * What the isolate tells the worker: the runtime's messages, after validation,
@@ -56,6 +65,8 @@ const LOG_LEVELS = new Set<LogLevel>(["debug", "log", "info", "warn", "error"]);
 export class FunctionIsolate {
   readonly isolate: ivm.Isolate;
   readonly memoryMb: number;
+  /** The version loaded here ("script@version"), as the execution marker names it. */
+  label = "(spare)";
   /** Invocations started here and not yet done. */
   private readonly invocations = new Map<number, Running>();
   /** Limits of the version loaded here (defaults until `load`). */
@@ -149,7 +160,7 @@ export class FunctionIsolate {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
     try {
-      await module.evaluate({ timeout: evaluateTimeoutMs });
+      await gate.run(this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
     } catch (error) {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
@@ -255,9 +266,14 @@ export class FunctionIsolate {
   private call(reference: ivm.Reference<Function>, args: unknown[], id: number | null): void {
     if (this.disposed) return;
     const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
-    const before = this.isolate.cpuTime;
-    const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
-    reference.apply(undefined, args, { arguments: { copy: true }, timeout }).then(
+    let before = 0n;
+    gate.run<unknown>(this.label, () => {
+      // Measured from here: time spent waiting for the gate is not the function's.
+      if (this.disposed) return Promise.resolve();
+      before = this.isolate.cpuTime;
+      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
+      return reference.apply(undefined, args, { arguments: { copy: true }, timeout }) as Promise<unknown>;
+    }).then(
       () => this.charge(charged, before),
       (error: unknown) => {
         if (this.disposed) return;

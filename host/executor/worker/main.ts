@@ -5,15 +5,18 @@
 import type { Batch, FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
 import { Outbox, unbatch, versionId } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
-import { FunctionIsolate, messageOf, type CheckedMessage } from "./function-isolate.js";
+import { FunctionIsolate, messageOf, useExecutionGate, type CheckedMessage } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
 import { RuntimeImage } from "./runtime-image.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { workerSettingsFromEnv } from "./settings.js";
 import { warmUpRuntime } from "./runtime-warmup.js";
 import { EgressPolicy } from "./egress.js";
+import { ExecutionGate } from "./execution-gate.js";
+import { ExecutionMarkerWriter } from "../execution-marker.js";
 
 const settings = workerSettingsFromEnv(process.env);
+useExecutionGate(new ExecutionGate(settings.executionSlots, settings.executionMarkerFile ? new ExecutionMarkerWriter(settings.executionMarkerFile) : null));
 const image = RuntimeImage.load();
 // Before the first spare boots: every isolate of this process starts from the cache it leaves.
 await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll worker: runtime warm-up failed: ${messageOf(error)}\n`));
@@ -73,6 +76,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
   try {
     isolate = await pool.take(isolateSettings.memoryMb);
     bindIsolate(isolate, key);
+    isolate.label = vid;
     isolate.allowFetch(egress);
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
@@ -141,6 +145,7 @@ async function validate(id: number, bundle: string, isolateSettings: IsolateSett
   let isolate: FunctionIsolate | undefined;
   try {
     isolate = await FunctionIsolate.boot(image, isolateSettings.memoryMb);
+    isolate.label = "(an upload being validated)";
     const loaded = await isolate.load(bundle, null, isolateSettings.env, "file:///bundle.js", settings.evaluateTimeoutMs);
     send({ t: "validated", id, ok: true, handlers: loaded.handlers, codeCache: loaded.producedCodeCache, compileMs: loaded.loadMs });
   } catch (error) {

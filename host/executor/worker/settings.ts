@@ -8,6 +8,10 @@ export interface WorkerSettings {
   evaluateTimeoutMs: number;
   /** Where functions' outbound fetches may connect. */
   egress: EgressSettings;
+  /** Isolates of one worker executing at once: its share of the cores. */
+  executionSlots: number;
+  /** The execution marker file (../execution-marker.ts) the front reads if this worker dies; set per worker by the executor. */
+  executionMarkerFile: string | null;
 }
 
 export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";

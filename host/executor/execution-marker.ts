@@ -1,0 +1,68 @@
+// Which script versions a worker process is executing right now, kept in a
+// small file the front can read after the worker died. Some V8 failures
+// ('ab'.repeat(2**26).split(''), fast Map growth) end the whole process with
+// no callback and no chance to send a message; this file is how the front
+// still learns which function did it, to quarantine it.
+//
+// Layout: one fixed-size record per execution slot of the worker, holding the
+// UTF-8 label of the version executing in it ("script@version"), or zeros.
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+
+const RECORD_BYTES = 160;
+
+/** Creates (or resets) a marker file with `slots` empty records. */
+export function createExecutionMarker(path: string, slots: number): void {
+  writeFileSync(path, Buffer.alloc(slots * RECORD_BYTES), { mode: 0o600 });
+}
+
+/** The labels of the versions that were executing when the file was last written. */
+export function readExecutionMarker(path: string): string[] {
+  let content: Buffer;
+  try {
+    content = readFileSync(path);
+  } catch {
+    return [];
+  }
+  const labels: string[] = [];
+  for (let offset = 0; offset + RECORD_BYTES <= content.length; offset += RECORD_BYTES) {
+    const record = content.subarray(offset, offset + RECORD_BYTES);
+    const end = record.indexOf(0);
+    const label = record.subarray(0, end === -1 ? RECORD_BYTES : end).toString("utf8");
+    if (label) labels.push(label);
+  }
+  return labels;
+}
+
+export function removeExecutionMarker(path: string): void {
+  rmSync(path, { force: true });
+}
+
+/** The worker's side: one positioned write when a slot starts executing a version, one when it stops. */
+export class ExecutionMarkerWriter {
+  private readonly fd: number;
+  private readonly empty = Buffer.alloc(RECORD_BYTES);
+  private readonly encoded = new Map<string, Buffer>();
+
+  constructor(path: string) {
+    this.fd = openSync(path, "r+");
+  }
+
+  enter(slot: number, label: string): void {
+    let record = this.encoded.get(label);
+    if (!record) {
+      record = Buffer.alloc(RECORD_BYTES);
+      record.write(label.slice(0, RECORD_BYTES / 4), "utf8");
+      if (this.encoded.size > 10_000) this.encoded.clear();
+      this.encoded.set(label, record);
+    }
+    writeSync(this.fd, record, 0, RECORD_BYTES, slot * RECORD_BYTES);
+  }
+
+  exit(slot: number): void {
+    writeSync(this.fd, this.empty, 0, RECORD_BYTES, slot * RECORD_BYTES);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
