@@ -21,11 +21,20 @@ export interface IsolatePoolOptions {
 const INITIAL_HEAP_ESTIMATE = 4 * 1024 * 1024;
 /** How often, at most, one isolate's heap is measured again, ms. */
 const HEAP_SAMPLE_INTERVAL_MS = 1000;
+/** …or after this many invocations, whichever comes first. */
+const HEAP_SAMPLE_INVOCATIONS = 8;
+/** Above this share of its memory limit an isolate's heap is measured after every invocation. */
+const WATCH_FRACTION = 0.5;
+/** At this share of its memory limit an isolate is retired once idle: the next request gets a fresh one, not a memory_mb termination. */
+const RECYCLE_FRACTION = 0.8;
 
 export class IsolatePool {
   private readonly warm: LRUCache<string, FunctionIsolate>;
   private readonly retiring = new Set<FunctionIsolate>();
-  private readonly lastHeapSample = new WeakMap<FunctionIsolate, number>();
+  /** When each isolate's heap was last measured, and whether it is close enough to its limit to measure every time. */
+  private readonly lastHeapSample = new WeakMap<FunctionIsolate, { at: number; watched: boolean; invocations: number }>();
+  /** Isolates retired because their heap neared their memory limit. */
+  recycled = 0;
   /** The next spare, booting or booted. */
   private spare: { memoryMb: number; isolate: Promise<FunctionIsolate> } | undefined;
   private closed = false;
@@ -80,11 +89,20 @@ export class IsolatePool {
       return;
     }
     const now = performance.now();
-    if (now - (this.lastHeapSample.get(isolate) ?? 0) < HEAP_SAMPLE_INTERVAL_MS) return;
-    this.lastHeapSample.set(isolate, now);
+    const last = this.lastHeapSample.get(isolate);
+    if (last && !last.watched && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return;
+    this.lastHeapSample.set(isolate, { at: now, watched: last?.watched ?? false, invocations: 0 });
     isolate.heapBytes().then(
       (bytes) => {
-        if (this.warm.peek(versionId) === isolate) this.warm.set(versionId, isolate, { size: Math.max(1, bytes), noDisposeOnSet: true });
+        if (this.warm.peek(versionId) !== isolate) return;
+        const limitBytes = isolate.memoryMb * 1024 * 1024;
+        if (bytes >= RECYCLE_FRACTION * limitBytes) {
+          this.recycled++;
+          this.warm.delete(versionId);
+          return;
+        }
+        this.lastHeapSample.set(isolate, { at: now, watched: bytes >= WATCH_FRACTION * limitBytes, invocations: 0 });
+        this.warm.set(versionId, isolate, { size: Math.max(1, bytes), noDisposeOnSet: true });
       },
       () => {},
     );
