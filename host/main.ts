@@ -38,6 +38,8 @@ export interface HostOptions {
    * tests), `allow` opens chosen addresses or CIDR ranges.
    */
   egress?: { allowPrivate?: boolean; allow?: string[] };
+  /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
+  maxWorkerRssBytes?: number;
 }
 
 export interface RunningHost {
@@ -64,7 +66,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
     workers: workerCount,
-    workerSettings: { ...HOST_DEFAULTS.worker, egress, executionSlots: Math.max(1, Math.floor(availableParallelism() / workerCount)) },
+    workerSettings: {
+      ...HOST_DEFAULTS.worker,
+      egress,
+      executionSlots: Math.max(1, Math.floor(availableParallelism() / workerCount)),
+      maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
+    },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,

@@ -85,7 +85,7 @@ export interface ExecutorOptions {
 }
 
 interface Invocation {
-  slot: number;
+  worker: WorkerProcess;
   resolveHead(response: InvocationResponse): void;
   rejectHead(error: Error): void;
   headSent: boolean;
@@ -106,7 +106,10 @@ const QUARANTINE_WINDOW_MS = 10 * 60 * 1000;
 export class Executor {
   private readonly workers: WorkerProcess[] = [];
   private readonly invocations = new Map<number, Invocation>();
-  private readonly validations = new Map<number, (result: ValidationResult) => void>();
+  private readonly validations = new Map<number, { worker: WorkerProcess; resolve: (result: ValidationResult) => void }>();
+  /** Workers over their memory ceiling, finishing their invocations while a replacement serves new ones. */
+  private readonly draining = new Set<WorkerProcess>();
+  private generation = 0;
   private readonly crashes: number[][] = [];
   private nextId = 1;
   private closing = false;
@@ -138,12 +141,11 @@ export class Executor {
   ): Promise<InvocationResponse> {
     const quarantine = this.quarantined.get(versionId(key));
     if (quarantine !== undefined) return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
-    const slot = this.slotFor(key.script);
-    const worker = this.workers[slot]!;
+    const worker = this.workers[this.slotFor(key.script)]!;
     if (!worker.alive) return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
-      this.invocations.set(id, { slot, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false });
+      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false });
       worker.send({ t: "invoke", id, key, event, depth });
       whenClientGone?.(() => {
         const invocation = this.invocations.get(id);
@@ -157,7 +159,7 @@ export class Executor {
     const worker = this.workers[this.slotFor(script)]!;
     const id = this.nextId++;
     return new Promise<ValidationResult>((resolve, reject) => {
-      this.validations.set(id, resolve);
+      this.validations.set(id, { worker, resolve });
       if (!worker.alive) {
         this.validations.delete(id);
         reject(new WorkerUnavailableError("the worker is restarting"));
@@ -179,39 +181,61 @@ export class Executor {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((worker) => worker.stop()));
+    await Promise.all([...this.workers, ...this.draining].map((worker) => worker.stop()));
     rmSync(this.markerDir, { recursive: true, force: true });
   }
 
-  private markerFile(slot: number): string {
-    return join(this.markerDir, `worker-${slot}`);
-  }
-
   private spawn(slot: number): WorkerProcess {
-    const executionMarkerFile = this.markerFile(slot);
+    const executionMarkerFile = join(this.markerDir, `worker-${slot}-${++this.generation}`);
     createExecutionMarker(executionMarkerFile, this.options.workerSettings.executionSlots);
-    return new WorkerProcess(
+    const worker: WorkerProcess = new WorkerProcess(
       slot,
       { ...this.options.workerSettings, executionMarkerFile },
-      (message) => this.receive(slot, message),
-      (code, signal) => this.workerExited(slot, code, signal),
+      (message) => this.receive(worker, message),
+      (code, signal) => this.workerExited(worker, executionMarkerFile, code, signal),
     );
+    return worker;
   }
 
-  private workerExited(slot: number, code: number | null, signal: NodeJS.Signals | null): void {
-    const culprits = this.closing ? [] : readExecutionMarker(this.markerFile(slot));
+  /**
+   * A worker went over its memory ceiling: a replacement takes its slot (new
+   * invocations go there), and it finishes what it has, then exits.
+   */
+  private drain(worker: WorkerProcess, rssBytes: number): void {
+    if (this.closing || this.workers[worker.slot] !== worker) return;
+    this.draining.add(worker);
+    this.workers[worker.slot] = this.spawn(worker.slot);
+    const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+    this.options.onEvent(
+      `worker ${worker.slot} uses ${mib(rssBytes)}, over its ceiling of ${mib(this.options.workerSettings.maxRssBytes)}: draining it; a replacement takes new requests`,
+    );
+    // Ordered after every invocation already sent to it: from here on it gets none.
+    worker.send({ t: "drain" });
+  }
+
+  private workerExited(worker: WorkerProcess, markerFile: string, code: number | null, signal: NodeJS.Signals | null): void {
+    const slot = worker.slot;
+    const culprits = this.closing ? [] : readExecutionMarker(markerFile);
+    rmSync(markerFile, { force: true });
     for (const [id, invocation] of this.invocations) {
-      if (invocation.slot !== slot) continue;
+      if (invocation.worker !== worker) continue;
       this.invocations.delete(id);
       const error = new WorkerCrashedError();
       if (!invocation.headSent) invocation.rejectHead(error);
       invocation.pendingRead?.reject(error);
     }
-    for (const [id, resolve] of this.validations) {
+    for (const [id, validation] of this.validations) {
+      if (validation.worker !== worker) continue;
       this.validations.delete(id);
-      resolve({ ok: false, error: { kind: "evaluate", message: "the worker process died while evaluating the bundle" } });
+      validation.resolve({ ok: false, error: { kind: "evaluate", message: "the worker process died while evaluating the bundle" } });
     }
     if (this.closing) return;
+    if (this.draining.delete(worker)) {
+      // Its replacement already serves; a crash while draining still counts against the culprit.
+      this.options.onEvent(`worker ${slot} (drained) exited (${signal ?? `code ${code}`})`);
+      for (const culprit of culprits) this.countCrash(culprit, Date.now());
+      return;
+    }
     const now = Date.now();
     const recent = this.crashes[slot]!.filter((at) => now - at < CRASH_WINDOW_MS);
     recent.push(now);
@@ -241,10 +265,15 @@ export class Executor {
     this.options.onEvent(`quarantined ${version}: ${reason}; its requests get 503 ATOLL_QUARANTINED until another version is deployed`);
   }
 
-  private receive(slot: number, message: WorkerMessage): void {
-    const worker = this.workers[slot]!;
+  private receive(worker: WorkerProcess, message: WorkerMessage): void {
     switch (message.t) {
       case "ready":
+        return;
+      case "over-memory":
+        this.drain(worker, message.rssBytes);
+        return;
+      case "drained":
+        if (this.draining.has(worker)) void worker.stop();
         return;
       case "need-code":
         this.options.loadCode(message.key).then(
@@ -253,7 +282,7 @@ export class Executor {
         );
         return;
       case "validated": {
-        const resolve = this.validations.get(message.id);
+        const resolve = this.validations.get(message.id)?.resolve;
         this.validations.delete(message.id);
         if (message.ok) resolve?.({ ok: true, handlers: message.handlers, codeCache: message.codeCache, compileMs: message.compileMs });
         else resolve?.({ ok: false, error: message.error });

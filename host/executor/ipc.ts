@@ -43,11 +43,17 @@ export type FrontMessage =
   | { t: "pull"; id: number }
   /** The client went away. */
   | { t: "abort"; id: number; reason: string }
+  /** Finish the invocations already sent, say `drained`, expect no more (the worker reported `over-memory`). */
+  | { t: "drain" }
   /** Compile and evaluate an uploaded bundle in a throwaway isolate. */
   | { t: "validate"; id: number; bundle: string; settings: IsolateSettings };
 
 export type WorkerMessage =
   | { t: "ready"; pid: number }
+  /** The worker's RSS passed its ceiling (sent once): the front replaces it and answers `drain`. */
+  | { t: "over-memory"; rssBytes: number }
+  /** Draining and idle: the front may stop it. */
+  | { t: "drained" }
   | { t: "need-code"; key: VersionKey }
   | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream"; cold: boolean }
   | { t: "chunk"; id: number; data: Uint8Array }

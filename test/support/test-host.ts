@@ -33,6 +33,7 @@ export interface TestHostOptions {
   workers?: number;
   maxRequestBodyBytes?: number;
   egress?: HostOptions["egress"];
+  maxWorkerRssBytes?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -46,6 +47,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     workers: options.workers ?? 1,
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
+    ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

@@ -92,10 +92,36 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
       send({ t: "error", id, kind: "host", message, stack: "" });
       send({ t: "done", id });
     }
+    reportIfDrained();
     return;
   }
   waitingForCode.delete(vid);
   for (const pending of queue) start(pending, isolate, true);
+}
+
+// ---- memory ceiling: drain and be replaced ---------------------------------
+
+/** Set once the front answered `over-memory` with `drain`: no new invocations will come. */
+let draining = false;
+let overMemoryReported = false;
+/** Uploads being validated here. */
+let validating = 0;
+
+const RSS_CHECK_INTERVAL_MS = 1000;
+setInterval(() => {
+  if (overMemoryReported) return;
+  const rssBytes = process.memoryUsage.rss();
+  if (rssBytes <= settings.maxRssBytes) return;
+  overMemoryReported = true;
+  send({ t: "over-memory", rssBytes });
+}, RSS_CHECK_INTERVAL_MS).unref();
+
+/** Once draining and idle, tells the front, which then stops this process. */
+function reportIfDrained(): void {
+  if (draining && running.size === 0 && waitingForCode.size === 0 && validating === 0) {
+    draining = false;
+    send({ t: "drained" });
+  }
 }
 
 function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
@@ -122,6 +148,7 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
         send(message);
         if (isolate.broken) pool.discard(vid, isolate);
         else pool.released(vid, isolate);
+        reportIfDrained();
         return;
       case "log":
         send({ t: "log", key, id: message.id, level: message.level, message: message.message });
@@ -173,8 +200,13 @@ function receive(message: FrontMessage): void {
         send({ t: "done", id });
       }
       waitingForCode.delete(vid);
+      reportIfDrained();
       return;
     }
+    case "drain":
+      draining = true;
+      reportIfDrained();
+      return;
     case "body-chunk": {
       const op = bodyReads.get(message.id);
       const isolate = running.get(message.id);
@@ -191,7 +223,11 @@ function receive(message: FrontMessage): void {
       running.get(message.id)?.abort(message.id, message.reason);
       return;
     case "validate":
-      void validate(message.id, message.bundle, message.settings);
+      validating++;
+      void validate(message.id, message.bundle, message.settings).finally(() => {
+        validating--;
+        reportIfDrained();
+      });
       return;
   }
 }

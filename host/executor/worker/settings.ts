@@ -12,6 +12,8 @@ export interface WorkerSettings {
   executionSlots: number;
   /** The execution marker file (../execution-marker.ts) the front reads if this worker dies; set per worker by the executor. */
   executionMarkerFile: string | null;
+  /** Past this resident set size the worker asks to be drained and replaced, bytes. */
+  maxRssBytes: number;
 }
 
 export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";
