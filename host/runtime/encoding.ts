@@ -75,6 +75,13 @@ function encodeFrom(input: string, from: number, out: Uint8Array, at: number): {
   return { read: read - from, written: written - at };
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** WebIDL's USVString conversion: String(value) with lone surrogates replaced by U+FFFD. */
+export function toUSVString(value: unknown): string {
+  return String(value).replace(LONE_SURROGATE, "\ufffd");
+}
+
 // ---- UTF-8 decoding --------------------------------------------------------
 
 const CHUNK = 0x2000;

@@ -4,6 +4,7 @@
 // entry points in `__atoll_runtime` for the host to take.
 import { AbortController, AbortSignal } from "./abort.js";
 import { atob, btoa } from "./base64.js";
+import { Blob, File } from "./blob.js";
 import { connectHost, resolveOp } from "./bridge.js";
 import { createConsole } from "./console.js";
 import { crypto } from "./crypto.js";
@@ -51,6 +52,9 @@ const globals: Record<string, unknown> = {
   Headers,
   Request,
   Response,
+  // file
+  Blob,
+  File,
   // streams
   ReadableStream: streams.ReadableStream,
   ReadableStreamDefaultReader: streams.ReadableStreamDefaultReader,
