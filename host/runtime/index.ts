@@ -12,6 +12,7 @@ import { abort, dispatch, install, pull } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder } from "./encoding.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
+import { FormData } from "./form-data.js";
 import { Headers } from "./headers.js";
 import { performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
@@ -52,6 +53,7 @@ const globals: Record<string, unknown> = {
   Headers,
   Request,
   Response,
+  FormData,
   // file
   Blob,
   File,
