@@ -6,6 +6,7 @@ import { AbortController, AbortSignal } from "./abort.js";
 import { atob, btoa } from "./base64.js";
 import { Blob, File } from "./blob.js";
 import { connectHost, resolveOp } from "./bridge.js";
+import { CompressionStream, DecompressionStream } from "./compression.js";
 import { createConsole } from "./console.js";
 import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
@@ -54,9 +55,11 @@ const globals: Record<string, unknown> = {
   Request,
   Response,
   FormData,
-  // file
+  // file, compression
   Blob,
   File,
+  CompressionStream,
+  DecompressionStream,
   // streams
   ReadableStream: streams.ReadableStream,
   ReadableStreamDefaultReader: streams.ReadableStreamDefaultReader,
