@@ -143,7 +143,7 @@ describe("atoll start --deploy-fixtures", () => {
       const dataUrl = /functions: +(http:\/\/\S+)/.exec(stdout)?.[1];
       assert.ok(dataUrl, stdout);
       assert.match(stdout, new RegExp(`admin token: .*admin-token`));
-      for (const name of ["echo-stream", "hello", "hono-app", "static-route"]) assert.match(stdout, new RegExp(`Deployed fixtures/${name} as ${name} version 1 `));
+      for (const name of ["echo-stream", "gzip-roundtrip", "hello", "hono-app", "multipart-upload", "static-route"]) assert.match(stdout, new RegExp(`Deployed fixtures/${name} as ${name} version 1 `));
       assert.doesNotMatch(stdout, /broken|hostile/);
       assert.equal(stderr, "");
 

@@ -1,11 +1,17 @@
 // The Body mixin of WHATWG Fetch (https://fetch.spec.whatwg.org/#body-mixin),
-// shared by Request and Response. A body made from a string or bytes stays in
-// memory until someone asks for `.body`; only then does a stream exist.
+// shared by Request and Response. A body made from a string, bytes, a Blob or
+// a FormData stays in memory until someone asks for `.body`; only then does a
+// stream exist.
+import { Blob, blobContent, blobFromParts, blobParts, normalizeType } from "./blob.js";
 import { utf8Decode, utf8Encode } from "./encoding.js";
+import { FormData } from "./form-data.js";
+import { extractMimeType, serializeMimeType } from "./mime-type.js";
+import { parseFormDataBody, serializeFormData } from "./multipart.js";
+import type { HeaderList } from "./protocol.js";
 import { URLSearchParams } from "./url.js";
-import { type InlineBody, ReadableStream, isDisturbed, readAllBytes, streamOfInline, takeInline } from "./streams.js";
+import { type InlineBody, ReadableStream, inlineBytes, isDisturbed, readAllBytes, streamOfInline, takeInline } from "./streams.js";
 
-export type BodyInit = string | ArrayBuffer | ArrayBufferView | URLSearchParams | ReadableStream<Uint8Array> | null;
+export type BodyInit = string | ArrayBuffer | ArrayBufferView | Blob | FormData | URLSearchParams | ReadableStream<Uint8Array> | null;
 
 /** What dispatch sends for a body: nothing, the whole of it, or a stream to pull. */
 export type BodyPayload = null | Uint8Array | ReadableStream;
@@ -22,15 +28,41 @@ export interface ExtractedBody {
 
 const NO_BODY: ExtractedBody = { inline: null, stream: null, contentType: null };
 
+/**
+ * Request and Response implement it: their Content-Type, read from their own
+ * header list rather than through the `headers` getter, which may be overridden.
+ */
+export const CONTENT_TYPE: unique symbol = Symbol("content-type");
+
+/** The value of `content-type` in `list`, several combined as Headers.get() does. */
+export function contentTypeOf(list: HeaderList): string | null {
+  let found: string | null = null;
+  for (const [name, value] of list) {
+    if (name === "content-type") found = found === null ? value : `${found}, ${value}`;
+  }
+  return found;
+}
+
+/** A body the caller may not keep a reference to: bytes are copied, strings and Blobs never change. */
+function copyInline(inline: InlineBody): InlineBody {
+  return inline instanceof Uint8Array ? inline.slice() : inline;
+}
+
 /** Fetch's "extract a body": copies bytes, keeps text as text, keeps streams. */
 export function extractBody(init: unknown): ExtractedBody {
   if (init === null || init === undefined) return NO_BODY;
   if (typeof init === "string") return { inline: init, stream: null, contentType: "text/plain;charset=UTF-8" };
+  // A Blob never changes, so it is kept as it is: no copy until the body is read or sent.
+  if (init instanceof Blob) return { inline: init, stream: null, contentType: init.type !== "" ? init.type : null };
   if (init instanceof ArrayBuffer) return { inline: new Uint8Array(init.slice(0)), stream: null, contentType: null };
   if (ArrayBuffer.isView(init)) {
     const bytes = new Uint8Array(init.byteLength);
     bytes.set(new Uint8Array(init.buffer, init.byteOffset, init.byteLength));
     return { inline: bytes, stream: null, contentType: null };
+  }
+  if (init instanceof FormData) {
+    const { body, contentType } = serializeFormData(init);
+    return { inline: body, stream: null, contentType };
   }
   if (init instanceof URLSearchParams) {
     return { inline: init.toString(), stream: null, contentType: "application/x-www-form-urlencoded;charset=UTF-8" };
@@ -40,7 +72,7 @@ export function extractBody(init: unknown): ExtractedBody {
     const inline = takeInline(init);
     return inline !== null ? { inline, stream: null, contentType: null } : { inline: null, stream: init, contentType: null };
   }
-  // Blob and FormData do not exist here yet; anything else is a string, as in WebIDL.
+  // Anything else is a string, as in WebIDL.
   return { inline: String(init), stream: null, contentType: "text/plain;charset=UTF-8" };
 }
 
@@ -57,6 +89,8 @@ export let hasBody: (source: Body) => boolean;
 export let transferBody: (source: Body) => ExtractedBody | LazyStream | null;
 
 export abstract class Body {
+  abstract [CONTENT_TYPE](): string | null;
+
   #inline: InlineBody | null = null;
   #stream: ReadableStream | null = null;
   #lazy: LazyStream | null = null;
@@ -87,6 +121,7 @@ export abstract class Body {
   async text(): Promise<string> {
     const content = this.#take();
     if (typeof content === "string") return content;
+    if (content instanceof Blob) return utf8Decode(blobContent(content));
     return utf8Decode(content instanceof Uint8Array ? content : await content);
   }
 
@@ -105,19 +140,32 @@ export abstract class Body {
     return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
   }
 
-  async blob(): Promise<never> {
-    this.#take();
-    throw new TypeError(`${this.constructor.name}.blob() is not supported yet in Atoll: use arrayBuffer() or bytes()`);
+  /** A Blob of the body, typed by the Content-Type; a Blob body's bytes are shared, not copied. */
+  async blob(): Promise<Blob> {
+    const content = this.#take();
+    let parts: readonly Uint8Array[];
+    if (content instanceof Blob) parts = blobParts(content);
+    else if (typeof content === "string") parts = [utf8Encode(content)];
+    else parts = [content instanceof Uint8Array ? content : await content];
+    const mime = extractMimeType(this[CONTENT_TYPE]());
+    return blobFromParts(parts, mime === null ? "" : normalizeType(serializeMimeType(mime)));
   }
 
-  async formData(): Promise<never> {
-    this.#take();
-    throw new TypeError(`${this.constructor.name}.formData() is not supported yet in Atoll: use text() with URLSearchParams`);
+  /** The body parsed as multipart/form-data or application/x-www-form-urlencoded, by its Content-Type. */
+  async formData(): Promise<FormData> {
+    const content = this.#take();
+    let bytes: Uint8Array;
+    if (content instanceof Blob) bytes = blobContent(content);
+    else if (typeof content === "string") bytes = utf8Encode(content);
+    else bytes = content instanceof Uint8Array ? content : await content;
+    // The class name is minified in the bundle; the tag says Request or Response.
+    const what = `${(this as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? "Body"}.formData`;
+    return parseFormDataBody(bytes, this[CONTENT_TYPE](), what);
   }
 
   async #bytes(): Promise<Uint8Array> {
     const content = this.#take();
-    if (typeof content === "string") return utf8Encode(content);
+    if (typeof content === "string" || content instanceof Blob) return inlineBytes(content);
     return content instanceof Uint8Array ? content : await content;
   }
 
@@ -150,8 +198,7 @@ export abstract class Body {
     cloneBody = (source, target) => {
       if (source.bodyUsed) throw bodyUsedError();
       if (source.#inline !== null) {
-        const inline = source.#inline;
-        target.#inline = typeof inline === "string" ? inline : inline.slice();
+        target.#inline = copyInline(source.#inline);
         return;
       }
       const stream = source.body;
@@ -160,7 +207,7 @@ export abstract class Body {
       if (inline !== null) {
         source.#stream = null;
         source.#inline = inline;
-        target.#inline = typeof inline === "string" ? inline : inline.slice();
+        target.#inline = copyInline(inline);
         return;
       }
       const [one, two] = stream.tee();
@@ -175,7 +222,8 @@ export abstract class Body {
         source.#inline = null;
         source.#stream = null;
         source.#consumed = true;
-        return typeof inline === "string" ? utf8Encode(inline) : inline;
+        // A Blob's own storage can go: the host copies it and nothing changes it.
+        return typeof inline === "string" ? utf8Encode(inline) : inline instanceof Blob ? blobContent(inline) : inline;
       }
       const stream = source.body;
       if (stream !== null && stream.locked) throw new TypeError("the body stream is locked by a reader");

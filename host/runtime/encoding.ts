@@ -75,6 +75,13 @@ function encodeFrom(input: string, from: number, out: Uint8Array, at: number): {
   return { read: read - from, written: written - at };
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** WebIDL's USVString conversion: String(value) with lone surrogates replaced by U+FFFD. */
+export function toUSVString(value: unknown): string {
+  return String(value).replace(LONE_SURROGATE, "\ufffd");
+}
+
 // ---- UTF-8 decoding --------------------------------------------------------
 
 const CHUNK = 0x2000;
@@ -181,6 +188,11 @@ class Utf8Decoder {
 export function utf8Decode(bytes: Uint8Array): string {
   const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   return new Utf8Decoder().decode(start === 0 ? bytes : bytes.subarray(start), true, false)!;
+}
+
+/** Encoding's "UTF-8 decode without BOM": a BOM is kept as U+FEFF (form fields and urlencoded bodies). */
+export function utf8DecodeKeepBOM(bytes: Uint8Array): string {
+  return new Utf8Decoder().decode(bytes, true, false)!;
 }
 
 // ---- other decoders --------------------------------------------------------

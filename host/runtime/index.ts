@@ -4,7 +4,9 @@
 // entry points in `__atoll_runtime` for the host to take.
 import { AbortController, AbortSignal } from "./abort.js";
 import { atob, btoa } from "./base64.js";
+import { Blob, File } from "./blob.js";
 import { connectHost, resolveOp } from "./bridge.js";
+import { CompressionStream, DecompressionStream } from "./compression.js";
 import { createConsole } from "./console.js";
 import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
@@ -12,6 +14,7 @@ import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder } from "./encoding.js";
 import { fetch } from "./fetch.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
+import { FormData } from "./form-data.js";
 import { Headers } from "./headers.js";
 import { performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
@@ -53,6 +56,12 @@ const globals: Record<string, unknown> = {
   Headers,
   Request,
   Response,
+  FormData,
+  // file, compression
+  Blob,
+  File,
+  CompressionStream,
+  DecompressionStream,
   // streams
   ReadableStream: streams.ReadableStream,
   ReadableStreamDefaultReader: streams.ReadableStreamDefaultReader,

@@ -2,7 +2,19 @@
 // Requests the host hands in are built on a private fast path: headers, the
 // signal and the body stream are created only when user code touches them.
 import { AbortSignal, followingSignal } from "./abort.js";
-import { Body, type BodyInit, type ExtractedBody, type LazyStream, cloneBody, extractBody, hasBody, setBody, transferBody } from "./body.js";
+import {
+  Body,
+  type BodyInit,
+  CONTENT_TYPE,
+  type ExtractedBody,
+  type LazyStream,
+  cloneBody,
+  contentTypeOf,
+  extractBody,
+  hasBody,
+  setBody,
+  transferBody,
+} from "./body.js";
 import { Headers, type HeadersInit, adoptHeaderList, headerList } from "./headers.js";
 import type { HeaderList } from "./protocol.js";
 import { URL } from "./url.js";
@@ -216,6 +228,10 @@ export class Request extends Body {
     copy.#options = this.#options;
     cloneBody(this, copy);
     return copy;
+  }
+
+  [CONTENT_TYPE](): string | null {
+    return contentTypeOf(this.#headers !== null ? headerList(this.#headers) : (this.#headerList ?? []));
   }
 
   [INSPECT](): string {

@@ -1,6 +1,6 @@
 // Response, per WHATWG Fetch (https://fetch.spec.whatwg.org/#response-class),
 // with Response.json(), .redirect() and .error().
-import { Body, type BodyInit, type LazyStream, cloneBody, extractBody, setBody } from "./body.js";
+import { Body, type BodyInit, CONTENT_TYPE, type LazyStream, cloneBody, contentTypeOf, extractBody, setBody } from "./body.js";
 import { Headers, type HeadersInit, adoptHeaderList, headerList, makeImmutable } from "./headers.js";
 import type { HeaderList } from "./protocol.js";
 import { URL } from "./url.js";
@@ -152,6 +152,10 @@ export class Response extends Body {
     response.#status = 0;
     makeImmutable(response.#headers);
     return response;
+  }
+
+  [CONTENT_TYPE](): string | null {
+    return contentTypeOf(headerList(this.#headers));
   }
 
   [INSPECT](): string {

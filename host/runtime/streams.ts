@@ -2,6 +2,7 @@
 // plus what bodies need from them: streams over bytes already in memory (that
 // can be taken back without reading them), whole-stream reads, byte chunks.
 import { ReadableStream, type ReadableStreamDefaultReader } from "web-streams-polyfill";
+import { Blob, blobBytes, blobStream } from "./blob.js";
 import { utf8Encode } from "./encoding.js";
 
 export {
@@ -20,8 +21,14 @@ export {
   WritableStreamDefaultWriter,
 } from "web-streams-polyfill";
 
-/** Bytes or text held in memory: a body that was never turned into a stream. */
-export type InlineBody = string | Uint8Array;
+/** Text, bytes or a Blob held in memory: a body that was never turned into a stream. */
+export type InlineBody = string | Uint8Array | Blob;
+
+/** The bytes of an inline body; a Blob's are copied, since they go to user code. */
+export function inlineBytes(source: InlineBody): Uint8Array {
+  if (typeof source === "string") return utf8Encode(source);
+  return source instanceof Blob ? blobBytes(source) : source;
+}
 
 /** Streams made by streamOfInline() whose content nobody has read yet. */
 const inlineSources = new WeakMap<ReadableStream<Uint8Array>, InlineBody>();
@@ -31,15 +38,21 @@ export function isDisturbed(stream: ReadableStream): boolean {
   return (stream as unknown as { _disturbed?: boolean })._disturbed === true;
 }
 
-/** A one-chunk stream over `source`, which takeInline() can take back while it is untouched. */
+/**
+ * A stream over `source` (one chunk, or a Blob's own stream), which
+ * takeInline() can take back while it is untouched.
+ */
 export function streamOfInline(source: InlineBody): ReadableStream<Uint8Array> {
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const bytes = typeof source === "string" ? utf8Encode(source) : source;
-      if (bytes.length > 0) controller.enqueue(bytes);
-      controller.close();
-    },
-  });
+  const stream =
+    source instanceof Blob
+      ? blobStream(source)
+      : new ReadableStream<Uint8Array>({
+          start(controller) {
+            const bytes = inlineBytes(source);
+            if (bytes.length > 0) controller.enqueue(bytes);
+            controller.close();
+          },
+        });
   inlineSources.set(stream, source);
   return stream;
 }
@@ -70,7 +83,7 @@ export function chunkBytes(chunk: unknown): Uint8Array {
 /** Reads a stream to its end and concatenates the chunks. */
 export async function readAllBytes(stream: ReadableStream): Promise<Uint8Array> {
   const inline = takeInline(stream);
-  if (inline !== null) return typeof inline === "string" ? utf8Encode(inline) : inline;
+  if (inline !== null) return inlineBytes(inline);
   const reader: ReadableStreamDefaultReader<unknown> = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
