@@ -57,6 +57,12 @@ export class FunctionIsolate {
   private disposed = false;
   /** Timers the runtime asked for (setTimeout/setInterval), by op. */
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /**
+   * isolate.cpuTime up to which CPU has been charged. Calls in flight together
+   * (a burst of op answers) have overlapping windows; without this, each would
+   * be charged the CPU of those queued before it, quadratically.
+   */
+  private cpuChargedUntil = 0n;
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -248,7 +254,10 @@ export class FunctionIsolate {
   /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
   private charge(ids: number[], before: bigint): number {
     if (this.isolate.isDisposed) return 0;
-    const used = this.isolate.cpuTime - before;
+    const now = this.isolate.cpuTime;
+    const from = before > this.cpuChargedUntil ? before : this.cpuChargedUntil;
+    const used = now > from ? now - from : 0n;
+    if (now > this.cpuChargedUntil) this.cpuChargedUntil = now;
     for (const id of ids) {
       const running = this.invocations.get(id);
       if (running) running.cpuNs += used;
