@@ -3,11 +3,12 @@
 // Everything the isolate sends is checked here before the host acts on it.
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
-import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel } from "../../runtime/protocol.js";
-import { MAX_RANDOM_BYTES } from "../../runtime/protocol.js";
+import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, SubtleMethod } from "../../runtime/protocol.js";
+import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
+import { KeyVault } from "./subtle-host.js";
 
 /**
  * What the isolate tells the worker: the runtime's messages, after validation,
@@ -42,6 +43,7 @@ const MAX_MESSAGES_PER_BATCH = 100_000;
 /** Node's setTimeout ceiling (a 32-bit signed ms count). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const LOG_LEVELS = new Set<LogLevel>(["debug", "log", "info", "warn", "error"]);
+const SUBTLE_METHOD_NAMES = new Set<string>(SUBTLE_METHODS);
 
 export class FunctionIsolate {
   readonly isolate: ivm.Isolate;
@@ -63,6 +65,8 @@ export class FunctionIsolate {
    * be charged the CPU of those queued before it, quadratically.
    */
   private cpuChargedUntil = 0n;
+  /** crypto.subtle's keys, per isolate: user code may keep a CryptoKey across invocations. */
+  private readonly keys = new KeyVault();
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -183,19 +187,26 @@ export class FunctionIsolate {
     if (this.invocations.has(id)) this.call(this.entry.abort, [id, reason], null);
   }
 
-  /** True once V8 disposed the isolate under us (memory limit) or we did: it must not serve again. */
+  /**
+   * True once V8 disposed the isolate under us (memory limit) or we did, or
+   * once its crypto keys crowd the host (KeyVault.crowded: V8 had not yet
+   * collected the CryptoKeys user code dropped): it must not serve again.
+   */
   get broken(): boolean {
-    return this.disposed || this.isolate.isDisposed;
+    return this.disposed || this.isolate.isDisposed || this.keys.crowded;
   }
 
   get idle(): boolean {
     return this.invocations.size === 0;
   }
 
-  /** Total V8 heap in use, bytes (async: the sync form blocks while the isolate runs). */
+  /**
+   * Total V8 heap in use, plus what its crypto keys take on the host, bytes
+   * (async: the sync form blocks while the isolate runs).
+   */
   async heapBytes(): Promise<number> {
     const stats = await this.isolate.getHeapStatistics();
-    return stats.used_heap_size + stats.externally_allocated_size;
+    return stats.used_heap_size + stats.externally_allocated_size + this.keys.bytes;
   }
 
   dispose(): void {
@@ -204,6 +215,7 @@ export class FunctionIsolate {
     this.onMessage = () => {};
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.keys.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
     this.invocations.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
@@ -319,8 +331,15 @@ export class FunctionIsolate {
       this.invocations.delete(message.id);
     }
     if (message.t === "op" && message.name === "timer") this.setTimer(message.op, message.ms);
+    else if (message.t === "op" && message.name === "subtle") this.runSubtle(message.op, message.method, message.args);
+    else if (message.t === "release-keys") this.keys.release(message.handles);
     else if (message.t === "cancel") this.clearTimer(message.op);
     else this.onMessage(message);
+  }
+
+  /** One crypto.subtle call; the vault checks its arguments and never rejects. */
+  private runSubtle(op: number, method: SubtleMethod, args: unknown[]): void {
+    void this.keys.run(method, args).then((outcome) => this.resolve(op, outcome.ok, outcome.ok ? outcome.value : outcome.error));
   }
 
   private setTimer(op: number, ms: number): void {
@@ -370,7 +389,14 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
       if (!Number.isSafeInteger(m.op)) return undefined;
       if (m.name === "timer" && typeof m.ms === "number" && m.ms >= 0) return { t: "op", op: m.op as number, name: "timer", ms: m.ms };
       if (m.name === "request-body-read" && ownId(m.id)) return { t: "op", op: m.op as number, name: "request-body-read", id: m.id };
+      // The arguments' shapes are the vault's to check.
+      if (m.name === "subtle" && typeof m.method === "string" && SUBTLE_METHOD_NAMES.has(m.method) && Array.isArray(m.args)) {
+        return { t: "op", op: m.op as number, name: "subtle", method: m.method as SubtleMethod, args: m.args };
+      }
       return undefined;
+    case "release-keys":
+      if (!Array.isArray(m.handles) || m.handles.length > MAX_RELEASED_KEYS_PER_MESSAGE || !m.handles.every(Number.isSafeInteger)) return undefined;
+      return { t: "release-keys", handles: m.handles as number[] };
     case "cancel":
       return Number.isSafeInteger(m.op) ? { t: "cancel", op: m.op as number } : undefined;
     default:
