@@ -5,14 +5,18 @@
 // The host functions are only ever called directly (never through .call,
 // .apply, Reflect or anything user code could replace), so no user-reachable
 // code ever receives them.
-import type { IsolateMessage } from "./protocol.js";
+import type { IsolateMessage, SubtleMethod } from "./protocol.js";
 import { MAX_RANDOM_BYTES } from "./protocol.js";
 
 type OpRequest =
   | { name: "timer"; ms: number }
-  | { name: "request-body-read"; id: number };
+  | { name: "request-body-read"; id: number }
+  | { name: "subtle"; method: SubtleMethod; args: unknown[] };
 
-/** Called once with the answer to an op: `ok` false means `value` is an error message. */
+/**
+ * Called once with the answer to an op: `ok` false means `value` is an error
+ * message, or for `subtle` a SubtleError.
+ */
 export type OpSettle = (ok: boolean, value: unknown) => void;
 
 let emitToHost: ((message: IsolateMessage | IsolateMessage[]) => unknown) | null = null;
@@ -83,6 +87,7 @@ export function startOp(request: OpRequest, settle: OpSettle): number {
   const op = ++lastOp;
   pendingOps.set(op, settle);
   if (request.name === "timer") emit({ t: "op", op, name: "timer", ms: request.ms });
+  else if (request.name === "subtle") emit({ t: "op", op, name: "subtle", method: request.method, args: request.args });
   else emit({ t: "op", op, name: "request-body-read", id: request.id });
   return op;
 }
