@@ -5,7 +5,7 @@
 // The host functions are only ever called directly (never through .call,
 // .apply, Reflect or anything user code could replace), so no user-reachable
 // code ever receives them.
-import type { IsolateMessage, OutboundRequest } from "./protocol.js";
+import type { IsolateMessage, OutboundRequest, SubtleMethod } from "./protocol.js";
 import { MAX_RANDOM_BYTES } from "./protocol.js";
 
 type OpRequest =
@@ -13,9 +13,13 @@ type OpRequest =
   | { name: "request-body-read"; id: number }
   | { name: "fetch"; id: number | null; request: OutboundRequest }
   | { name: "fetch-upload"; fetch: number; data: Uint8Array | null }
-  | { name: "fetch-read"; fetch: number };
+  | { name: "fetch-read"; fetch: number }
+  | { name: "subtle"; method: SubtleMethod; args: unknown[] };
 
-/** Called once with the answer to an op: `ok` false means `value` is an error message. */
+/**
+ * Called once with the answer to an op: `ok` false means `value` is an error
+ * message, or for `subtle` a SubtleError.
+ */
 export type OpSettle = (ok: boolean, value: unknown) => void;
 
 let emitToHost: ((message: IsolateMessage | IsolateMessage[]) => unknown) | null = null;

@@ -1,8 +1,9 @@
-// crypto.getRandomValues() and crypto.randomUUID(), per Web Crypto
-// (https://w3c.github.io/webcrypto/#Crypto-method-getRandomValues). Bytes come
-// from the host's CSPRNG through a small pool, since each host call costs ~80 µs.
+// The `crypto` global, per Web Crypto (https://w3c.github.io/webcrypto/#crypto-interface):
+// getRandomValues() and randomUUID() here, with bytes from the host's CSPRNG
+// through a small pool, since each host call costs ~80 µs; `subtle` is subtle.ts.
 import { hostRandomBytes } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
+import { subtle, type SubtleCrypto } from "./subtle.js";
 
 const POOL_BYTES = 1024;
 const MAX_BYTES = 65536;
@@ -43,6 +44,10 @@ const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push((i + 0x100).toString(16).slice(1));
 
 class Crypto {
+  get subtle(): SubtleCrypto {
+    return subtle;
+  }
+
   getRandomValues<T extends ArrayBufferView | null>(array: T): T {
     if (arguments.length === 0) throw new TypeError("crypto.getRandomValues: 1 argument required, but only 0 present.");
     const tag = ArrayBuffer.isView(array) ? (typedArrayTag.call(array) as string | undefined) : undefined;

@@ -23,6 +23,7 @@ import { Request } from "./request.js";
 import { Response } from "./response.js";
 import * as streams from "./streams.js";
 import { structuredClone } from "./structured-clone.js";
+import { CryptoKey, SubtleCrypto } from "./subtle.js";
 import { TextDecoderStream, TextEncoderStream } from "./text-streams.js";
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
 import { URL, URLSearchParams } from "./url.js";
@@ -103,6 +104,8 @@ const globals: Record<string, unknown> = {
   // the rest
   console: createConsole(),
   crypto,
+  CryptoKey,
+  SubtleCrypto,
   performance,
   navigator: new Navigator(),
   self: globalThis,

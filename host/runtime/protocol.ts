@@ -72,7 +72,10 @@ export interface RuntimeEntryPoints {
   dispatch(id: number, event: InvocationEvent): void;
   /** The host wants the next chunk of invocation `id`'s streamed response body. */
   pull(id: number): void;
-  /** Answer to an `op` message: `ok` false means `value` is an error message string. */
+  /**
+   * Answer to an `op` message. `ok` false: `value` is an error message string,
+   * or for `subtle` ops a SubtleError (the runtime rethrows it as that TypeError or DOMException).
+   */
   resolve(op: number, ok: boolean, value: unknown): void;
   /** The client went away or the host gave up: abort the request's signal and cancel the body. */
   abort(id: number, reason: string): void;
@@ -111,6 +114,10 @@ export type IsolateMessage =
   | { t: "op"; op: number; name: "fetch-upload"; fetch: number; data: Uint8Array | null }
   /** The next chunk of fetch `fetch`'s response body; answered with a Uint8Array, or null at the end. */
   | { t: "op"; op: number; name: "fetch-read"; fetch: number }
+  /** One crypto.subtle call: `args` as in SubtleArgs, checked again by the host. Answer: a SubtleResult. */
+  | { t: "op"; op: number; name: "subtle"; method: SubtleMethod; args: unknown[] }
+  /** CryptoKeys that user code can no longer reach (garbage-collected): the host may drop them. */
+  | { t: "release-keys"; handles: number[] }
   /** The runtime no longer wants the answer to `op` (clearTimeout), or is done with fetch `op` (abort it). */
   | { t: "cancel"; op: number };
 
@@ -121,3 +128,95 @@ export const TIMER_CANCELLED = "atoll:timer-owner-over";
 
 /** Most bytes `__atoll_random_bytes(n)` hands out per call. */
 export const MAX_RANDOM_BYTES = 65536;
+
+// ---- crypto.subtle ------------------------------------------------------------
+// CryptoKeys live on the host (executor/worker/subtle-host.ts); the isolate
+// holds numbered handles. The runtime converts arguments as WebIDL says and
+// the host normalizes algorithms and runs the operation.
+
+export const SUBTLE_METHODS = [
+  "encrypt",
+  "decrypt",
+  "sign",
+  "verify",
+  "digest",
+  "generateKey",
+  "deriveKey",
+  "deriveBits",
+  "importKey",
+  "exportKey",
+  "wrapKey",
+  "unwrapKey",
+] as const;
+export type SubtleMethod = (typeof SUBTLE_METHODS)[number];
+
+/** A key handle, as the host numbered it. */
+export type KeyHandle = number;
+
+/**
+ * An algorithm as it crosses: a name, or the members of the user's dictionary
+ * the host may need, converted: strings (name, namedCurve), numbers (length,
+ * tagLength, iterations, modulusLength, saltLength), copied bytes (iv, counter,
+ * additionalData, salt, info, label, publicExponent; null when not a
+ * BufferSource), hash as a name or { name }, public as a KeyHandle (null when
+ * not a CryptoKey).
+ */
+export type SubtleAlgorithm = string | { [member: string]: string | number | Uint8Array | null | { name?: string } | undefined };
+
+/** A JsonWebKey's members, converted to strings, booleans and arrays. */
+export type JsonWebKeyData = { [member: string]: string | boolean | string[] | { [member: string]: string }[] | undefined };
+
+export type KeyFormat = "raw" | "spki" | "pkcs8" | "jwk";
+export type KeyUsage = "encrypt" | "decrypt" | "sign" | "verify" | "deriveKey" | "deriveBits" | "wrapKey" | "unwrapKey";
+
+/** Each method's `args`, in the order of the SubtleCrypto method's parameters. */
+export interface SubtleArgs {
+  encrypt: [algorithm: SubtleAlgorithm, key: KeyHandle, data: Uint8Array];
+  decrypt: [algorithm: SubtleAlgorithm, key: KeyHandle, data: Uint8Array];
+  sign: [algorithm: SubtleAlgorithm, key: KeyHandle, data: Uint8Array];
+  verify: [algorithm: SubtleAlgorithm, key: KeyHandle, signature: Uint8Array, data: Uint8Array];
+  digest: [algorithm: SubtleAlgorithm, data: Uint8Array];
+  generateKey: [algorithm: SubtleAlgorithm, extractable: boolean, usages: KeyUsage[]];
+  deriveKey: [algorithm: SubtleAlgorithm, baseKey: KeyHandle, derivedKeyType: SubtleAlgorithm, extractable: boolean, usages: KeyUsage[]];
+  deriveBits: [algorithm: SubtleAlgorithm, baseKey: KeyHandle, length: number | null];
+  importKey: [format: KeyFormat, keyData: Uint8Array | JsonWebKeyData, algorithm: SubtleAlgorithm, extractable: boolean, usages: KeyUsage[]];
+  exportKey: [format: KeyFormat, key: KeyHandle];
+  wrapKey: [format: KeyFormat, key: KeyHandle, wrappingKey: KeyHandle, wrapAlgorithm: SubtleAlgorithm];
+  unwrapKey: [
+    format: KeyFormat,
+    wrappedKey: Uint8Array,
+    unwrappingKey: KeyHandle,
+    unwrapAlgorithm: SubtleAlgorithm,
+    unwrappedKeyAlgorithm: SubtleAlgorithm,
+    extractable: boolean,
+    usages: KeyUsage[],
+  ];
+}
+
+/** A CryptoKey the host holds, described for the runtime's CryptoKey object. */
+export interface KeyDescriptor {
+  handle: KeyHandle;
+  type: "secret" | "public" | "private";
+  extractable: boolean;
+  /** The KeyAlgorithm dictionary: name, and length, hash { name }, namedCurve, modulusLength, publicExponent as they apply. */
+  algorithm: { [member: string]: string | number | Uint8Array | { name: string } };
+  usages: KeyUsage[];
+}
+
+/**
+ * The host's answer to a `subtle` op: bytes (for an ArrayBuffer), verify's
+ * boolean, an exported JWK, a key, or a key pair.
+ */
+export type SubtleResult = Uint8Array | boolean | JsonWebKeyData | KeyDescriptor | { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
+
+/** A failed `subtle` op. name: "TypeError" or a DOMException name such as "OperationError". */
+export interface SubtleError {
+  name: string;
+  message: string;
+}
+
+/** Most bytes one crypto.subtle call may hand to the host (data, key data, parameters together). */
+export const MAX_SUBTLE_INPUT_BYTES = 32 * 1024 * 1024;
+
+/** Most handles in one `release-keys` message. */
+export const MAX_RELEASED_KEYS_PER_MESSAGE = 10_000;

@@ -1,13 +1,15 @@
 // Boots the built in-isolate runtime (dist/runtime/runtime.js) in a real
 // isolated-vm isolate with real host callbacks, loads a user ES module, and
 // drives invocations through the bridge of host/runtime/protocol.ts exactly as
-// a worker would: dispatch, answer ops (timers, request body reads), pull the
-// response body chunk by chunk, wait for `done`.
+// a worker would: dispatch, answer ops (timers, request body reads, crypto.subtle
+// through the host's real KeyVault), pull the response body chunk by chunk,
+// wait for `done`.
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel } from "../../host/runtime/protocol.js";
 import { MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
+import { KeyVault } from "../../host/executor/worker/subtle-host.js";
 
 const RUNTIME_URL = new URL("../../runtime/runtime.js", import.meta.url);
 const FETCH_TIMEOUT_MS = 5000;
@@ -101,6 +103,8 @@ export class RuntimeHarness {
   /** Rejections of host → isolate calls (an unhandled rejection inside rejects the call). */
   readonly callErrors: string[] = [];
   handlers: InstalledHandlers | null = null;
+  /** crypto.subtle's keys for this isolate: the host's own code, as FunctionIsolate uses it. */
+  readonly keys = new KeyVault();
   private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort", ivm.Reference<(...args: unknown[]) => unknown>>;
   private readonly invocations = new Map<number, InvocationState>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -278,6 +282,7 @@ export class RuntimeHarness {
   dispose(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.keys.dispose();
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -304,8 +309,13 @@ export class RuntimeHarness {
       case "uncaught":
         this.uncaught.push({ id: message.id, message: message.message, stack: message.stack });
         return;
+      case "release-keys":
+        this.keys.release(message.handles);
+        return;
       case "op":
-        if (message.name === "timer") {
+        if (message.name === "subtle") {
+          void this.keys.run(message.method, message.args).then((outcome) => this.resolveOp(message.op, outcome.ok, outcome.ok ? outcome.value : outcome.error));
+        } else if (message.name === "timer") {
           this.timers.set(
             message.op,
             setTimeout(() => {

@@ -4,11 +4,12 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest } from "../../runtime/protocol.js";
-import { MAX_RANDOM_BYTES, TIMER_CANCELLED } from "../../runtime/protocol.js";
+import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, SubtleMethod } from "../../runtime/protocol.js";
+import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
+import { KeyVault } from "./subtle-host.js";
 import { Subrequests } from "./subrequests.js";
 import { ExecutionGate } from "./execution-gate.js";
 
@@ -61,6 +62,7 @@ const MAX_MESSAGES_PER_BATCH = 100_000;
 /** Node's setTimeout ceiling (a 32-bit signed ms count). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const LOG_LEVELS = new Set<LogLevel>(["debug", "log", "info", "warn", "error"]);
+const SUBTLE_METHOD_NAMES = new Set<string>(SUBTLE_METHODS);
 
 export class FunctionIsolate {
   readonly isolate: ivm.Isolate;
@@ -80,6 +82,14 @@ export class FunctionIsolate {
   private readonly timers = new Map<number, { timer: NodeJS.Timeout; owners: Set<number> }>();
   /** Outbound fetches; null until allowFetch (a validation isolate never fetches). */
   private subrequests: Subrequests | null = null;
+  /**
+   * isolate.cpuTime up to which CPU has been charged. Calls in flight together
+   * (a burst of op answers) have overlapping windows; without this, each would
+   * be charged the CPU of those queued before it, quadratically.
+   */
+  private cpuChargedUntil = 0n;
+  /** crypto.subtle's keys, per isolate: user code may keep a CryptoKey across invocations. */
+  private readonly keys = new KeyVault();
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -221,19 +231,26 @@ export class FunctionIsolate {
     if (this.invocations.has(id)) this.call(this.entry.abort, [id, reason], null);
   }
 
-  /** True once V8 disposed the isolate under us (memory limit) or we did: it must not serve again. */
+  /**
+   * True once V8 disposed the isolate under us (memory limit) or we did, or
+   * once its crypto keys crowd the host (KeyVault.crowded: V8 had not yet
+   * collected the CryptoKeys user code dropped): it must not serve again.
+   */
   get broken(): boolean {
-    return this.disposed || this.isolate.isDisposed;
+    return this.disposed || this.isolate.isDisposed || this.keys.crowded;
   }
 
   get idle(): boolean {
     return this.invocations.size === 0;
   }
 
-  /** Total V8 heap in use, bytes (async: the sync form blocks while the isolate runs). */
+  /**
+   * Total V8 heap in use, plus what its crypto keys take on the host, bytes
+   * (async: the sync form blocks while the isolate runs).
+   */
   async heapBytes(): Promise<number> {
     const stats = await this.isolate.getHeapStatistics();
-    return stats.used_heap_size + stats.externally_allocated_size;
+    return stats.used_heap_size + stats.externally_allocated_size + this.keys.bytes;
   }
 
   dispose(): void {
@@ -243,6 +260,7 @@ export class FunctionIsolate {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.subrequests?.dispose();
+    this.keys.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
     this.invocations.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
@@ -298,7 +316,10 @@ export class FunctionIsolate {
   /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
   private charge(ids: number[], before: bigint): number {
     if (this.isolate.isDisposed) return 0;
-    const used = this.isolate.cpuTime - before;
+    const now = this.isolate.cpuTime;
+    const from = before > this.cpuChargedUntil ? before : this.cpuChargedUntil;
+    const used = now > from ? now - from : 0n;
+    if (now > this.cpuChargedUntil) this.cpuChargedUntil = now;
     for (const id of ids) {
       const running = this.invocations.get(id);
       if (running) running.cpuNs += used;
@@ -365,13 +386,21 @@ export class FunctionIsolate {
           return this.subrequests ? this.subrequests.upload(message.op, message.fetch, message.data) : this.resolve(message.op, false, "no such fetch");
         case "fetch-read":
           return this.subrequests ? this.subrequests.read(message.op, message.fetch) : this.resolve(message.op, false, "no such fetch");
+        case "subtle":
+          return this.runSubtle(message.op, message.method, message.args);
       }
     } else if (message.t === "cancel") {
       this.clearTimer(message.op);
       this.subrequests?.release(message.op);
       return;
     }
+    if (message.t === "release-keys") return this.keys.release(message.handles);
     this.onMessage(message);
+  }
+
+  /** One crypto.subtle call; the vault checks its arguments and never rejects. */
+  private runSubtle(op: number, method: SubtleMethod, args: unknown[]): void {
+    void this.keys.run(method, args).then((outcome) => this.resolve(op, outcome.ok, outcome.ok ? outcome.value : outcome.error));
   }
 
   /**
@@ -458,7 +487,14 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
         return { t: "op", op: m.op as number, name: "fetch-upload", fetch: m.fetch as number, data: m.data };
       }
       if (m.name === "fetch-read" && Number.isSafeInteger(m.fetch)) return { t: "op", op: m.op as number, name: "fetch-read", fetch: m.fetch as number };
+      // The arguments' shapes are the vault's to check.
+      if (m.name === "subtle" && typeof m.method === "string" && SUBTLE_METHOD_NAMES.has(m.method) && Array.isArray(m.args)) {
+        return { t: "op", op: m.op as number, name: "subtle", method: m.method as SubtleMethod, args: m.args };
+      }
       return undefined;
+    case "release-keys":
+      if (!Array.isArray(m.handles) || m.handles.length > MAX_RELEASED_KEYS_PER_MESSAGE || !m.handles.every(Number.isSafeInteger)) return undefined;
+      return { t: "release-keys", handles: m.handles as number[] };
     case "cancel":
       return Number.isSafeInteger(m.op) ? { t: "cancel", op: m.op as number } : undefined;
     default:

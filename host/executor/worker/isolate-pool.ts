@@ -111,7 +111,10 @@ export class IsolatePool {
   /** Drops an isolate that must not serve again (it failed), disposing it when idle. */
   discard(versionId: string, isolate: FunctionIsolate): void {
     if (this.warm.peek(versionId) === isolate) this.warm.delete(versionId);
-    else if (isolate.idle) isolate.dispose();
+    else if (isolate.idle) {
+      this.retiring.delete(isolate);
+      isolate.dispose();
+    }
   }
 
   close(): void {
