@@ -63,3 +63,26 @@ test("secureHeaders sets its headers on every response", async () => {
   assert.equal(response.headers.get("x-frame-options"), "SAMEORIGIN");
   assert.match(response.headers.get("strict-transport-security") ?? "", /max-age=/);
 });
+
+test("jwt: /token signs an HS256 token that /private/me accepts; a forged one gets 401", async () => {
+  const issued = await host.request(APP_HOST, "/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub: "ada" }) });
+  assert.equal(issued.status, 200);
+  const { token } = (await issued.json()) as { token: string };
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+  const me = await host.request(APP_HOST, "/private/me", { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200);
+  assert.deepEqual(await me.json(), { sub: "ada" });
+  const [head, payload] = token.split(".");
+  const forged = `${head}.${payload}.${"A".repeat(43)}`;
+  assert.equal((await host.request(APP_HOST, "/private/me", { headers: { authorization: `Bearer ${forged}` } })).status, 401);
+  assert.equal((await host.request(APP_HOST, "/private/me")).status, 401);
+});
+
+test("etag: a cached route answers If-None-Match with 304", async () => {
+  const first = await host.request(APP_HOST, "/cached/info");
+  const tag = first.headers.get("etag");
+  assert.ok(tag, "an ETag header");
+  await first.arrayBuffer();
+  const again = await host.request(APP_HOST, "/cached/info", { headers: { "if-none-match": tag } });
+  assert.equal(again.status, 304);
+});
