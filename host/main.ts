@@ -11,6 +11,8 @@ import { loadOrCreateToken } from "./control/auth.js";
 import { createControlApi } from "./control/app.js";
 import { Executor } from "./executor/executor.js";
 import { EgressPolicy } from "./executor/worker/egress.js";
+import { BindingCallError } from "./bindings/binding-error.js";
+import { BindingHost } from "./bindings/binding-host.js";
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
@@ -62,6 +64,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const store = new SqliteStore(join(options.dataDir, "atoll.db"));
   const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains);
   await deployments.load();
+  const bindings = new BindingHost(store, (key) => deployments.versionConfig(key));
 
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
@@ -75,7 +78,15 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
+    onBinding: (key, binding, method, args) =>
+      bindings.call(key, binding, method, args).catch((error: unknown) => {
+        if (!(error instanceof BindingCallError)) log(`[${key.script}@v${key.version}] binding env.${binding}.${method} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        throw error;
+      }),
   });
+  // Expired KV keys are invisible at once; this only reclaims their space.
+  const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
+  purgeTimer.unref();
 
   const dataServer = await listen(createDataPlane({
       deployments,
@@ -100,6 +111,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     workerPids: () => executor.workerPids,
     close: () =>
       (closed ??= (async () => {
+        clearInterval(purgeTimer);
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
         await store.close();

@@ -40,6 +40,8 @@ describe("good configs", () => {
       main: "src/index.ts",
       routes: [],
       vars: {},
+      kv_namespaces: [],
+      buckets: [],
       limits: { ...DEFAULT_LIMITS },
       build: { ...DEFAULT_BUILD, define: {} },
     });
@@ -61,6 +63,14 @@ describe("good configs", () => {
       REGIONS = ["eu", "us"]
       NESTED = { a = { b = [1, { c = "d" }] } }
 
+      [[kv_namespaces]]
+      binding = "CACHE"
+      id = "cache"
+
+      [[buckets]]
+      binding = "UPLOADS"
+      bucket_name = "uploads"
+
       [limits]
       cpu_ms = 10
       memory_mb = 8
@@ -78,6 +88,8 @@ describe("good configs", () => {
       routes: ["api.example.test/v1/*", "/static/*", "*.example.test/*", "example.test/health"],
       vars: { GREETING: "Hello", RETRIES: 3, RATIO: 0.5, BETA: true, _private: "x", REGIONS: ["eu", "us"], NESTED: { a: { b: [1, { c: "d" }] } } },
       limits: { cpu_ms: 10, memory_mb: 8, wall_ms: 10, subrequests: 0 },
+      kv_namespaces: [{ binding: "CACHE", id: "cache" }],
+      buckets: [{ binding: "UPLOADS", bucket_name: "uploads" }],
       build: { minify: true, define: { "process.env.NODE_ENV": '"production"', DEBUG: "false", FLAG: "globalThis.flag" } },
     });
   });
@@ -99,6 +111,24 @@ describe("good configs", () => {
     const config = await loadScriptConfigFile(join(repoRoot, "wrangler-like.toml.example"));
     assert.deepEqual(config.limits, DEFAULT_LIMITS);
     assert.equal(config.build.minify, DEFAULT_BUILD.minify);
+  });
+});
+
+describe("bindings", () => {
+  it("reports a bad binding name, a bad id and an unknown key with a suggestion", () => {
+    assert.deepEqual(problemsOf(`${MINIMAL}[[kv_namespaces]]\nbinding = "my-cache"\nid = "Cache!"\n[[buckets]]\nbinding = "B"\nbucket = "b"\n`), [
+      "`kv_namespaces[0].binding` must be a JavaScript identifier (letters, digits, _; not starting with a digit), e.g. CACHE in atoll.toml (got \"my-cache\")",
+      "`kv_namespaces[0].id` must be lower-case letters, digits, - and _ (up to 63, starting with a letter or digit) in atoll.toml (got \"Cache!\")",
+      "`buckets[0].bucket_name` is required in atoll.toml",
+      "unknown key `buckets[0].bucket` in atoll.toml (did you mean `buckets[0].bucket_name`?)",
+    ]);
+  });
+
+  it("refuses two bindings with one name", () => {
+    assert.deepEqual(problemsOf(`${MINIMAL}[vars]\nX = "1"\n[[kv_namespaces]]\nbinding = "X"\nid = "x"\n[[buckets]]\nbinding = "X"\nbucket_name = "x"\n`), [
+      "`kv_namespaces[0].binding` binds env.X, which `vars.X` binds already in atoll.toml: give one of them another name",
+      "`buckets[0].binding` binds env.X, which `vars.X` binds already in atoll.toml: give one of them another name",
+    ]);
   });
 });
 
@@ -242,7 +272,7 @@ describe("unknown keys", () => {
   });
 
   it("suggests nothing when no key is close", () => {
-    assert.deepEqual(problemsOf(`${MINIMAL}kv_namespaces = []`), ["unknown key `kv_namespaces` in atoll.toml"]);
+    assert.deepEqual(problemsOf(`${MINIMAL}durable_objects = []`), ["unknown key `durable_objects` in atoll.toml"]);
   });
 
   it("explains why build.external is refused", () => {

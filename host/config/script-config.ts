@@ -68,6 +68,34 @@ const limitsSchema = z
     }
   });
 
+/** A namespace or bucket name: part of storage paths and URLs. */
+const STORE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const STORE_NAME = "lower-case letters, digits, - and _ (up to 63, starting with a letter or digit)";
+
+const bindingName = z
+  .string({ error: expected("a string") })
+  .regex(VAR_NAME_PATTERN, { error: "must be a JavaScript identifier (letters, digits, _; not starting with a digit), e.g. CACHE" });
+
+const kvNamespaceSchema = z.strictObject(
+  {
+    /** The name the function sees: `env.<binding>`. */
+    binding: bindingName,
+    /** The namespace's id on the host; scripts that name the same id share it. */
+    id: z.string({ error: expected("a string") }).regex(STORE_NAME_PATTERN, { error: `must be ${STORE_NAME}` }),
+  },
+  { error: `must be ${TABLE}` },
+);
+
+const bucketSchema = z.strictObject(
+  {
+    /** The name the function sees: `env.<binding>`. */
+    binding: bindingName,
+    /** The bucket on the host; scripts that name the same bucket share it. */
+    bucket_name: z.string({ error: expected("a string") }).regex(STORE_NAME_PATTERN, { error: `must be ${STORE_NAME}` }),
+  },
+  { error: `must be ${TABLE}` },
+);
+
 const buildSchema = z.strictObject(
   {
     /** Minify the bundle. Default false. */
@@ -151,6 +179,10 @@ export const scriptConfigSchema = z.strictObject(
       .default([]),
     /** Plain values handed to the script as `env.<NAME>`: strings, numbers, booleans, arrays, tables. Default: none. */
     vars: varsSchema.default({}),
+    /** KV namespaces the script uses: `[[kv_namespaces]] binding = "CACHE", id = "cache"`. */
+    kv_namespaces: z.array(kvNamespaceSchema, { error: `must be an array of tables ([[kv_namespaces]])` }).default([]),
+    /** Buckets the script uses: `[[buckets]] binding = "UPLOADS", bucket_name = "uploads"`. */
+    buckets: z.array(bucketSchema, { error: `must be an array of tables ([[buckets]])` }).default([]),
     /** Per-invocation limits. */
     limits: limitsSchema.prefault({}),
     /** How `atoll build` and `atoll deploy` bundle the script. */
@@ -166,6 +198,8 @@ export type ScriptConfig = z.output<typeof scriptConfigSchema>;
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(scriptConfigSchema.shape),
   limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests"],
+  kv_namespaces: Object.keys(kvNamespaceSchema.shape),
+  buckets: Object.keys(bucketSchema.shape),
   build: Object.keys(buildSchema.shape),
 };
 
@@ -180,8 +214,27 @@ const REFUSED_KEYS: Record<string, string> = {
  */
 export function parseScriptConfig(value: unknown, source: string): ScriptConfig {
   const result = scriptConfigSchema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) {
+    const clashes = bindingClashes(result.data, source);
+    if (clashes.length > 0) throw new BadConfigError(clashes);
+    return result.data;
+  }
   throw new BadConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, value, source)));
+}
+
+/** Every `env.<NAME>` must come from one place: a var, a KV namespace or a bucket. */
+function bindingClashes(config: ScriptConfig, source: string): string[] {
+  const seen = new Map<string, string>();
+  for (const name of Object.keys(config.vars)) seen.set(name, `vars.${name}`);
+  const problems: string[] = [];
+  const claim = (name: string, where: string) => {
+    const first = seen.get(name);
+    if (first) problems.push(`\`${where}\` binds env.${name}, which \`${first}\` binds already in ${source}: give one of them another name`);
+    else seen.set(name, where);
+  };
+  config.kv_namespaces.forEach((kv, index) => claim(kv.binding, `kv_namespaces[${index}].binding`));
+  config.buckets.forEach((bucket, index) => claim(bucket.binding, `buckets[${index}].binding`));
+  return problems;
 }
 
 /** Reads, parses and validates an atoll.toml file. */
@@ -210,7 +263,8 @@ export async function loadScriptConfigFile(path: string): Promise<ScriptConfig> 
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown, source: string): string[] {
   if (issue.code === "unrecognized_keys") {
-    const table = issue.path.map(String).join(".");
+    // [[kv_namespaces]] entries share one set of keys: "kv_namespaces.0" → "kv_namespaces".
+    const table = issue.path.filter((part) => typeof part !== "number").map(String).join(".");
     return issue.keys.map((key) => {
       const full = formatPath([...issue.path, key]);
       const refused = REFUSED_KEYS[`${table ? `${table}.` : ""}${key}`];

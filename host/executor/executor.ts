@@ -82,6 +82,12 @@ export interface ExecutorOptions {
   onLog(entry: LogEntry): void;
   /** Host events worth a log line (worker exits and restarts). */
   onEvent(message: string): void;
+  /**
+   * A function called one of its bindings (KV, bucket). Resolves with plain
+   * data; rejects with an error whose `errorName` ("TypeError" | "Error") and
+   * message the function sees.
+   */
+  onBinding(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown>;
 }
 
 interface Invocation {
@@ -275,6 +281,14 @@ export class Executor {
       case "drained":
         if (this.draining.has(worker)) void worker.stop();
         return;
+      case "binding": {
+        const { req } = message;
+        this.options.onBinding(message.key, message.binding, message.method, message.args).then(
+          (value) => worker.send({ t: "binding-result", req, ok: true, value: value ?? null }),
+          (error: unknown) => worker.send({ t: "binding-result", req, ok: false, value: bindingFailure(error) }),
+        );
+        return;
+      }
       case "need-code":
         this.options.loadCode(message.key).then(
           (code) => worker.send(code ? { t: "code", key: message.key, ...code } : { t: "code-missing", key: message.key }),
@@ -383,6 +397,13 @@ export class Executor {
     }
     return best;
   }
+}
+
+/** What a failed binding call tells the function: a TypeError or an Error, with a message and nothing of the host's. */
+function bindingFailure(error: unknown): { name: string; message: string } {
+  const name = (error as { errorName?: unknown } | null)?.errorName;
+  if (name === "TypeError" || name === "Error") return { name, message: (error as Error).message };
+  return { name: "Error", message: "the host could not complete the call (see its log)" };
 }
 
 function fnv1a(text: string): number {

@@ -1,6 +1,6 @@
 // Messages between the front process and a worker process (child_process IPC
 // with "advanced" serialization, so Uint8Array bodies cross without base64).
-import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
 
 /**
  * Set by the host on every outbound fetch: how many function-to-function hops
@@ -24,6 +24,8 @@ export interface IsolateSettings {
   wallMs: number;
   /** Outbound fetches one invocation may make (`limits.subrequests`). */
   subrequests: number;
+  /** KV namespaces and buckets in env, by binding name. */
+  bindings: BindingSpec[];
   env: Record<string, unknown>;
 }
 
@@ -43,6 +45,8 @@ export type FrontMessage =
   | { t: "pull"; id: number }
   /** The client went away. */
   | { t: "abort"; id: number; reason: string }
+  /** The answer to a `binding` call: plain data, or { name, message } when `ok` is false. */
+  | { t: "binding-result"; req: number; ok: boolean; value: unknown }
   /** Finish the invocations already sent, say `drained`, expect no more (the worker reported `over-memory`). */
   | { t: "drain" }
   /** Compile and evaluate an uploaded bundle in a throwaway isolate. */
@@ -54,6 +58,8 @@ export type WorkerMessage =
   | { t: "over-memory"; rssBytes: number }
   /** Draining and idle: the front may stop it. */
   | { t: "drained" }
+  /** A function called a binding (KV, bucket) of version `key`; the front checks it against the version's config. */
+  | { t: "binding"; req: number; key: VersionKey; binding: string; method: string; args: unknown[] }
   | { t: "need-code"; key: VersionKey }
   | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream"; cold: boolean }
   | { t: "chunk"; id: number; data: Uint8Array }

@@ -5,6 +5,7 @@ import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
 import type { CodeForVersion } from "../executor/executor.js";
 import type { IsolateSettings, VersionKey } from "../executor/ipc.js";
+import type { BindingSpec } from "../runtime/protocol.js";
 import { versionId } from "../executor/ipc.js";
 import type { NewVersion, ScriptVersion, Store } from "../store/store.js";
 import { RouteTable } from "./route-table.js";
@@ -76,6 +77,17 @@ export class Deployments {
 
   /** Code for a worker's cold start. */
   async loadCode(key: VersionKey): Promise<CodeForVersion | undefined> {
+    const version = await this.version(key);
+    if (!version) return undefined;
+    return { bundle: version.bundle, codeCache: version.codeCache, settings: isolateSettings(version.config as ScriptConfig) };
+  }
+
+  /** The config of any version, active or not (a binding call names its version). */
+  async versionConfig(key: VersionKey): Promise<ScriptConfig | undefined> {
+    return (await this.version(key))?.config as ScriptConfig | undefined;
+  }
+
+  private async version(key: VersionKey): Promise<ScriptVersion | undefined> {
     const id = versionId(key);
     let version = this.code.get(id);
     if (!version) {
@@ -83,7 +95,7 @@ export class Deployments {
       if (!version) return undefined;
       this.code.set(id, version);
     }
-    return { bundle: version.bundle, codeCache: version.codeCache, settings: isolateSettings(version.config as ScriptConfig) };
+    return version;
   }
 
   private rebuildRoutes(): void {
@@ -99,5 +111,9 @@ export class Deployments {
 
 export function isolateSettings(config: ScriptConfig): IsolateSettings {
   const { memory_mb, cpu_ms, wall_ms, subrequests } = config.limits;
-  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars } };
+  const bindings: BindingSpec[] = [
+    ...config.kv_namespaces.map(({ binding }) => ({ name: binding, kind: "kv" as const })),
+    ...config.buckets.map(({ binding }) => ({ name: binding, kind: "bucket" as const })),
+  ];
+  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings };
 }

@@ -14,7 +14,8 @@ type OpRequest =
   | { name: "fetch"; id: number | null; request: OutboundRequest }
   | { name: "fetch-upload"; fetch: number; data: Uint8Array | null }
   | { name: "fetch-read"; fetch: number }
-  | { name: "subtle"; method: SubtleMethod; args: unknown[] };
+  | { name: "subtle"; method: SubtleMethod; args: unknown[] }
+  | { name: "binding"; binding: string; method: string; args: unknown[] };
 
 /**
  * Called once with the answer to an op: `ok` false means `value` is an error

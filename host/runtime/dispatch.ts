@@ -6,7 +6,8 @@ import { AbortController, type AbortSignal } from "./abort.js";
 import { takeBodyPayload } from "./body.js";
 import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
-import type { FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
+import { KVNamespace } from "./kv.js";
+import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
 import { describeError, reportUncaught } from "./report-error.js";
 import { requestFromHost } from "./request.js";
 import { Response, responseHead } from "./response.js";
@@ -62,7 +63,7 @@ function handlerOf(target: object, name: string): Handler | null {
 }
 
 /** Entry point: called once with the module's default export and the script's bindings. */
-export function install(defaultExport: unknown, env: Record<string, unknown>): InstalledHandlers {
+export function install(defaultExport: unknown, env: Record<string, unknown>, bindings: BindingSpec[] = []): InstalledHandlers {
   if (installed !== null) throw new Error("install() was already called for this isolate");
   if (defaultExport === null || (typeof defaultExport !== "object" && typeof defaultExport !== "function")) {
     throw new TypeError(
@@ -78,7 +79,12 @@ export function install(defaultExport: unknown, env: Record<string, unknown>): I
       "the module's default export has no handler: give it a fetch(request, env, ctx), scheduled(controller, env, ctx) or storage(event, env, ctx) function",
     );
   }
-  installed = { target, fetch, scheduled, storage, env: env ?? {} };
+  const fullEnv: Record<string, unknown> = env ?? {};
+  for (const binding of bindings ?? []) {
+    // Only KV exists so far; buckets come with their binding class.
+    if (binding.kind === "kv") fullEnv[binding.name] = new KVNamespace(binding.name);
+  }
+  installed = { target, fetch, scheduled, storage, env: fullEnv };
   return { fetch: fetch !== null, scheduled: scheduled !== null, storage: storage !== null };
 }
 

@@ -67,7 +67,7 @@ export interface RuntimeEntryPoints {
    * (message says what is wrong) when the export has no handler function.
    * `env` holds the script's bindings: plain vars for now.
    */
-  install(defaultExport: unknown, env: Record<string, unknown>): InstalledHandlers;
+  install(defaultExport: unknown, env: Record<string, unknown>, bindings: BindingSpec[]): InstalledHandlers;
   /** Start invocation `id`. Results come back through `emit`. Never throws for user errors. */
   dispatch(id: number, event: InvocationEvent): void;
   /** The host wants the next chunk of invocation `id`'s streamed response body. */
@@ -116,12 +116,32 @@ export type IsolateMessage =
   | { t: "op"; op: number; name: "fetch-read"; fetch: number }
   /** One crypto.subtle call: `args` as in SubtleArgs, checked again by the host. Answer: a SubtleResult. */
   | { t: "op"; op: number; name: "subtle"; method: SubtleMethod; args: unknown[] }
+  /**
+   * A call on a binding in env (KV, bucket): the host finds what `binding`
+   * names in the version's config and checks the method and every argument.
+   * Answered with plain data, or { name, message } on failure.
+   */
+  | { t: "op"; op: number; name: "binding"; binding: string; method: string; args: unknown[] }
   /** CryptoKeys that user code can no longer reach (garbage-collected): the host may drop them. */
   | { t: "release-keys"; handles: number[] }
   /** The runtime no longer wants the answer to `op` (clearTimeout), or is done with fetch `op` (abort it). */
   | { t: "cancel"; op: number };
 
 export type LogLevel = "debug" | "log" | "info" | "warn" | "error";
+
+/** A binding the runtime puts in env; the host knows what it points at. */
+export interface BindingSpec {
+  name: string;
+  kind: "kv" | "bucket";
+}
+
+/** Workers KV's limits, enforced on both sides of the bridge. */
+export const KV_LIMITS = {
+  keyBytes: 512,
+  valueBytes: 25 * 1024 * 1024,
+  metadataBytes: 1024,
+  listLimit: 1000,
+} as const;
 
 /** The host's refusal of a timer whose invocations are over: the runtime drops it without a word. */
 export const TIMER_CANCELLED = "atoll:timer-owner-over";

@@ -2,6 +2,8 @@
 // synchronous=FULL so that an acknowledged write survives power loss).
 import Database from "better-sqlite3";
 import type { NewVersion, ScriptRecord, ScriptVersion, Store } from "./store.js";
+import type { KvStore } from "./kv.js";
+import { SqliteKv } from "./sqlite-kv.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scripts (
@@ -53,6 +55,7 @@ interface ScriptRow {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
+  readonly kv: KvStore;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -60,6 +63,7 @@ export class SqliteStore implements Store {
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    this.kv = new SqliteKv(this.db);
     this.statements = {
       nextVersion: this.db.prepare<[string], { last_version: number }>(
         `INSERT INTO version_counters (script, last_version) VALUES (?, 1)

@@ -2,6 +2,7 @@
 // script). One interface, several backends: the embedded SQLite file (sqlite.ts)
 // today, Redis for several hosts sharing one state later. Async on purpose, so
 // that a networked backend fits the same shape.
+import type { KvStore } from "./kv.js";
 
 /** What an upload saves: the parts of a version the store does not assign. */
 export interface NewVersion {
@@ -38,6 +39,8 @@ export interface ScriptRecord {
 }
 
 export interface Store {
+  /** KV namespaces (./kv.ts). */
+  readonly kv: KvStore;
   /**
    * Saves a new version and makes it the script's active one, in one durable
    * transaction: once this resolves, the version survives a crash.

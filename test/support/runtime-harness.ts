@@ -328,8 +328,8 @@ export class RuntimeHarness {
           const chunk = state?.bodyChunks.shift() ?? null;
           setImmediate(() => this.resolveOp(message.op, true, chunk));
         } else {
-          // Outbound fetch is tested through a real host (test/fetch.test.ts).
-          setImmediate(() => this.resolveOp(message.op, false, "the runtime harness makes no outbound fetches"));
+          // Outbound fetch and bindings are tested through a real host (test/fetch.test.ts, test/kv.test.ts).
+          setImmediate(() => this.resolveOp(message.op, false, "the runtime harness answers no fetch or binding calls"));
         }
         return;
       case "cancel": {

@@ -4,7 +4,7 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, SubtleMethod } from "../../runtime/protocol.js";
+import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, SubtleMethod } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
@@ -147,6 +147,7 @@ export class FunctionIsolate {
     filename: string,
     evaluateTimeoutMs: number,
     limits?: InvocationLimits,
+    bindings: BindingSpec[] = [],
   ): Promise<LoadedBundle> {
     const started = performance.now();
     if (limits) this.limits = limits;
@@ -179,7 +180,7 @@ export class FunctionIsolate {
     try {
       const exported = namespace.getSync("default", { reference: true }) as ivm.Reference<unknown> | undefined;
       if (!exported || exported.typeof === "undefined") throw new Error("the module has no default export");
-      handlers = this.entry.install.applySync(undefined, [exported.derefInto(), new ivm.ExternalCopy(env).copyInto()], {
+      handlers = this.entry.install.applySync(undefined, [exported.derefInto(), new ivm.ExternalCopy(env).copyInto(), new ivm.ExternalCopy(bindings).copyInto()], {
         result: { copy: true },
         timeout: evaluateTimeoutMs,
       }) as InstalledHandlers;
@@ -485,6 +486,9 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
       }
       if (m.name === "fetch-upload" && Number.isSafeInteger(m.fetch) && (m.data === null || m.data instanceof Uint8Array)) {
         return { t: "op", op: m.op as number, name: "fetch-upload", fetch: m.fetch as number, data: m.data };
+      }
+      if (m.name === "binding" && typeof m.binding === "string" && m.binding.length <= 64 && typeof m.method === "string" && m.method.length <= 32 && Array.isArray(m.args)) {
+        return { t: "op", op: m.op as number, name: "binding", binding: m.binding, method: m.method, args: m.args };
       }
       if (m.name === "fetch-read" && Number.isSafeInteger(m.fetch)) return { t: "op", op: m.op as number, name: "fetch-read", fetch: m.fetch as number };
       // The arguments' shapes are the vault's to check.

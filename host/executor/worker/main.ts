@@ -36,6 +36,9 @@ const running = new Map<number, FunctionIsolate>();
 const waitingForCode = new Map<string, Pending[]>();
 /** Request-body reads in flight: invocation id → op to answer. */
 const bodyReads = new Map<number, number>();
+/** Binding calls (KV, buckets) the front is answering: request number → the isolate's op. */
+const bindingCalls = new Map<number, { isolate: FunctionIsolate; op: number }>();
+let lastBindingCall = 0;
 /** Invocations whose isolate was booted for them, reported as cold. */
 const coldInvocations = new Set<number>();
 
@@ -82,7 +85,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
       cpuMs: isolateSettings.cpuMs,
       wallMs: isolateSettings.wallMs,
       subrequests: isolateSettings.subrequests,
-    });
+    }, isolateSettings.bindings);
     pool.add(vid, isolate);
   } catch (error) {
     isolate?.dispose();
@@ -160,6 +163,10 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
         if (message.name === "request-body-read") {
           bodyReads.set(message.id, message.op);
           send({ t: "body-read", id: message.id });
+        } else if (message.name === "binding") {
+          const req = ++lastBindingCall;
+          bindingCalls.set(req, { isolate, op: message.op });
+          send({ t: "binding", req, key, binding: message.binding, method: message.method, args: message.args });
         }
         return;
       case "cancel":
@@ -201,6 +208,12 @@ function receive(message: FrontMessage): void {
       }
       waitingForCode.delete(vid);
       reportIfDrained();
+      return;
+    }
+    case "binding-result": {
+      const call = bindingCalls.get(message.req);
+      bindingCalls.delete(message.req);
+      if (call && !call.isolate.broken) call.isolate.resolve(call.op, message.ok, message.value);
       return;
     }
     case "drain":

@@ -1,0 +1,83 @@
+// The front's side of functions' binding calls (env.<KV>.get(...), ...): finds
+// what the binding names in the calling version's config, checks the method
+// and its arguments (the isolate is hostile), and runs it against the store.
+// Workers never touch the store; every call comes through here.
+import { LRUCache } from "lru-cache";
+import type { ScriptConfig } from "../config/script-config.js";
+import type { VersionKey } from "../executor/ipc.js";
+import { versionId } from "../executor/ipc.js";
+import type { Store } from "../store/store.js";
+import { BindingCallError } from "./binding-error.js";
+import { KvNamespace } from "./kv-namespace.js";
+
+type Resolved = { kind: "kv"; namespace: KvNamespace } | { kind: "bucket"; bucket: string };
+
+export class BindingHost {
+  /** Per version: binding name → what it points at. */
+  private readonly resolved = new LRUCache<string, Map<string, Resolved>>({ max: 1024 });
+
+  constructor(
+    private readonly store: Store,
+    private readonly configOf: (key: VersionKey) => Promise<ScriptConfig | undefined>,
+  ) {}
+
+  /** Runs one call; throws BindingCallError with what the function should see. */
+  async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
+    const target = (await this.bindingsOf(key)).get(binding);
+    if (!target) throw new BindingCallError("Error", `env.${binding} is not a binding of ${key.script} version ${key.version}`);
+    if (target.kind === "kv") return this.callKv(target.namespace, method, args);
+    throw new BindingCallError("Error", `env.${binding}: buckets are not available yet`);
+  }
+
+  /** The KV namespace `id`, for the control API. */
+  kvNamespace(id: string): KvNamespace {
+    return new KvNamespace(this.store.kv, id);
+  }
+
+  private async callKv(namespace: KvNamespace, method: string, args: unknown[]): Promise<unknown> {
+    switch (method) {
+      case "get":
+        return namespace.get(args[0], args[1] === true);
+      case "put": {
+        const options = plainObject(args[2], "KV put: options");
+        return namespace
+          .put(args[0], args[1], {
+            ...(options.expiration !== undefined ? { expiration: options.expiration as number } : {}),
+            ...(options.expirationTtl !== undefined ? { expirationTtl: options.expirationTtl as number } : {}),
+            ...(options.metadata !== undefined ? { metadata: options.metadata as string } : {}),
+          })
+          .then(() => null);
+      }
+      case "delete":
+        return namespace.delete(args[0]).then(() => null);
+      case "list": {
+        const options = plainObject(args[0], "KV list: options");
+        return namespace.list({
+          ...(options.prefix !== undefined ? { prefix: options.prefix as string } : {}),
+          ...(options.limit !== undefined ? { limit: options.limit as number } : {}),
+          ...(options.cursor !== undefined ? { cursor: options.cursor as string } : {}),
+        });
+      }
+      default:
+        throw BindingCallError.badArgument(`KV has no method ${JSON.stringify(method)}`);
+    }
+  }
+
+  private async bindingsOf(key: VersionKey): Promise<Map<string, Resolved>> {
+    const id = versionId(key);
+    const cached = this.resolved.get(id);
+    if (cached) return cached;
+    const config = await this.configOf(key);
+    const bindings = new Map<string, Resolved>();
+    for (const kv of config?.kv_namespaces ?? []) bindings.set(kv.binding, { kind: "kv", namespace: this.kvNamespace(kv.id) });
+    for (const bucket of config?.buckets ?? []) bindings.set(bucket.binding, { kind: "bucket", bucket: bucket.bucket_name });
+    this.resolved.set(id, bindings);
+    return bindings;
+  }
+}
+
+function plainObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw BindingCallError.badArgument(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}
