@@ -183,6 +183,11 @@ export function utf8Decode(bytes: Uint8Array): string {
   return new Utf8Decoder().decode(start === 0 ? bytes : bytes.subarray(start), true, false)!;
 }
 
+/** UTF-8 decode of a whole byte sequence, replacing errors and keeping a BOM (Encoding's "UTF-8 decode without BOM"). */
+export function utf8DecodeWithoutBOM(bytes: Uint8Array): string {
+  return new Utf8Decoder().decode(bytes, true, false)!;
+}
+
 // ---- other decoders --------------------------------------------------------
 
 interface ByteDecoder {
