@@ -6,6 +6,7 @@ import { build } from "esbuild";
 import { existsSync, readdirSync, statSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { mappingTableModule } from "./tr46-table.mjs";
 
 const roots = ["host", "sdk", "bundler", "test", "bench"];
 const runtimeDir = join("host", "runtime");
@@ -60,6 +61,10 @@ const vendorPlugin = {
         args.importer.includes(`/node_modules/${pkg}/`) ? { path: resolve(runtimeDir, module) } : undefined,
       );
     }
+    build.onLoad({ filter: /\/node_modules\/tr46\/lib\/mappingTable\.json$/ }, async (args) => ({
+      contents: mappingTableModule(await readFile(args.path, "utf8")),
+      loader: "js",
+    }));
     for (const [file, find, replace, why] of runtimePatches) {
       build.onLoad({ filter: new RegExp(`/node_modules/${escapeRegExp(file)}$`) }, async (args) => {
         const source = await readFile(args.path, "utf8");

@@ -2,7 +2,8 @@
 // this module in place of tr46 (UTS #46). ASCII names are only lowercased, as
 // the standard says since 2026 (whatwg/url a8d5ca3: web compatibility; whatwg-url
 // 15.1 predates it). Anything else goes to tr46, loaded on first use so that its
-// Unicode tables (~240 KB of source) become heap only in isolates that need them.
+// Unicode tables become heap (~200 KB, its mapping table packed by
+// scripts/tr46-table.mjs) only in isolates that need them.
 import type { ToASCIIOptions } from "tr46";
 
 type Tr46 = typeof import("tr46");
