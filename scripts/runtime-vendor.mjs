@@ -36,6 +36,38 @@ const edits = {
       ],
     ],
   },
+  // urlpattern-polyfill 10.1 ships minified; these follow the URL Pattern Standard of 2026.
+  "urlpattern-polyfill/dist/urlpattern.js": {
+    imports: { "url.ts": ["URL"], "url-pattern-canonical.ts": ["canonicalizeHostname", "canonicalizePort"] },
+    patches: [
+      [
+        "let i=e.substr(s,1);if(s===n+1&&Re.test(i)||s!==n+1&&Ee.test(i)){f+=e[s++];continue}",
+        "let i=String.fromCodePoint(e.codePointAt(s));if(s===n+1&&Re.test(i)||s!==n+1&&Ee.test(i)){f+=i,s+=i.length;continue}",
+        "group names are tokenized by code point, so astral letters belong in them",
+      ],
+      ['function B(e){return e&&e.ignoreCase?"ui":"u"}', 'function B(e){return e&&e.ignoreCase?"vi":"v"}', "patterns compile with the v flag ([[a-z]--a])"],
+      [
+        "let i=`[^${x(r.delimiter)}]+?`,o=s.value;",
+        'let i=r.delimiter?`[^${x(r.delimiter)}]+?`:"[\\\\s\\\\S]+?",o=s.value;',
+        "V8 11 (Node 20) never matches /[^]+?$/v: an empty delimiter's segment wildcard is written [\\s\\S]",
+      ],
+      [
+        "function le(e,t,r){return z(t)===e&&(e=\"\"),r||e===\"\"?e:G(e)}",
+        "function le(e,t,r){return z(t)===e&&(e=\"\"),r||e===\"\"?e:canonicalizePort(e,t)}",
+        "canonicalize a port: the URL parser's port state (\"80x\" is 80)",
+      ],
+      [
+        "function G(e){if(e===\"\"||/^[0-9]*$/.test(e)&&parseInt(e)<=65535)return e;throw new TypeError(`Invalid port '${e}'.`)}",
+        "function G(e){return canonicalizePort(e)}",
+        "canonicalize a port, for the pattern's fixed text",
+      ],
+      [
+        "function j(e){if(e===\"\")return e;if(/[\\t\\n\\r #%/:<>?@[\\]^\\\\|]/g.test(e))throw new TypeError(`Invalid hostname '${e}'`);let t=new URL(\"https://example.com\");return t.hostname=e,t.hostname}",
+        "function j(e){return canonicalizeHostname(e)}",
+        "canonicalize a hostname: the URL parser's hostname state (\"bad#hostname\" is bad)",
+      ],
+    ],
+  },
 };
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");

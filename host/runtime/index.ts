@@ -22,6 +22,7 @@ import { structuredClone } from "./structured-clone.js";
 import { TextDecoderStream, TextEncoderStream } from "./text-streams.js";
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
 import { URL, URLSearchParams } from "./url.js";
+import { URLPattern } from "./url-pattern.js";
 
 const global = globalThis as unknown as Record<string, unknown>;
 
@@ -70,6 +71,7 @@ const globals: Record<string, unknown> = {
   // url, encoding
   URL,
   URLSearchParams,
+  URLPattern,
   TextEncoder,
   TextDecoder,
   atob,

@@ -3,6 +3,20 @@
 declare module "whatwg-url" {
   export const URL: unknown;
   export const URLSearchParams: unknown;
+  /** The standard's URL record. */
+  export interface URLRecord {
+    scheme: string;
+    username: string;
+    password: string;
+    host: unknown;
+    port: number | null;
+    path: string[] | string;
+    query: string | null;
+    fragment: string | null;
+  }
+  /** The basic URL parser: the record (`url` when given), or null for failure. */
+  export function basicURLParse(input: string, options?: { baseURL?: URLRecord; url?: URLRecord; stateOverride?: string }): URLRecord | null;
+  export function serializeHost(host: unknown): string;
 }
 
 declare module "tr46" {
