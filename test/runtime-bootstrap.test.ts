@@ -123,10 +123,10 @@ test("the runtime script boots from V8 code cache", async () => {
   try {
     const produced: CachedScript = first.compileScriptSync(code, { produceCachedData: true });
     assert.ok(produced.cachedData && produced.cachedData.copy().byteLength > 0);
-    assert.equal(boot(first, produced), "install,dispatch,pull,resolve,abort");
+    assert.equal(boot(first, produced), "install,dispatch,pull,resolve,abort,rejection");
     const cached: CachedScript = second.compileScriptSync(code, { cachedData: produced.cachedData });
     assert.equal(cached.cachedDataRejected, false);
-    assert.equal(boot(second, cached), "install,dispatch,pull,resolve,abort");
+    assert.equal(boot(second, cached), "install,dispatch,pull,resolve,abort,rejection");
   } finally {
     first.dispose();
     second.dispose();

@@ -7,7 +7,7 @@ import { takeBodyPayload } from "./body.js";
 import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
 import type { FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
-import { describeError, reportUncaught } from "./report-error.js";
+import { describeError, reportRejection, reportUncaught } from "./report-error.js";
 import { requestFromHost } from "./request.js";
 import { Response, responseHead } from "./response.js";
 import { ReadableStream, type ReadableStreamDefaultReader, chunkBytes } from "./streams.js";
@@ -97,8 +97,10 @@ class ExecutionContext {
       invocation.pendingWaitUntil--;
       finishIfOver(invocation);
     };
-    Promise.resolve(promise).then(settle, (error: unknown) => {
-      reportUncaught(error, invocation.id);
+    const settled = Promise.resolve(promise);
+    settled.then(settle, (error: unknown) => {
+      // Handed to the platform and rejected: nobody in user code handled it.
+      reportRejection(promise instanceof Promise ? promise : settled, error, invocation.id);
       settle();
     });
   }

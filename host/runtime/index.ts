@@ -10,11 +10,13 @@ import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder } from "./encoding.js";
+import { ErrorEvent, PromiseRejectionEvent } from "./error-events.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
+import { installGlobalScope } from "./global-scope.js";
 import { Headers } from "./headers.js";
 import { performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
-import { reportError } from "./report-error.js";
+import { rejection, reportError } from "./report-error.js";
 import { Request } from "./request.js";
 import { Response } from "./response.js";
 import * as streams from "./streams.js";
@@ -80,6 +82,8 @@ const globals: Record<string, unknown> = {
   DOMException,
   Event,
   CustomEvent,
+  ErrorEvent,
+  PromiseRejectionEvent,
   EventTarget,
   AbortController,
   AbortSignal,
@@ -103,5 +107,8 @@ for (const name of Object.keys(globals)) {
   Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
 }
 
-const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort };
+// addEventListener("error" | "unhandledrejection", ...) on the global object.
+installGlobalScope(globalThis);
+
+const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection };
 Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });
