@@ -14,6 +14,7 @@ import { ErrorEvent, PromiseRejectionEvent } from "./error-events.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
 import { installGlobalScope } from "./global-scope.js";
 import { Headers } from "./headers.js";
+import { MessageChannel, MessageEvent, MessagePort } from "./messaging.js";
 import { performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
 import { rejection, reportError } from "./report-error.js";
@@ -84,9 +85,12 @@ const globals: Record<string, unknown> = {
   CustomEvent,
   ErrorEvent,
   PromiseRejectionEvent,
+  MessageEvent,
   EventTarget,
   AbortController,
   AbortSignal,
+  MessageChannel,
+  MessagePort,
   // timers, tasks
   setTimeout,
   clearTimeout,
