@@ -35,6 +35,9 @@ delete global.__atoll_random_bytes;
 
 // Shared memory and WebAssembly are not offered: WebAssembly memory escapes
 // the isolate's memory limit, and shared memory enables timing attacks.
+// WebAssembly is absent rather than a stub that throws: libraries test
+// `typeof WebAssembly` to choose their JavaScript fallback, and the host log
+// explains a "WebAssembly is not defined" ReferenceError (report-error.ts).
 delete global.WebAssembly;
 delete global.SharedArrayBuffer;
 delete global.Atomics;
