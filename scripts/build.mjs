@@ -45,8 +45,6 @@ await build({
   mainFields: ["module", "main"],
   target: "es2022",
   minify: true,
-  // Users see these names: Request.name, err.constructor.name, stack frames.
-  keepNames: true,
   legalComments: "none",
   logLevel: "warning",
   plugins: [vendorPlugin],

@@ -98,11 +98,19 @@ test("Web platform globals are installed, not enumerable, and self is the global
       missing: names.filter((name) => typeof globalThis[name] === "undefined"),
       enumerable: names.filter((name) => Object.getOwnPropertyDescriptor(globalThis, name)?.enumerable),
       misnamed: names.filter((name) => typeof globalThis[name] === "function" && globalThis[name].name !== name),
+      constructors: [navigator, performance, globalThis, ctx].map((value) => value.constructor.name),
       self: self === globalThis,
       userAgent: navigator.userAgent,
     };
   `)) as Record<string, unknown>;
-  assert.deepEqual(seen, { missing: [], enumerable: [], misnamed: [], self: true, userAgent: "Atoll" });
+  assert.deepEqual(seen, {
+    missing: [],
+    enumerable: [],
+    misnamed: [],
+    constructors: ["Navigator", "Performance", "WorkerGlobalScope", "ExecutionContext"],
+    self: true,
+    userAgent: "Atoll",
+  });
 });
 
 test("runtime functions cannot be reached through fn.caller or structured stack frames", async () => {

@@ -111,6 +111,8 @@ class ExecutionContext {
 }
 
 Object.defineProperty(ExecutionContext.prototype, Symbol.toStringTag, { value: "ExecutionContext", configurable: true });
+// Minified, the class lost its name; ctx.constructor.name should say what it is.
+Object.defineProperty(ExecutionContext, "name", { value: "ExecutionContext", configurable: true });
 
 function signalOf(invocation: Invocation): AbortSignal {
   const controller = (invocation.controller ??= new AbortController());

@@ -110,12 +110,25 @@ const globals: Record<string, unknown> = {
   self: globalThis,
 };
 
+/**
+ * The bundle is minified, so its classes and functions lost their names
+ * (Request.name was "e"): give back the ones users see. esbuild's keepNames
+ * would name every function, at ~160 KB of heap per isolate.
+ */
+function restoreName(value: unknown, name: string): void {
+  if (typeof value === "function" && value.name !== name) Object.defineProperty(value, "name", { value: name, configurable: true });
+}
+
 for (const name of Object.keys(globals)) {
+  restoreName(globals[name], name);
   Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
 }
+restoreName(Navigator, "Navigator");
+restoreName(performance.constructor, "Performance");
 
 // addEventListener("error" | "unhandledrejection", ...) on the global object.
 installGlobalScope(globalThis);
+restoreName(Object.getPrototypeOf(globalThis).constructor, "WorkerGlobalScope");
 
 const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection };
 Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });
