@@ -5,6 +5,7 @@
 import { build } from "esbuild";
 import { existsSync, readdirSync, statSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { vendorPlugin } from "./runtime-vendor.mjs";
 
 const roots = ["host", "sdk", "bundler", "test", "bench"];
 const runtimeDir = join("host", "runtime");
@@ -40,8 +41,11 @@ await build({
   bundle: true,
   format: "iife",
   platform: "neutral",
+  // whatwg-url and its dependencies name their entry in "main" only.
+  mainFields: ["module", "main"],
   target: "es2022",
   minify: true,
   legalComments: "none",
   logLevel: "warning",
+  plugins: [vendorPlugin],
 });

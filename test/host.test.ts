@@ -145,6 +145,18 @@ test("console output of a function reaches the host's log", async () => {
   assert.ok(host.logs.some((line) => line.includes("[talker@v1] log: hello") && line.includes("a: 1")), host.logs.join("\n"));
 });
 
+test("an unhandled promise rejection reaches the function's listeners, then the host's log unless canceled", async () => {
+  await host.deploy(
+    "rejecter",
+    `addEventListener("unhandledrejection", (event) => { if (event.reason.message === "quiet 41") event.preventDefault(); });
+    export default { fetch(request) { Promise.reject(new Error(request.url.endsWith("/quiet") ? "quiet 41" : "loud 43")); return new Response("ok"); } };`,
+  );
+  assert.equal(await (await host.request("rejecter.localhost", "/quiet")).text(), "ok");
+  assert.equal(await (await host.request("rejecter.localhost", "/loud")).text(), "ok");
+  await waitFor(() => host.logs.some((line) => line.includes("rejecter@v1") && line.includes("Uncaught Error: loud 43")));
+  assert.ok(!host.logs.some((line) => line.includes("quiet 41")), host.logs.join("\n"));
+});
+
 test("a redeploy makes a new immutable version active", async () => {
   await host.deploy("versioned", `export default { fetch: () => new Response("one") };`);
   assert.equal(await (await host.request("versioned.localhost", "/")).text(), "one");

@@ -1,4 +1,5 @@
-// TextEncoder/TextDecoder, atob/btoa (WPT forgiving-base64 data) and URL.
+// TextEncoder/TextDecoder (+Stream) and atob/btoa (WPT forgiving-base64 data);
+// URL is in runtime-url.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -101,42 +102,6 @@ test("atob/btoa pass WPT's forgiving-base64 cases", async () => {
   assert.deepEqual(round, ["", "YQ==", "YWI=", "YWJj", true, "InvalidCharacterError"]);
 });
 
-test("URL and URLSearchParams basics", async () => {
-  const seen = await runInIsolate(`
-    const url = new URL("../b/./c?x=1&y=two#frag", "https://user:pw@Example.COM:8080/a/z");
-    url.searchParams.append("z", "é ü");
-    const params = new URLSearchParams("a=1&b=2&a=3");
-    params.sort();
-    let error = null;
-    try { new URL("not a url"); } catch (e) { error = e.name; }
-    return {
-      href: url.href, origin: url.origin, host: url.host, pathname: url.pathname, search: url.search, hash: url.hash,
-      username: url.username, y: url.searchParams.get("y"),
-      params: [params.toString(), params.getAll("a"), params.has("b"), params.size],
-      fromObject: new URLSearchParams({ q: "x y", r: "&" }).toString(),
-      idna: new URL("https://münchen.example/").hostname,
-      error, canParse: [URL.canParse("https://ok.example"), URL.canParse("nope")],
-      json: JSON.stringify({ u: new URL("https://j.example") }),
-    };
-  `);
-  assert.deepEqual(seen, {
-    href: "https://user:pw@example.com:8080/b/c?x=1&y=two&z=%C3%A9+%C3%BC#frag",
-    origin: "https://example.com:8080",
-    host: "example.com:8080",
-    pathname: "/b/c",
-    search: "?x=1&y=two&z=%C3%A9+%C3%BC",
-    hash: "#frag",
-    username: "user",
-    y: "two",
-    params: ["a=1&a=3&b=2", ["1", "3"], true, 3],
-    fromObject: "q=x+y&r=%26",
-    idna: "xn--mnchen-3ya.example",
-    error: "TypeError",
-    canParse: [true, false],
-    json: '{"u":"https://j.example/"}',
-  });
-});
-
 test("TextEncoderStream and TextDecoderStream", async () => {
   const seen = await runInIsolate(`
     const source = new ReadableStream({ start(c) { c.enqueue("h\\ud83d"); c.enqueue("\\ude00!"); c.close(); } });
@@ -144,30 +109,4 @@ test("TextEncoderStream and TextDecoderStream", async () => {
     return text;
   `);
   assert.equal(seen, "h😀!");
-});
-
-test("URL passes WPT's urltestdata except some file: and blob: edge cases", async () => {
-  const cases = (JSON.parse(readFileSync(new URL("../../../shared/conformance/urltestdata.json", import.meta.url), "utf8")) as unknown[]).filter(
-    (entry): entry is Record<string, string | null | boolean> => typeof entry === "object" && entry !== null,
-  );
-  const failures = (await runInIsolate(
-    `
-    const cases = await request.json();
-    const failures = [];
-    for (const c of cases) {
-      let url;
-      try { url = c.base === null ? new URL(c.input) : new URL(c.input, c.base); }
-      catch { if (!c.failure) failures.push(c.input + " (base " + c.base + "): threw"); continue; }
-      if (c.failure) { failures.push(c.input + ": parsed"); continue; }
-      for (const key of ["href", "origin", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"]) {
-        if (key in c && url[key] !== c[key]) { failures.push(c.input + " (base " + c.base + "): " + key); break; }
-      }
-    }
-    return failures;
-  `,
-    { method: "POST", body: JSON.stringify(cases) },
-  )) as string[];
-  const unexpected = failures.filter((failure) => !/file:|blob:/i.test(failure));
-  assert.deepEqual(unexpected, []);
-  assert.ok(failures.length <= 45, `${failures.length} of ${cases.length} cases fail`);
 });

@@ -8,7 +8,7 @@ import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } fr
 import { DOMException } from "./dom-exception.js";
 import { KVNamespace } from "./kv.js";
 import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
-import { describeError, reportUncaught } from "./report-error.js";
+import { describeError, reportRejection, reportUncaught } from "./report-error.js";
 import { requestFromHost } from "./request.js";
 import { Response, responseHead } from "./response.js";
 import { ReadableStream, type ReadableStreamDefaultReader, chunkBytes } from "./streams.js";
@@ -103,8 +103,10 @@ class ExecutionContext {
       invocation.pendingWaitUntil--;
       finishIfOver(invocation);
     };
-    Promise.resolve(promise).then(settle, (error: unknown) => {
-      reportUncaught(error, invocation.id);
+    const settled = Promise.resolve(promise);
+    settled.then(settle, (error: unknown) => {
+      // Handed to the platform and rejected: nobody in user code handled it.
+      reportRejection(promise instanceof Promise ? promise : settled, error, invocation.id);
       settle();
     });
   }
@@ -115,6 +117,8 @@ class ExecutionContext {
 }
 
 Object.defineProperty(ExecutionContext.prototype, Symbol.toStringTag, { value: "ExecutionContext", configurable: true });
+// Minified, the class lost its name; ctx.constructor.name should say what it is.
+Object.defineProperty(ExecutionContext, "name", { value: "ExecutionContext", configurable: true });
 
 function signalOf(invocation: Invocation): AbortSignal {
   const controller = (invocation.controller ??= new AbortController());

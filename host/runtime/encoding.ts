@@ -190,8 +190,8 @@ export function utf8Decode(bytes: Uint8Array): string {
   return new Utf8Decoder().decode(start === 0 ? bytes : bytes.subarray(start), true, false)!;
 }
 
-/** Encoding's "UTF-8 decode without BOM": a BOM is kept as U+FEFF (form fields and urlencoded bodies). */
-export function utf8DecodeKeepBOM(bytes: Uint8Array): string {
+/** UTF-8 decode of a whole byte sequence, replacing errors and keeping a BOM as U+FEFF (Encoding's "UTF-8 decode without BOM": form fields, urlencoded bodies). */
+export function utf8DecodeWithoutBOM(bytes: Uint8Array): string {
   return new Utf8Decoder().decode(bytes, true, false)!;
 }
 

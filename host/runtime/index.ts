@@ -12,13 +12,16 @@ import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder } from "./encoding.js";
-import { fetch } from "./fetch.js";
+import { ErrorEvent, PromiseRejectionEvent } from "./error-events.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
+import { fetch } from "./fetch.js";
 import { FormData } from "./form-data.js";
+import { installGlobalScope } from "./global-scope.js";
 import { Headers } from "./headers.js";
+import { MessageChannel, MessageEvent, MessagePort } from "./messaging.js";
 import { performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
-import { reportError } from "./report-error.js";
+import { rejection, reportError } from "./report-error.js";
 import { Request } from "./request.js";
 import { Response } from "./response.js";
 import * as streams from "./streams.js";
@@ -27,6 +30,7 @@ import { CryptoKey, SubtleCrypto } from "./subtle.js";
 import { TextDecoderStream, TextEncoderStream } from "./text-streams.js";
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
 import { URL, URLSearchParams } from "./url.js";
+import { URLPattern } from "./url-pattern.js";
 
 const global = globalThis as unknown as Record<string, unknown>;
 
@@ -36,6 +40,9 @@ delete global.__atoll_random_bytes;
 
 // Shared memory and WebAssembly are not offered: WebAssembly memory escapes
 // the isolate's memory limit, and shared memory enables timing attacks.
+// WebAssembly is absent rather than a stub that throws: libraries test
+// `typeof WebAssembly` to choose their JavaScript fallback, and the host log
+// explains a "WebAssembly is not defined" ReferenceError (report-error.ts).
 delete global.WebAssembly;
 delete global.SharedArrayBuffer;
 delete global.Atomics;
@@ -82,6 +89,7 @@ const globals: Record<string, unknown> = {
   // url, encoding
   URL,
   URLSearchParams,
+  URLPattern,
   TextEncoder,
   TextDecoder,
   atob,
@@ -90,9 +98,14 @@ const globals: Record<string, unknown> = {
   DOMException,
   Event,
   CustomEvent,
+  ErrorEvent,
+  PromiseRejectionEvent,
+  MessageEvent,
   EventTarget,
   AbortController,
   AbortSignal,
+  MessageChannel,
+  MessagePort,
   // timers, tasks
   setTimeout,
   clearTimeout,
@@ -111,9 +124,25 @@ const globals: Record<string, unknown> = {
   self: globalThis,
 };
 
-for (const name of Object.keys(globals)) {
-  Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
+/**
+ * The bundle is minified, so its classes and functions lost their names
+ * (Request.name was "e"): give back the ones users see. esbuild's keepNames
+ * would name every function, at ~160 KB of heap per isolate.
+ */
+function restoreName(value: unknown, name: string): void {
+  if (typeof value === "function" && value.name !== name) Object.defineProperty(value, "name", { value: name, configurable: true });
 }
 
-const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort };
+for (const name of Object.keys(globals)) {
+  restoreName(globals[name], name);
+  Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
+}
+restoreName(Navigator, "Navigator");
+restoreName(performance.constructor, "Performance");
+
+// addEventListener("error" | "unhandledrejection", ...) on the global object.
+installGlobalScope(globalThis);
+restoreName(Object.getPrototypeOf(globalThis).constructor, "WorkerGlobalScope");
+
+const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection };
 Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });

@@ -4,7 +4,7 @@
 // or application/x-www-form-urlencoded, for Body.formData().
 import { type Blob, blobFromParts, blobParts, fileFromParts, normalizeType } from "./blob.js";
 import { crypto } from "./crypto.js";
-import { utf8DecodeKeepBOM, utf8Encode } from "./encoding.js";
+import { utf8DecodeWithoutBOM, utf8Encode } from "./encoding.js";
 import { FormData, appendEntry, formEntries } from "./form-data.js";
 import { type MimeType, extractMimeType } from "./mime-type.js";
 import { URLSearchParams } from "./url.js";
@@ -156,7 +156,7 @@ function readPartHeaders(body: Uint8Array, position: number): [PartHeaders, numb
       if (!disposition || headers.name === null) throw formError("a part has no Content-Disposition header with a name");
       return [headers, end + 2];
     }
-    const line = utf8DecodeKeepBOM(body.subarray(position, end));
+    const line = utf8DecodeWithoutBOM(body.subarray(position, end));
     position = end + 2;
     const colon = line.indexOf(":");
     const headerName = colon === -1 ? "" : line.slice(0, colon).trim();
@@ -212,7 +212,7 @@ export function parseMultipart(body: Uint8Array, boundary: string): FormData {
     const content = body.subarray(contentStart, contentEnd);
     position = contentEnd + delimiter.length;
 
-    if (headers.filename === null) appendEntry(form, headers.name!, utf8DecodeKeepBOM(content));
+    if (headers.filename === null) appendEntry(form, headers.name!, utf8DecodeWithoutBOM(content));
     else {
       const type = normalizeType(headers.contentType ?? "text/plain");
       appendEntry(form, headers.name!, fileFromParts(content.length > 0 ? [content] : [], headers.filename, type, lastModified));
@@ -228,7 +228,7 @@ function startsWith(body: Uint8Array, prefix: Uint8Array, at: number): boolean {
 
 /** The application/x-www-form-urlencoded parser over bytes. */
 export function parseUrlencoded(body: Uint8Array): FormData {
-  const text = utf8DecodeKeepBOM(body);
+  const text = utf8DecodeWithoutBOM(body);
   // URLSearchParams drops a leading "?", the urlencoded parser does not.
   const params = new URLSearchParams(text.startsWith("?") ? `&${text}` : text);
   const form = new FormData();

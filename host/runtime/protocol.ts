@@ -79,7 +79,20 @@ export interface RuntimeEntryPoints {
   resolve(op: number, ok: boolean, value: unknown): void;
   /** The client went away or the host gave up: abort the request's signal and cancel the body. */
   abort(id: number, reason: string): void;
+  /**
+   * A call into the isolate was rejected because a promise rejection went
+   * unhandled during it (isolated-vm reports the first one per call). `id`:
+   * the invocation the call concerned, if any. The runtime dispatches an
+   * "unhandledrejection" event and sends `uncaught` unless a listener canceled it.
+   * Never call it for the rejection of a `rejection` call: log that one.
+   */
+  rejection(id: number | null, reason: RejectionReason): void;
 }
+
+/** The copy of a rejection's reason the host got from isolated-vm: an Error's parts, or a primitive. */
+export type RejectionReason =
+  | { error: { name: string; message: string; stack: string } }
+  | { value: string | number | boolean | null | undefined };
 
 /**
  * Fire-and-forget messages from the runtime to the host, via
@@ -98,7 +111,7 @@ export type IsolateMessage =
   | { t: "done"; id: number }
   /** console output, already formatted. id: the invocation it belongs to, when known. */
   | { t: "log"; id: number | null; level: LogLevel; message: string }
-  /** An error nobody handled (unhandled rejection, error thrown in a timer). */
+  /** An error nobody handled (unhandled rejection, error thrown in a timer) whose event no listener canceled. */
   | { t: "uncaught"; id: number | null; message: string; stack: string }
   /** Ask the host for something asynchronous; it answers with `resolve(op, ...)`. */
   /** A timer of invocation `id` (null: unknown, every live one owns it); dropped when its owners are over. */

@@ -127,8 +127,36 @@ function cloneValue(value: unknown, memory: Map<object, unknown>): unknown {
   return object;
 }
 
+// ArrayBuffer.prototype.transfer detaches the original (V8 11.4+); without it
+// a transferred buffer is copied and the original stays usable.
+const transferBuffer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer) => ArrayBuffer }).transfer;
+
+/** The transfer list's ArrayBuffers, each mapped to its transferred copy; anything else is a DataCloneError. */
+function transferred(transfer: unknown, what: string): Map<object, unknown> {
+  const memory = new Map<object, unknown>();
+  if (transfer === undefined || transfer === null) return memory;
+  if (typeof transfer !== "object" || typeof (transfer as Iterable<unknown>)[Symbol.iterator] !== "function") {
+    throw new TypeError(`${what}: the transfer list must be an array`);
+  }
+  for (const item of transfer as Iterable<unknown>) {
+    if (objectToString.call(item) !== "[object ArrayBuffer]") {
+      const name = item !== null && typeof item === "object" ? objectToString.call(item).slice(8, -1) : typeof item;
+      throw new DOMException(`${what}: ${name} could not be transferred: only ArrayBuffers can be transferred in Atoll.`, "DataCloneError");
+    }
+    if (memory.has(item as object)) throw new DOMException(`${what}: an ArrayBuffer is listed twice in the transfer list.`, "DataCloneError");
+    const buffer = item as ArrayBuffer;
+    memory.set(buffer, transferBuffer !== undefined ? transferBuffer.call(buffer) : buffer.slice(0));
+  }
+  return memory;
+}
+
+/** Clones `value` as structuredClone() does, taking the ArrayBuffers in `transfer` over (postMessage). */
+export function cloneWithTransfer<T>(value: T, transfer: unknown, what: string): T {
+  return cloneValue(value, transferred(transfer, what)) as T;
+}
+
 export function structuredClone<T>(value: T, options?: { transfer?: unknown[] }): T {
   if (arguments.length === 0) throw new TypeError("structuredClone: 1 argument required, but only 0 present.");
   if (options !== undefined && options !== null && typeof options !== "object") throw new TypeError("structuredClone: options must be an object");
-  return cloneValue(value, new Map()) as T;
+  return cloneWithTransfer(value, options?.transfer, "structuredClone");
 }

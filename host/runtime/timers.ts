@@ -1,4 +1,5 @@
-// setTimeout, setInterval, their clear functions and queueMicrotask, per HTML
+// setTimeout, setInterval, their clear functions, queueMicrotask, and the
+// runtime's own task queueing, per HTML
 // (https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#timers).
 // Every arming of a timer is one `timer` op; the host calls back after `ms`.
 import { cancelOp, currentInvocation, runAs, startOp } from "./bridge.js";
@@ -87,6 +88,30 @@ export function clearTimeout(id?: unknown): void {
 
 export function clearInterval(id?: unknown): void {
   clear(id);
+}
+
+/**
+ * HTML's "queue a task": `callback` runs in a later turn of the isolate (a
+ * zero-ms host timer, so microtasks queued meanwhile run first), credited to
+ * the invocation that queued it.
+ */
+export function queueTask(callback: () => void): void {
+  const invocation = currentInvocation();
+  startOp({ name: "timer", ms: 0, id: invocation }, (ok, why) => {
+    if (!ok) {
+      // A task whose invocation is over is dropped, as its timers are.
+      if (why === TIMER_CANCELLED) return;
+      reportUncaught(new Error(`task refused by the host: ${String(why)}`), invocation);
+      return;
+    }
+    runAs(invocation, () => {
+      try {
+        callback();
+      } catch (error) {
+        reportUncaught(error, invocation);
+      }
+    });
+  });
 }
 
 export function queueMicrotask(callback: () => void): void {

@@ -1,7 +1,8 @@
 // URL and URLSearchParams, per the WHATWG URL Standard (https://url.spec.whatwg.org/),
-// from core-js-pure (IDNA included), typed here since the package has no types.
-import coreURL from "core-js-pure/stable/url/index.js";
-import coreURLSearchParams from "core-js-pure/stable/url-search-params/index.js";
+// from whatwg-url, the standard's reference implementation, typed here since the
+// package has no types. The build (scripts/build.mjs) gives it the runtime's
+// UTF-8 code (encoding.ts) and our domain-to-ASCII (idna.ts) in place of tr46.
+import { URL as whatwgURL, URLSearchParams as whatwgURLSearchParams } from "whatwg-url";
 
 export interface URL {
   href: string;
@@ -48,8 +49,8 @@ export interface URLSearchParamsConstructor {
   readonly prototype: URLSearchParams;
 }
 
-export const URL = coreURL as URLConstructor;
-export const URLSearchParams = coreURLSearchParams as URLSearchParamsConstructor;
+export const URL = whatwgURL as URLConstructor;
+export const URLSearchParams = whatwgURLSearchParams as URLSearchParamsConstructor;
 
 // Show URLs readably in console output.
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");

@@ -7,7 +7,7 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel } from "../../host/runtime/protocol.js";
+import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, RejectionReason } from "../../host/runtime/protocol.js";
 import { MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
 import { KeyVault } from "../../host/executor/worker/subtle-host.js";
 
@@ -105,7 +105,7 @@ export class RuntimeHarness {
   handlers: InstalledHandlers | null = null;
   /** crypto.subtle's keys for this isolate: the host's own code, as FunctionIsolate uses it. */
   readonly keys = new KeyVault();
-  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort", ivm.Reference<(...args: unknown[]) => unknown>>;
+  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort" | "rejection", ivm.Reference<(...args: unknown[]) => unknown>>;
   private readonly invocations = new Map<number, InvocationState>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private lastId = 0;
@@ -140,7 +140,14 @@ export class RuntimeHarness {
     produceRuntimeCache(this.isolate);
     const runtime = global.getSync("__atoll_runtime", { reference: true }) as ivm.Reference<Record<string, unknown>>;
     const take = (name: string) => runtime.getSync(name, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
-    this.entry = { install: take("install"), dispatch: take("dispatch"), pull: take("pull"), resolve: take("resolve"), abort: take("abort") };
+    this.entry = {
+      install: take("install"),
+      dispatch: take("dispatch"),
+      pull: take("pull"),
+      resolve: take("resolve"),
+      abort: take("abort"),
+      rejection: take("rejection"),
+    };
     runtime.release();
     global.deleteSync("__atoll_runtime");
   }
@@ -286,10 +293,13 @@ export class RuntimeHarness {
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
-  private call(name: "dispatch" | "pull" | "resolve" | "abort", args: unknown[]): void {
+  private call(name: "dispatch" | "pull" | "resolve" | "abort" | "rejection", args: unknown[]): void {
     if (this.isolate.isDisposed) return;
     this.entry[name].apply(undefined, args, { arguments: { copy: true } }).catch((error: unknown) => {
       this.callErrors.push(error instanceof Error ? error.message : String(error));
+      // As the host does: a promise rejection left unhandled during the call
+      // goes back to the runtime as an "unhandledrejection" event.
+      if (name !== "rejection") this.call("rejection", [name === "resolve" ? null : args[0], rejectionReason(error)]);
     });
   }
 
@@ -367,6 +377,13 @@ export class RuntimeHarness {
       });
     }
   }
+}
+
+/** What the host sends `rejection()`: the copy of the reason isolated-vm rejected a call with. */
+export function rejectionReason(error: unknown): RejectionReason {
+  if (error instanceof Error) return { error: { name: error.name, message: error.message, stack: error.stack ?? "" } };
+  if (error === null || error === undefined || typeof error === "string" || typeof error === "number" || typeof error === "boolean") return { value: error };
+  return { value: String(error) };
 }
 
 function toBytes(value: string | Uint8Array): Uint8Array {

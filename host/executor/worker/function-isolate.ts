@@ -4,7 +4,7 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, SubtleMethod } from "../../runtime/protocol.js";
+import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
@@ -75,7 +75,7 @@ export class FunctionIsolate {
   private limits: InvocationLimits = { cpuMs: 50, wallMs: 30_000, subrequests: 50 };
   private readonly context: ivm.Context;
   /** References to the runtime's entry points (RuntimeEntryPoints); only the host holds them. */
-  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort", ivm.Reference<Function>>;
+  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort" | "rejection", ivm.Reference<Function>>;
   private onMessage: (message: CheckedMessage) => void = () => {};
   private disposed = false;
   /** Timers the runtime asked for (setTimeout/setInterval), by op. */
@@ -120,6 +120,7 @@ export class FunctionIsolate {
         pull: await entryPoint("pull"),
         resolve: await entryPoint("resolve"),
         abort: await entryPoint("abort"),
+        rejection: await entryPoint("rejection"),
       };
       runtime.release();
       await global.delete("__atoll_runtime");
@@ -308,8 +309,11 @@ export class FunctionIsolate {
         }
         this.charge(charged, before);
         // isolated-vm rejects the call in progress when a promise rejection goes
-        // unhandled inside; the runtime carries on, so this is only worth a log.
-        this.onMessage({ t: "uncaught", id: id !== null && this.invocations.has(id) ? id : null, message: messageOf(error), stack: stackOf(error) });
+        // unhandled inside. The runtime carries on; it dispatches the rejection
+        // as an "unhandledrejection" event and logs it unless a listener cancels.
+        const owner = id !== null && this.invocations.has(id) ? id : null;
+        if (reference !== this.entry.rejection) this.call(this.entry.rejection, [owner, rejectionReason(error)], owner);
+        else this.onMessage({ t: "uncaught", id: owner, message: messageOf(error), stack: stackOf(error) });
       },
     );
   }
@@ -540,6 +544,13 @@ function randomBytes(length: unknown): Uint8Array {
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** The copy of a rejection's reason isolated-vm gave us, as the runtime's rejection() takes it. */
+function rejectionReason(error: unknown): RejectionReason {
+  if (error instanceof Error) return { error: { name: error.name, message: error.message, stack: String(error.stack ?? "") } };
+  if (error === null || error === undefined || typeof error === "string" || typeof error === "number" || typeof error === "boolean") return { value: error };
+  return { value: String(error) };
 }
 
 function stackOf(error: unknown): string {
