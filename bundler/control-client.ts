@@ -75,6 +75,36 @@ export class ControlClient {
     return this.request<{ deleted: string }>("DELETE", `/v1/scripts/${encodeURIComponent(name)}`);
   }
 
+  /**
+   * A request whose body and answer are bytes, not JSON (KV values, bucket
+   * objects). Returns the response when it is a success; throws the API's
+   * error otherwise. `notFound` is returned as null instead of thrown.
+   */
+  async raw(method: string, path: string, init: { body?: Uint8Array; headers?: Record<string, string>; notFound?: "null" } = {}): Promise<Response | null> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, ...init.headers };
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+    } catch (error) {
+      throw new ControlUnreachableError(this.baseUrl, describeFetchFailure(error));
+    }
+    if (response.ok) return response;
+    if (response.status === 404 && init.notFound === "null") return null;
+    const text = await response.text();
+    let answer: unknown = {};
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      // Not an API error body: apiError falls back to the status.
+    }
+    throw apiError(response.status, answer, `${method} ${path}`);
+  }
+
+  /** A JSON request (the API's usual shape). */
+  json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(method, path, body);
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";

@@ -98,7 +98,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname);
   const controlPort = (controlServer.address() as AddressInfo).port;
 

@@ -4,7 +4,8 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { startCommand } from "./start.js";
 
-export const commands: ReadonlyArray<() => Command> = [buildCommand, deployCommand, listCommand, deleteCommand, startCommand];
+export const commands: ReadonlyArray<() => Command> = [buildCommand, deployCommand, listCommand, deleteCommand, kvCommand, startCommand];

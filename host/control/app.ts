@@ -21,6 +21,8 @@ import type { Executor } from "../executor/executor.js";
 import { isolateSettings, type Deployments } from "../front/deployments.js";
 import type { Store } from "../store/store.js";
 import { bearerMatches } from "./auth.js";
+import type { BindingHost } from "../bindings/binding-host.js";
+import { registerKvRoutes } from "./kv-routes.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -31,6 +33,8 @@ export interface ControlApiOptions {
   executor: Executor;
   /** Largest bundle accepted, bytes. */
   maxBundleBytes: number;
+  /** Functions' bindings: the control API serves the same KV namespaces and buckets. */
+  bindings: BindingHost;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -53,6 +57,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
     if (!bearerMatches(c.req.header("authorization"), token)) throw new UnauthorizedError();
     await next();
   });
+
+  registerKvRoutes(app, options.bindings);
 
   app.get("/v1/scripts", async (c) => {
     const scripts = await store.listScripts();

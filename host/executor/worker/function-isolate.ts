@@ -172,7 +172,7 @@ export class FunctionIsolate {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
     try {
-      await gate.run(this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
+      await gate.run(this, this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
     } catch (error) {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
@@ -287,7 +287,7 @@ export class FunctionIsolate {
     if (this.disposed) return;
     const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
     let before = 0n;
-    gate.run<unknown>(this.label, () => {
+    gate.run<unknown>(this, this.label, () => {
       // Measured from here: time spent waiting for the gate is not the function's.
       if (this.disposed) return Promise.resolve();
       before = this.isolate.cpuTime;
