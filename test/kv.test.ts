@@ -3,7 +3,11 @@
 // host; two scripts naming the same namespace share it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { startTestHost, type TestHost } from "./support/test-host.js";
+
+const atollBin = fileURLToPath(new URL("../../bin/atoll.js", import.meta.url));
 
 // A small RPC over HTTP: POST a JSON list of [method, ...args] calls, get their results (or errors) back.
 const KV_RPC = `export default {
@@ -164,4 +168,40 @@ test("KV data survives a host restart", async () => {
   await host.stop();
   host = await startTestHost({ dataDir });
   assert.deepEqual(await rpc([["get", "durable"]]), [{ ok: "still here" }]);
+});
+
+test("operators: atoll kv put/get/list/delete and the control API see what functions see", async () => {
+  const run = (args: string[], input?: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [atollBin, "kv", ...args, "--control-url", host.controlUrl, "--token", host.token],
+        { timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      );
+      if (input !== undefined) child.stdin!.end(input);
+      else child.stdin!.end();
+    });
+  const put = await run(["put", "cache", "from/cli key", "cli value", "--metadata", '{"by":"cli"}']);
+  assert.equal(put.code, 0, put.stderr);
+  assert.match(put.stdout, /Put "from\/cli key" in cache \(9 bytes\)/);
+  assert.deepEqual(await rpc([["getWithMetadata", "from/cli key"]]), [{ ok: { value: "cli value", metadata: { by: "cli" } } }]);
+  const piped = await run(["put", "cache", "piped"], "from stdin");
+  assert.equal(piped.code, 0, piped.stderr);
+  await rpc([["put", "from-function", "written by a function"]]);
+  const got = await run(["get", "cache", "from-function"]);
+  assert.equal(got.stdout, "written by a function");
+  assert.equal((await run(["get", "cache", "piped"])).stdout, "from stdin");
+  const listed = await run(["list", "cache", "--prefix", "from"]);
+  assert.deepEqual(listed.stdout.trim().split("\n"), ["from-function", "from/cli key"]);
+  const missing = await run(["get", "cache", "nope"]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /no key "nope" in KV namespace "cache"/);
+  const tooLong = await run(["put", "cache", "k".repeat(600), "v"]);
+  assert.notEqual(tooLong.code, 0);
+  assert.match(tooLong.stderr, /the key is 600 bytes, over the limit of 512/);
+  assert.equal((await run(["delete", "cache", "from-function"])).code, 0);
+  assert.deepEqual(await rpc([["get", "from-function"]]), [{ ok: null }]);
+  const unauthorized = await fetch(`${host.controlUrl}/v1/kv/cache/keys`);
+  assert.equal(unauthorized.status, 401);
 });
