@@ -18,18 +18,75 @@ export interface UploadRequest {
   bundle: string;
   /** A note kept with the version (`atoll deploy -m`). */
   message?: string;
+  /** A gradual deploy: the share of clients (1 to 99) the new version serves as a canary (`atoll deploy --percent`). */
+  percent?: number;
 }
 
-/** The answer to `PUT /v1/scripts/:name`: the new, now active, version. */
+/** The answer to `PUT /v1/scripts/:name`: the new version, active or (with `percent`) a canary. */
 export interface UploadResult {
   name: string;
   version: number;
+  /** The version serving everyone else (the new one, unless it is a canary). Absent from older hosts. */
+  active_version?: number;
+  canary?: CanaryInfo | null;
   bundle_bytes: number;
   bundle_gzip_bytes: number;
   /** Where the function answers, e.g. "http://hello.localhost:8787/". */
   urls: string[];
   /** ISO 8601. */
   created_at: string;
+}
+
+/** A gradual deploy in progress. */
+export interface CanaryInfo {
+  version: number;
+  /** 1 to 99. */
+  percent: number;
+}
+
+/** One entry of `GET /v1/scripts/:name/versions`. */
+export interface VersionInfo {
+  version: number;
+  /** ISO 8601. */
+  created_at: string;
+  message: string | null;
+  /** sha256 of the bundle, hex. */
+  bundle_hash: string;
+  bundle_bytes: number;
+  bundle_gzip_bytes: number;
+  active: boolean;
+  canary: boolean;
+}
+
+/** The answer to `GET /v1/scripts/:name/versions`. */
+export interface VersionList {
+  name: string;
+  active_version: number;
+  canary: CanaryInfo | null;
+  /** Where a rollback without a version goes (while no canary is live). */
+  previous_version: number | null;
+  /** Newest first. */
+  versions: VersionInfo[];
+  /** `before` for the next page; null on the last one. */
+  next_before: number | null;
+}
+
+/** The answer to a rollback or promotion. */
+export interface DeploymentChangeResult {
+  name: string;
+  kind: "rollback" | "promote" | "cancel-canary";
+  active_version: number;
+  previous_version: number | null;
+  /** The canary the change ended (promoted or cancelled). */
+  ended_canary: CanaryInfo | null;
+  created_at: string;
+}
+
+/** One entry of `GET /v1/scripts/:name/secrets`: never a value. */
+export interface SecretInfo {
+  key: string;
+  /** ISO 8601. */
+  updated_at: string;
 }
 
 /** One entry of `GET /v1/scripts`. */
@@ -103,6 +160,39 @@ export class ControlClient {
   /** A JSON request (the API's usual shape). */
   json<T>(method: string, path: string, body?: unknown): Promise<T> {
     return this.request<T>(method, path, body);
+  }
+
+  // ---- versions, rollback, gradual deploys --------------------------------
+
+  listVersions(name: string, page: { limit?: number; before?: number } = {}): Promise<VersionList> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set("limit", String(page.limit));
+    if (page.before !== undefined) query.set("before", String(page.before));
+    const suffix = query.size > 0 ? `?${query}` : "";
+    return this.request<VersionList>("GET", `/v1/scripts/${encodeURIComponent(name)}/versions${suffix}`);
+  }
+
+  rollback(name: string, version?: number): Promise<DeploymentChangeResult> {
+    return this.request<DeploymentChangeResult>("POST", `/v1/scripts/${encodeURIComponent(name)}/rollback`, version === undefined ? {} : { version });
+  }
+
+  promote(name: string): Promise<DeploymentChangeResult> {
+    return this.request<DeploymentChangeResult>("POST", `/v1/scripts/${encodeURIComponent(name)}/promote`, {});
+  }
+
+  // ---- secrets -------------------------------------------------------------
+
+  putSecret(name: string, key: string, value: string): Promise<{ name: string; key: string; created: boolean; updated_at: string }> {
+    return this.request("PUT", `/v1/scripts/${encodeURIComponent(name)}/secrets/${encodeURIComponent(key)}`, { value });
+  }
+
+  async listSecrets(name: string): Promise<SecretInfo[]> {
+    const answer = await this.request<{ secrets?: SecretInfo[] }>("GET", `/v1/scripts/${encodeURIComponent(name)}/secrets`);
+    return answer.secrets ?? [];
+  }
+
+  deleteSecret(name: string, key: string): Promise<{ name: string; deleted: string }> {
+    return this.request("DELETE", `/v1/scripts/${encodeURIComponent(name)}/secrets/${encodeURIComponent(key)}`);
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -6,6 +6,8 @@ import { ControlClient, type ControlOptions, type UploadResult } from "./control
 export interface DeployOptions extends ControlOptions {
   /** A note kept with the version (`atoll deploy -m`). */
   message?: string;
+  /** A gradual deploy: the share of clients (1 to 99) the new version serves (`atoll deploy --percent`). */
+  percent?: number;
   /** Receives the bundler's warnings, one formatted message each. Default: dropped. */
   log?: (line: string) => void;
 }
@@ -24,5 +26,6 @@ export function uploadBundle(bundle: BundleResult, options: DeployOptions): Prom
     config: bundle.config,
     bundle: bundle.code,
     ...(options.message !== undefined ? { message: options.message } : {}),
+    ...(options.percent !== undefined ? { percent: options.percent } : {}),
   });
 }

@@ -6,7 +6,8 @@ export type CliErrorCode =
   | "ATOLL_BUILD_FAILED"
   | "ATOLL_NO_TOKEN"
   | "ATOLL_CONTROL_UNREACHABLE"
-  | "ATOLL_CONTROL_API";
+  | "ATOLL_CONTROL_API"
+  | "ATOLL_EMPTY_SECRET";
 
 export class CliError extends Error {
   readonly code: string;

@@ -21,7 +21,17 @@ export type AtollErrorCode =
   | "ATOLL_CPU_LIMIT"
   | "ATOLL_WALL_LIMIT"
   | "ATOLL_MEMORY_LIMIT"
-  | "ATOLL_INTERNAL";
+  | "ATOLL_INTERNAL"
+  // Deployments: versions, rollback, gradual deploys, secrets.
+  | "ATOLL_NO_PREVIOUS_VERSION"
+  | "ATOLL_ALREADY_ACTIVE"
+  | "ATOLL_NO_CANARY"
+  | "ATOLL_NO_STABLE_VERSION"
+  | "ATOLL_CANARY_ROUTES_DIFFER"
+  | "ATOLL_SECRET_VAR_CLASH"
+  | "ATOLL_SECRET_TOO_LARGE"
+  | "ATOLL_SECRETS_KEY"
+  | "ATOLL_SECRET_UNREADABLE";
 
 export class AtollError extends Error {
   readonly code: AtollErrorCode;
@@ -146,5 +156,107 @@ export class ScriptQuarantinedError extends AtollError {
 export class WorkerUnavailableError extends AtollError {
   constructor(reason: string) {
     super("ATOLL_WORKER_UNAVAILABLE", 503, `no worker could take the request: ${reason}`);
+  }
+}
+
+// ---- Deployments: versions, rollback, gradual deploys, secrets -------------
+
+export class VersionNotFoundError extends AtollError {
+  constructor(script: string, version: number) {
+    super("ATOLL_NOT_FOUND", 404, `script "${script}" has no version ${version}: \`atoll versions ${script}\` lists the versions it has`, { script, version });
+  }
+}
+
+export class NothingToRollBackError extends AtollError {
+  constructor(script: string, active: number) {
+    super(
+      "ATOLL_NO_PREVIOUS_VERSION",
+      409,
+      `script "${script}" has had no version active before version ${active}, so there is nothing to roll back to: name a version (\`atoll rollback ${script} VERSION\`) or deploy a new one`,
+      { script, active_version: active },
+    );
+  }
+}
+
+export class AlreadyActiveError extends AtollError {
+  constructor(script: string, version: number) {
+    super("ATOLL_ALREADY_ACTIVE", 409, `version ${version} is already the active version of script "${script}": nothing to do`, { script, version });
+  }
+}
+
+export class NoCanaryError extends AtollError {
+  constructor(script: string) {
+    super("ATOLL_NO_CANARY", 409, `script "${script}" has no canary to promote: start a gradual deploy with \`atoll deploy --percent N\` first`, { script });
+  }
+}
+
+export class NoStableVersionError extends AtollError {
+  constructor(script: string) {
+    super(
+      "ATOLL_NO_STABLE_VERSION",
+      409,
+      `script "${script}" has no active version yet, so a gradual deploy has nothing to share its traffic with: deploy its first version without --percent`,
+      { script },
+    );
+  }
+}
+
+export class CanaryRoutesDifferError extends AtollError {
+  constructor(script: string, stableRoutes: readonly string[], canaryRoutes: readonly string[]) {
+    const list = (routes: readonly string[]) => (routes.length === 0 ? "none" : routes.map((route) => JSON.stringify(route)).join(", "));
+    super(
+      "ATOLL_CANARY_ROUTES_DIFFER",
+      409,
+      `a canary splits the traffic of the active version's routes, so it must serve the same routes: the active version of "${script}" serves ${list(stableRoutes)}, the upload serves ${list(canaryRoutes)}. Deploy a route change without --percent (after promoting or rolling back any canary)`,
+      { script, stable_routes: stableRoutes, canary_routes: canaryRoutes },
+    );
+  }
+}
+
+export class SecretVarClashError extends AtollError {
+  /** @param where what is being written: "the uploaded config", "version 3". */
+  constructor(script: string, key: string, where: string) {
+    super(
+      "ATOLL_SECRET_VAR_CLASH",
+      409,
+      `"${key}" would be both a [vars] entry (${where}) and a secret of script "${script}", and env holds one value per name: rename the var, or delete the secret (\`atoll secret delete ${script} ${key}\`)`,
+      { script, key },
+    );
+  }
+}
+
+export class SecretTooLargeError extends AtollError {
+  /** @param bytes the value's size, when known (a body cut off at the limit has none). */
+  constructor(bytes: number | undefined, maxBytes: number) {
+    super(
+      "ATOLL_SECRET_TOO_LARGE",
+      413,
+      `the secret's value is ${bytes === undefined ? "over" : `${bytes} bytes, over`} the limit of ${maxBytes} bytes: keep large data in a bucket or KV, and what opens it in the secret`,
+    );
+  }
+}
+
+export class BadSecretNameError extends AtollError {
+  constructor(key: string) {
+    super("ATOLL_BAD_NAME", 400, `secret name ${JSON.stringify(key.slice(0, 80))} is not allowed: use letters, digits and \`_\`, not starting with a digit (the rule for [vars] names)`);
+  }
+}
+
+/** The host's secrets key is missing, malformed or not the one the stored secrets were sealed with. */
+export class SecretsKeyError extends AtollError {
+  constructor(message: string) {
+    super("ATOLL_SECRETS_KEY", 500, message);
+  }
+}
+
+/** A stored secret does not decrypt: it was altered, or moved to another script or name. */
+export class SecretUnreadableError extends AtollError {
+  constructor(script: string, key: string) {
+    super(
+      "ATOLL_SECRET_UNREADABLE",
+      500,
+      `secret "${key}" of script "${script}" does not decrypt with the host's secrets key (it was altered, or copied from another script or name): put it again with \`atoll secret put ${script} ${key}\``,
+      { script, key },
+    );
   }
 }

@@ -16,6 +16,7 @@ import { BindingHost } from "./bindings/binding-host.js";
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
+import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
 
 export interface HostOptions {
@@ -62,7 +63,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   mkdirSync(options.dataDir, { recursive: true });
   const { token, file: tokenFile } = loadOrCreateToken(options.dataDir);
   const store = new SqliteStore(join(options.dataDir, "atoll.db"));
-  const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains);
+  // A missing or wrong secrets key stops the host here, with the file named (ATOLL_SECRETS_KEY).
+  const secrets = await openSecretBox(options.dataDir, store).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains, secrets.box);
   await deployments.load();
   const bindings = new BindingHost(store, (key) => deployments.versionConfig(key));
 

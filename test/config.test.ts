@@ -195,6 +195,18 @@ describe("bad values", () => {
     );
   });
 
+  it("refuses vars over 1 MiB as JSON, saying where large data belongs", () => {
+    const big = "x".repeat(600 * 1024);
+    assert.throws(
+      () => parseScriptConfig({ name: "x", main: "x.ts", vars: { A: big, B: { nested: [big] } } }, "the uploaded config"),
+      (error: unknown) =>
+        error instanceof BadConfigError &&
+        error.problems.length === 1 &&
+        /^`vars` holds \d+ bytes as JSON, over the limit of 1048576 \(env is copied into every isolate of the script\) in the uploaded config: keep large data in KV or a bucket$/.test(error.problems[0]!),
+    );
+    assert.equal(parseScriptConfig({ name: "x", main: "x.ts", vars: { A: big } }, "the uploaded config").vars["A"], big);
+  });
+
   it("says the whole config must be a table", () => {
     for (const value of [null, "name = x", 3, []]) {
       assert.throws(

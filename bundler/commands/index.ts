@@ -6,6 +6,21 @@ import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
+import { promoteCommand } from "./promote.js";
+import { rollbackCommand } from "./rollback.js";
+import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
+import { versionsCommand } from "./versions.js";
 
-export const commands: ReadonlyArray<() => Command> = [buildCommand, deployCommand, listCommand, deleteCommand, kvCommand, startCommand];
+export const commands: ReadonlyArray<() => Command> = [
+  buildCommand,
+  deployCommand,
+  listCommand,
+  deleteCommand,
+  versionsCommand,
+  rollbackCommand,
+  promoteCommand,
+  secretCommand,
+  kvCommand,
+  startCommand,
+];

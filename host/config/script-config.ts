@@ -18,7 +18,14 @@ export function isValidScriptName(name: unknown): name is string {
 export type VarValue = string | number | boolean | VarValue[] | { [key: string]: VarValue };
 
 const VAR_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What a `[vars]` entry or a secret may be called: letters, digits and `_`, not starting with a digit (nor `__proto__`). */
+export function isValidVarName(name: unknown): name is string {
+  return typeof name === "string" && VAR_NAME_PATTERN.test(name) && name !== "__proto__";
+}
 const MAX_VAR_DEPTH = 32;
+/** All of `[vars]` as JSON, bytes (1 MiB): env is copied into every isolate of the script. */
+export const MAX_VARS_JSON_BYTES = 1024 * 1024;
 /** What esbuild's `define` accepts as a name and, besides JSON, as a value. */
 const DOTTED_IDENTIFIER = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -135,6 +142,15 @@ const varsSchema = z
       } else {
         checkVarValue(value, [key], 1, ctx);
       }
+    }
+    if (ctx.issues.length > 0) return;
+    const bytes = Buffer.byteLength(JSON.stringify(vars));
+    if (bytes > MAX_VARS_JSON_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        message: `holds ${bytes} bytes as JSON, over the limit of ${MAX_VARS_JSON_BYTES} (env is copied into every isolate of the script): keep large data in KV or a bucket`,
+        params: KEY_PROBLEM,
+      });
     }
   })
   // A deep copy as plain objects (TOML inline tables have a null prototype): what the script will see.

@@ -1,5 +1,6 @@
 // The control API (its own port, bearer token): upload, list and delete
 // scripts. Every upload is validated in a real isolate before it is saved.
+// Versions and secrets have their own route files, mounted below.
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { createHash } from "node:crypto";
@@ -8,7 +9,6 @@ import { bodyLimit } from "hono/body-limit";
 import {
   AtollError,
   BadRequestError,
-  BadScriptNameError,
   BundleEvaluationError,
   BundleParseError,
   BundleTooLargeError,
@@ -16,13 +16,16 @@ import {
   NotFoundError,
   UnauthorizedError,
 } from "../errors.js";
-import { isValidScriptName, parseScriptConfig, type ScriptConfig } from "../config/script-config.js";
+import { parseScriptConfig, type ScriptConfig } from "../config/script-config.js";
 import type { Executor } from "../executor/executor.js";
 import { isolateSettings, type Deployments } from "../front/deployments.js";
 import type { Store } from "../store/store.js";
 import { bearerMatches } from "./auth.js";
 import type { BindingHost } from "../bindings/binding-host.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { scriptName } from "./params.js";
+import { secretRoutes } from "./secrets-routes.js";
+import { versionRoutes } from "./versions-routes.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -63,7 +66,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.get("/v1/scripts", async (c) => {
     const scripts = await store.listScripts();
     return c.json({
-      scripts: scripts.map((s) => ({ name: s.name, active_version: s.activeVersion, routes: (s.config as ScriptConfig).routes, updated_at: s.updatedAt })),
+      scripts: scripts.map((s) => ({ name: s.name, active_version: s.activeVersion, canary: s.canary, routes: (s.config as ScriptConfig).routes, updated_at: s.updatedAt })),
     });
   });
 
@@ -75,6 +78,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
     return c.json({
       name,
       active_version: script.activeVersion,
+      /** A gradual deploy in progress: `{ version, percent }`, else null. */
+      canary: script.canary,
       config: script.config,
       versions: await store.countVersions(name),
       bundle_bytes: active?.bundleBytes,
@@ -102,6 +107,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
       const bundleBytes = Buffer.byteLength(upload.bundle);
       if (bundleBytes > options.maxBundleBytes) throw new BundleTooLargeError(bundleBytes, options.maxBundleBytes);
 
+      const canaryOption = upload.percent === undefined ? {} : { canaryPercent: upload.percent };
       const saved = await deployments.deploy(config, async () => {
         const validation = await executor.validate(name, upload.bundle, isolateSettings(config));
         if (!validation.ok) {
@@ -121,12 +127,16 @@ export function createControlApi(options: ControlApiOptions): Hono {
           codeCache: validation.codeCache,
           message: upload.message ?? null,
         };
-      });
-      log(`deployed ${name}@v${saved.version} (${saved.bundleBytes} bytes)`);
+      }, canaryOption);
+      const canary = upload.percent === undefined ? null : { version: saved.version, percent: upload.percent };
+      log(`deployed ${name}@v${saved.version} (${saved.bundleBytes} bytes)${canary ? ` as a canary for ${canary.percent}% of clients` : ""}`);
       return c.json(
         {
           name,
           version: saved.version,
+          /** The version serving everyone else: the upload itself, unless it is a canary. */
+          active_version: deployments.get(name)?.key.version ?? saved.version,
+          canary,
           bundle_bytes: saved.bundleBytes,
           bundle_gzip_bytes: saved.bundleGzipBytes,
           urls: options.urlsFor(config),
@@ -144,27 +154,30 @@ export function createControlApi(options: ControlApiOptions): Hono {
     return c.json({ deleted: name });
   });
 
-  return app;
-}
+  app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
+  app.route("/v1/scripts", secretRoutes({ deployments, log }));
 
-function scriptName(name: string): string {
-  if (!isValidScriptName(name)) throw new BadScriptNameError(name);
-  return name;
+  return app;
 }
 
 interface Upload {
   config: unknown;
   bundle: string;
   message?: string;
+  /** A gradual deploy: the share of clients (1 to 99) the upload serves as a canary. */
+  percent?: number;
 }
 
 function parseUpload(body: unknown): Upload {
-  const usage = 'the body must be JSON: { "config": { ... }, "bundle": "<ES module source>", "message": "optional" }';
+  const usage = 'the body must be JSON: { "config": { ... }, "bundle": "<ES module source>", "message": "optional", "percent": optional 1-99 }';
   if (typeof body !== "object" || body === null) throw new BadRequestError(usage);
-  const { config, bundle, message } = body as Record<string, unknown>;
+  const { config, bundle, message, percent } = body as Record<string, unknown>;
   if (typeof config !== "object" || config === null) throw new BadRequestError(`"config" is missing or not an object: ${usage}`);
   if (typeof bundle !== "string" || bundle.length === 0) throw new BadRequestError(`"bundle" is missing or empty: ${usage}`);
   if (message !== undefined && (typeof message !== "string" || message.length > 1000)) throw new BadRequestError(`"message" must be a string of at most 1000 characters`);
-  return { config, bundle, message };
+  if (percent !== undefined && percent !== null && !(Number.isInteger(percent) && (percent as number) >= 1 && (percent as number) <= 99)) {
+    throw new BadRequestError(`"percent" must be a whole number from 1 to 99 (the share of clients the new version serves as a canary), got ${JSON.stringify(percent)}`);
+  }
+  return { config, bundle, ...(message !== undefined ? { message } : {}), ...(typeof percent === "number" ? { percent } : {}) };
 }
 

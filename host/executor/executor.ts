@@ -292,7 +292,12 @@ export class Executor {
       case "need-code":
         this.options.loadCode(message.key).then(
           (code) => worker.send(code ? { t: "code", key: message.key, ...code } : { t: "code-missing", key: message.key }),
-          () => worker.send({ t: "code-missing", key: message.key }),
+          (error: unknown) => {
+            // E.g. a secret that does not decrypt: the reason names the script and the secret, never a value.
+            const reason = error instanceof Error ? error.message : String(error);
+            this.options.onEvent(`could not load ${versionId(message.key)}: ${reason}`);
+            worker.send({ t: "code-missing", key: message.key, reason });
+          },
         );
         return;
       case "validated": {

@@ -13,6 +13,12 @@ export const FETCH_DEPTH_HEADER = "x-atoll-fetch-depth";
 export interface VersionKey {
   script: string;
   version: number;
+  /**
+   * Which revision of the script's secrets the isolate's env is built from
+   * (absent: 0). The front bumps it when a secret changes, so workers never
+   * reuse an isolate built with the old values. Quarantine and logs ignore it.
+   */
+  envRevision?: number;
 }
 
 /** Per-isolate settings derived from the version's config. */
@@ -37,8 +43,8 @@ export type FrontMessage =
   | { t: "invoke"; id: number; key: VersionKey; event: FetchEvent; depth: number }
   /** The code of a version, answering `need-code`. */
   | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings }
-  /** The version asked for with `need-code` no longer exists. */
-  | { t: "code-missing"; key: VersionKey }
+  /** The version asked for with `need-code` cannot be had: it no longer exists, or `reason`. */
+  | { t: "code-missing"; key: VersionKey; reason?: string }
   /** One chunk of a streamed request body (null: the body ended), answering `body-read`. */
   | { t: "body-chunk"; id: number; data: Uint8Array | null; error?: string }
   /** The front wants the next chunk of invocation `id`'s response body. */
@@ -126,4 +132,9 @@ export function unbatch<M>(payload: M | Batch<M>, receive: (message: M) => void)
 
 export function versionId(key: VersionKey): string {
   return `${key.script}@${key.version}`;
+}
+
+/** What a warm isolate is kept under: its version and the revision of its env ("hello@3", "hello@3~2"). */
+export function isolateId(key: VersionKey): string {
+  return key.envRevision ? `${key.script}@${key.version}~${key.envRevision}` : `${key.script}@${key.version}`;
 }

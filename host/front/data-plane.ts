@@ -8,6 +8,7 @@ import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError } fr
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
 import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
+import { clientKeyOf } from "./canary.js";
 import type { Deployments } from "./deployments.js";
 import { takeRequestBody, type RequestBody } from "./request-body.js";
 
@@ -22,6 +23,9 @@ export interface DataPlaneOptions {
   maxFetchDepth: number;
   log(line: string): void;
 }
+
+/** On every response a function gave (or failed to give): the version that answered. */
+const VERSION_HEADER = "x-atoll-version";
 
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
@@ -41,12 +45,14 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       sendError(outgoing, new NoRouteError(host, path));
       return RESPONSE_ALREADY_SENT;
     }
-    const { key } = active;
+    // During a gradual deploy the client's key decides which version answers (./canary.ts).
+    const key = deployments.pick(active, () => clientKeyOf(incoming.headers, incoming.socket.remoteAddress));
+    const version = String(key.version);
     const method = incoming.method ?? "GET";
     const label = `${key.script}@v${key.version} ${method} ${path}`;
     const depth = fetchDepth(incoming.headers[FETCH_DEPTH_HEADER]);
     if (depth > maxFetchDepth) {
-      const status = sendFailure(outgoing, new FetchLoopError(depth, maxFetchDepth));
+      const status = sendFailure(outgoing, new FetchLoopError(depth, maxFetchDepth), version);
       log(`${label} ${status} ATOLL_LOOP_DETECTED depth ${depth} ${elapsed(started)}ms`);
       return RESPONSE_ALREADY_SENT;
     }
@@ -71,13 +77,13 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
       const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
-      const status = sendFailure(outgoing, error);
+      const status = sendFailure(outgoing, error, version);
       log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
       return RESPONSE_ALREADY_SENT;
     }
 
     const headMs = elapsed(started);
-    const headers = flattenHeaders(response.headers, `atoll;desc="${response.cold ? "cold" : "warm"}";dur=${headMs}`);
+    const headers = flattenHeaders(response.headers, `atoll;desc="${response.cold ? "cold" : "warm"}";dur=${headMs}`, version);
     const noBody = method === "HEAD" || response.status === 204 || response.status === 304;
     try {
       if (response.body === null || response.body instanceof Uint8Array) {
@@ -146,29 +152,31 @@ function fetchDepth(header: string | string[] | undefined): number {
   return Number.isSafeInteger(depth) && depth > 0 ? depth : 0;
 }
 
-function flattenHeaders(headers: HeaderList, serverTiming: string): string[] {
+function flattenHeaders(headers: HeaderList, serverTiming: string, version: string): string[] {
   const flat: string[] = [];
   let timing = serverTiming;
   for (const [name, value] of headers) {
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name === VERSION_HEADER) continue;
     if (name === "server-timing") {
       timing = `${value}, ${timing}`;
       continue;
     }
     flat.push(name, value);
   }
-  flat.push("server-timing", timing);
+  flat.push("server-timing", timing, VERSION_HEADER, version);
   return flat;
 }
 
-/** Sends the error response for a failed invocation; returns its status. */
-function sendFailure(outgoing: ServerResponse, error: unknown): number {
+/** Sends the error response for a failed invocation of `version`; returns its status. */
+function sendFailure(outgoing: ServerResponse, error: unknown, version: string): number {
+  const versionHeader = { [VERSION_HEADER]: version };
   if (error instanceof InvocationTerminatedError) {
     // 503 for CPU (retrying may help once load drops), 504 for wall-clock time, as a gateway would.
     const status = error.limit === "wall_ms" ? 504 : 503;
     const code = error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : error.limit === "memory_mb" ? "ATOLL_MEMORY_LIMIT" : "ATOLL_CPU_LIMIT";
     sendText(outgoing, status, `${status === 504 ? "Gateway Timeout" : "Service Unavailable"}: ${error.message}\n`, code, {
       "x-atoll-termination": error.limit,
+      ...versionHeader,
     });
     return status;
   }
@@ -176,19 +184,19 @@ function sendFailure(outgoing: ServerResponse, error: unknown): number {
     // The function's own failure: a generic body; the stack goes to the host's log only.
     const status = error.kind === "script" ? 500 : 503;
     const text = error.kind === "script" ? "Internal Server Error: the function threw an exception\n" : "Service Unavailable: the function could not be run\n";
-    sendText(outgoing, status, text, error.kind === "script" ? "ATOLL_SCRIPT_THREW" : "ATOLL_WORKER_UNAVAILABLE");
+    sendText(outgoing, status, text, error.kind === "script" ? "ATOLL_SCRIPT_THREW" : "ATOLL_WORKER_UNAVAILABLE", versionHeader);
     return status;
   }
   if (error instanceof AtollError) {
-    sendError(outgoing, error);
+    sendError(outgoing, error, versionHeader);
     return error.status;
   }
-  sendText(outgoing, 500, "Internal Server Error\n", "ATOLL_INTERNAL");
+  sendText(outgoing, 500, "Internal Server Error\n", "ATOLL_INTERNAL", versionHeader);
   return 500;
 }
 
-function sendError(outgoing: ServerResponse, error: AtollError): void {
-  sendText(outgoing, error.status, `${error.message}\n`, error.code);
+function sendError(outgoing: ServerResponse, error: AtollError, extraHeaders: Record<string, string> = {}): void {
+  sendText(outgoing, error.status, `${error.message}\n`, error.code, extraHeaders);
 }
 
 function sendText(outgoing: ServerResponse, status: number, text: string, code: string, extraHeaders: Record<string, string> = {}): void {

@@ -1,18 +1,41 @@
-// What is deployed right now: each script's active version, the route table
-// built from their configs, and the code workers ask for on a cold start.
-// Deploys and deletes are serialised here so that route claims cannot race.
+// What is deployed right now: each script's active version (and canary, during
+// a gradual deploy), the route table built from their configs, and the code
+// and env workers ask for on a cold start. Every change (deploys, rollbacks,
+// promotions, secrets, deletes) is serialised here so that route claims and
+// the rule "a name is a var or a secret, never both" cannot race.
 import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
+import {
+  AlreadyActiveError,
+  CanaryRoutesDifferError,
+  NoCanaryError,
+  NoStableVersionError,
+  NotFoundError,
+  NothingToRollBackError,
+  SecretVarClashError,
+  VersionNotFoundError,
+} from "../errors.js";
 import type { CodeForVersion } from "../executor/executor.js";
 import type { IsolateSettings, VersionKey } from "../executor/ipc.js";
 import type { BindingSpec } from "../runtime/protocol.js";
 import { versionId } from "../executor/ipc.js";
-import type { NewVersion, ScriptVersion, Store } from "../store/store.js";
+import type { SecretBox } from "../store/secrets.js";
+import type { Canary, Deployment, NewVersion, ScriptVersion, Store } from "../store/store.js";
+import { takesCanary } from "./canary.js";
 import { RouteTable } from "./route-table.js";
 
 export interface ActiveScript {
   key: VersionKey;
   config: ScriptConfig;
+  /** A gradual deploy in progress: `percent` % of clients go to this version (same routes as the active one). */
+  canary: { key: VersionKey; config: ScriptConfig; percent: number } | null;
+}
+
+/** What a rollback or promotion did. */
+export interface DeploymentChange {
+  deployment: Deployment;
+  /** The canary the change ended, if there was one. */
+  endedCanary: Canary | null;
 }
 
 export class Deployments {
@@ -20,26 +43,40 @@ export class Deployments {
   private readonly routes: RouteTable;
   /** Versions recently handed to workers, so that cold starts skip the store. */
   private readonly code = new LRUCache<string, ScriptVersion>({ max: 256 });
+  /** Per script, bumped on every secret change (VersionKey.envRevision); starts at 0 with the host, as its workers do. */
+  private readonly envRevisions = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
     baseDomains: readonly string[],
+    private readonly secrets: SecretBox,
   ) {
     this.routes = new RouteTable(baseDomains);
   }
 
   async load(): Promise<void> {
     for (const script of await this.store.listScripts()) {
-      this.active.set(script.name, { key: { script: script.name, version: script.activeVersion }, config: script.config as ScriptConfig });
+      let canary: ActiveScript["canary"] = null;
+      if (script.canary) {
+        const version = await this.store.getVersion(script.name, script.canary.version);
+        if (version) canary = { key: this.keyFor(script.name, version.version), config: version.config as ScriptConfig, percent: script.canary.percent };
+      }
+      this.active.set(script.name, { key: this.keyFor(script.name, script.activeVersion), config: script.config as ScriptConfig, canary });
     }
     this.rebuildRoutes();
   }
 
-  /** The active version of the script that answers this host and path. */
+  /** The script that answers this host and path. */
   route(host: string, path: string): ActiveScript | undefined {
     const script = this.routes.match(host, path);
     return script === undefined ? undefined : this.active.get(script);
+  }
+
+  /** The version one client gets: the canary for its share of clients, else the active version. */
+  pick(active: ActiveScript, clientKey: () => string): VersionKey {
+    const { canary } = active;
+    return canary !== null && takesCanary(clientKey(), { version: canary.key.version, percent: canary.percent }) ? canary.key : active.key;
   }
 
   get(script: string): ActiveScript | undefined {
@@ -51,18 +88,80 @@ export class Deployments {
   }
 
   /**
-   * Runs `prepare` (validation) and saves the version, one deploy at a time;
-   * throws RouteConflictError before anything is saved if a route is taken.
+   * Runs `prepare` (validation) and saves the version, one deploy at a time:
+   * as the active version, or with `canaryPercent` as the canary next to it.
+   * Throws (RouteConflictError, SecretVarClashError, and for a canary
+   * NoStableVersionError or CanaryRoutesDifferError) before anything is saved.
    */
-  deploy(config: ScriptConfig, prepare: () => Promise<Omit<NewVersion, "script" | "config">>): Promise<ScriptVersion> {
+  deploy(
+    config: ScriptConfig,
+    prepare: () => Promise<Omit<NewVersion, "script" | "config">>,
+    options: { canaryPercent?: number } = {},
+  ): Promise<ScriptVersion> {
     return this.serialise(async () => {
-      this.routes.checkClaim(config.name, config.routes);
+      const name = config.name;
+      this.routes.checkClaim(name, config.routes);
+      await this.checkVarsAgainstSecrets(name, config, "the uploaded config");
+      const current = this.active.get(name);
+      if (options.canaryPercent !== undefined) {
+        if (!current) throw new NoStableVersionError(name);
+        if (!sameRoutes(current.config.routes, config.routes)) throw new CanaryRoutesDifferError(name, current.config.routes, config.routes);
+      }
       const prepared = await prepare();
-      const saved = await this.store.putVersion({ ...prepared, script: config.name, config });
+      const saved = await this.store.putVersion({ ...prepared, script: name, config }, options);
       this.code.set(versionId(saved), saved);
-      this.active.set(config.name, { key: { script: config.name, version: saved.version }, config });
-      this.rebuildRoutes();
+      const key = this.keyFor(name, saved.version);
+      if (options.canaryPercent !== undefined && current) {
+        this.active.set(name, { ...current, canary: { key, config, percent: options.canaryPercent } });
+      } else {
+        this.active.set(name, { key, config, canary: null });
+        this.rebuildRoutes();
+      }
       return saved;
+    });
+  }
+
+  /**
+   * Moves the active pointer back without re-uploading: to `version`, or by
+   * default to the version active before the current one. While a canary is
+   * live, a rollback without a version cancels it (the active version stays).
+   */
+  rollback(script: string, version?: number): Promise<DeploymentChange> {
+    return this.serialise(async () => {
+      const current = this.active.get(script);
+      if (!current) throw new NotFoundError(`script "${script}"`);
+      const endedCanary = current.canary && { version: current.canary.key.version, percent: current.canary.percent };
+      const stable = current.key.version;
+      if (version === undefined && endedCanary) return this.setDeployment(script, "cancel-canary", stable, current.config, endedCanary);
+      let target = version;
+      if (target === undefined) {
+        target = (await this.store.lastActivation(script))?.previousVersion ?? undefined;
+        if (target === undefined) throw new NothingToRollBackError(script, stable);
+      }
+      if (target === stable) {
+        if (endedCanary) return this.setDeployment(script, "cancel-canary", stable, current.config, endedCanary);
+        throw new AlreadyActiveError(script, target);
+      }
+      const saved = await this.store.getVersion(script, target);
+      if (!saved) throw new VersionNotFoundError(script, target);
+      this.code.set(versionId(saved), saved);
+      const config = saved.config as ScriptConfig;
+      // The world moved on since that version was active: another script may hold its routes now, or a secret its var names.
+      this.routes.checkClaim(script, config.routes);
+      await this.checkVarsAgainstSecrets(script, config, `version ${target}`);
+      return this.setDeployment(script, "rollback", target, config, endedCanary);
+    });
+  }
+
+  /** Makes the canary the active version. */
+  promote(script: string): Promise<DeploymentChange> {
+    return this.serialise(async () => {
+      const current = this.active.get(script);
+      if (!current) throw new NotFoundError(`script "${script}"`);
+      if (!current.canary) throw new NoCanaryError(script);
+      const { key, config, percent } = current.canary;
+      this.routes.checkClaim(script, config.routes);
+      return this.setDeployment(script, "promote", key.version, config, { version: key.version, percent });
     });
   }
 
@@ -75,11 +174,48 @@ export class Deployments {
     });
   }
 
-  /** Code for a worker's cold start. */
+  // ---- Secrets ---------------------------------------------------------------
+
+  /** Seals and saves a secret; the script's next requests run in isolates that see it. */
+  putSecret(script: string, key: string, value: string): Promise<{ updatedAt: string; created: boolean }> {
+    return this.serialise(async () => {
+      const current = this.active.get(script);
+      if (!current) throw new NotFoundError(`script "${script}" (deploy it before giving it secrets)`);
+      for (const [config, where] of [
+        [current.config, `version ${current.key.version}, the active one`],
+        [current.canary?.config, `version ${current.canary?.key.version}, the canary`],
+      ] as const) {
+        if (config && Object.hasOwn(config.vars, key)) throw new SecretVarClashError(script, key, where);
+      }
+      const saved = await this.store.putSecret(script, key, this.secrets.seal(script, key, value));
+      this.secretsChanged(script);
+      return saved;
+    });
+  }
+
+  /** False when the script has no such secret. */
+  deleteSecret(script: string, key: string): Promise<boolean> {
+    return this.serialise(async () => {
+      if (!this.active.has(script)) throw new NotFoundError(`script "${script}"`);
+      const deleted = await this.store.deleteSecret(script, key);
+      if (deleted) this.secretsChanged(script);
+      return deleted;
+    });
+  }
+
+  /** Names and update times only: values never leave the store but sealed, and reach only isolates. */
+  async listSecrets(script: string): Promise<{ key: string; updatedAt: string }[]> {
+    if (!this.active.has(script)) throw new NotFoundError(`script "${script}"`);
+    return (await this.store.getSecrets(script)).map(({ key, updatedAt }) => ({ key, updatedAt }));
+  }
+
+  /** Code and settings for a worker's cold start; env is the version's vars and the script's secrets now. */
   async loadCode(key: VersionKey): Promise<CodeForVersion | undefined> {
     const version = await this.version(key);
     if (!version) return undefined;
-    return { bundle: version.bundle, codeCache: version.codeCache, settings: isolateSettings(version.config as ScriptConfig) };
+    const settings = isolateSettings(version.config as ScriptConfig);
+    for (const secret of await this.store.getSecrets(key.script)) settings.env[secret.key] = this.secrets.open(key.script, secret.key, secret.sealed);
+    return { bundle: version.bundle, codeCache: version.codeCache, settings };
   }
 
   /** The config of any version, active or not (a binding call names its version). */
@@ -96,6 +232,35 @@ export class Deployments {
       this.code.set(id, version);
     }
     return version;
+  }
+  private async setDeployment(script: string, kind: "rollback" | "promote" | "cancel-canary", version: number, config: ScriptConfig, endedCanary: Canary | null): Promise<DeploymentChange> {
+    const deployment = await this.store.setDeployment(script, { kind, activeVersion: version, canary: null });
+    this.active.set(script, { key: this.keyFor(script, version), config, canary: null });
+    this.rebuildRoutes();
+    return { deployment, endedCanary };
+  }
+
+  private async checkVarsAgainstSecrets(script: string, config: ScriptConfig, where: string): Promise<void> {
+    const names = Object.keys(config.vars);
+    if (names.length === 0) return;
+    for (const { key } of await this.store.getSecrets(script)) if (names.includes(key)) throw new SecretVarClashError(script, key, where);
+  }
+
+  /** New keys for the script's versions: workers build new isolates (with the new secrets) and retire the old ones. */
+  private secretsChanged(script: string): void {
+    this.envRevisions.set(script, (this.envRevisions.get(script) ?? 0) + 1);
+    const current = this.active.get(script);
+    if (!current) return;
+    this.active.set(script, {
+      ...current,
+      key: this.keyFor(script, current.key.version),
+      canary: current.canary && { ...current.canary, key: this.keyFor(script, current.canary.key.version) },
+    });
+  }
+
+  private keyFor(script: string, version: number): VersionKey {
+    const envRevision = this.envRevisions.get(script) ?? 0;
+    return envRevision === 0 ? { script, version } : { script, version, envRevision };
   }
 
   private rebuildRoutes(): void {
@@ -116,4 +281,10 @@ export function isolateSettings(config: ScriptConfig): IsolateSettings {
     ...config.buckets.map(({ binding }) => ({ name: binding, kind: "bucket" as const })),
   ];
   return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings };
+}
+
+/** Routes compared as sets: their order in atoll.toml does not change what a script serves. */
+function sameRoutes(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((route) => set.has(route));
 }

@@ -1,5 +1,5 @@
-// The store interface: deployments (immutable versions and an active pointer per
-// script). One interface, several backends: the embedded SQLite file (sqlite.ts)
+// The store interface: deployments (immutable versions, an active pointer and
+// an optional canary per script, the history of activations) and secrets. One interface, several backends: the embedded SQLite file (sqlite.ts)
 // today, Redis for several hosts sharing one state later. Async on purpose, so
 // that a networked backend fits the same shape.
 import type { KvStore } from "./kv.js";
@@ -34,7 +34,63 @@ export interface ScriptRecord {
   activeVersion: number;
   /** The active version's config. */
   config: unknown;
+  /** A gradual deploy in progress: a share of clients goes to this version. */
+  canary: Canary | null;
   createdAt: string;
+  updatedAt: string;
+}
+
+/** A version that serves `percent` % of clients while the active version serves the rest. */
+export interface Canary {
+  version: number;
+  /** 1 to 99. */
+  percent: number;
+}
+
+/** What changed a script's active version or canary, as the history records it. */
+export type DeploymentKind =
+  /** An upload became the active version (a canary, if any, was dropped). */
+  | "deploy"
+  /** An upload became the canary. */
+  | "canary"
+  /** The canary became the active version. */
+  | "promote"
+  /** The active pointer moved back to an older version (a canary, if any, was dropped). */
+  | "rollback"
+  /** The canary was dropped; the active version serves everyone again. */
+  | "cancel-canary";
+
+/** One row of a script's deployment history. */
+export interface Deployment {
+  /** Increases with every change, across scripts. */
+  id: number;
+  script: string;
+  kind: DeploymentKind;
+  /** The active version after the change. */
+  activeVersion: number;
+  /** The active version before it (null on a script's first deploy). */
+  previousVersion: number | null;
+  /** The canary after the change. */
+  canary: Canary | null;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** A version without its bundle: what listings show. */
+export interface VersionSummary {
+  version: number;
+  createdAt: string;
+  message: string | null;
+  bundleHash: string;
+  bundleBytes: number;
+  bundleGzipBytes: number;
+}
+
+/** A secret as stored: only ever sealed (./secrets.ts), never plaintext. */
+export interface SealedSecret {
+  key: string;
+  sealed: Uint8Array;
+  /** ISO 8601. */
   updatedAt: string;
 }
 
@@ -42,15 +98,44 @@ export interface Store {
   /** KV namespaces (./kv.ts). */
   readonly kv: KvStore;
   /**
-   * Saves a new version and makes it the script's active one, in one durable
-   * transaction: once this resolves, the version survives a crash.
+   * Saves a new version and makes it the script's active one (or, with
+   * `canaryPercent`, its canary), recording the change in the history, in one
+   * durable transaction: once this resolves, the version survives a crash.
    */
-  putVersion(input: NewVersion): Promise<ScriptVersion>;
+  putVersion(input: NewVersion, options?: { canaryPercent?: number }): Promise<ScriptVersion>;
   getScript(name: string): Promise<ScriptRecord | undefined>;
   listScripts(): Promise<ScriptRecord[]>;
   getVersion(script: string, version: number): Promise<ScriptVersion | undefined>;
   countVersions(script: string): Promise<number>;
-  /** Deletes the script and all its versions; false when there was none. */
+  /** Deletes the script, all its versions, its history and its secrets; false when there was none. */
   deleteScript(name: string): Promise<boolean>;
   close(): Promise<void>;
+
+  // ---- Deployments: versions, history, rollback, gradual deploys ----------
+
+  /** Versions newest first, those below `before` when given; at most `limit`. */
+  listVersions(script: string, page: { limit: number; before?: number }): Promise<VersionSummary[]>;
+  /**
+   * Points the script at `activeVersion` with `canary` (or none), recording
+   * `kind` in the history, in one durable transaction. The script must exist.
+   */
+  setDeployment(script: string, change: { kind: Exclude<DeploymentKind, "deploy" | "canary">; activeVersion: number; canary: Canary | null }): Promise<Deployment>;
+  /** The latest change that moved the script's active version (deploy, promote or rollback). */
+  lastActivation(script: string): Promise<Deployment | undefined>;
+  /** The history, newest first. */
+  listDeployments(script: string, limit: number): Promise<Deployment[]>;
+
+  // ---- Secrets (sealed by ./secrets.ts before they reach the store) -------
+
+  /** Saves a sealed secret, replacing one of the same key; durable once it resolves. */
+  putSecret(script: string, key: string, sealed: Uint8Array): Promise<{ updatedAt: string; created: boolean }>;
+  /** The script's secrets, sorted by key. */
+  getSecrets(script: string): Promise<SealedSecret[]>;
+  /** False when there was no such secret. */
+  deleteSecret(script: string, key: string): Promise<boolean>;
+  /** How many secrets the store holds, over every script. */
+  countSecrets(): Promise<number>;
+  /** The fingerprint of the key the secrets are sealed with (./secrets.ts), once one was recorded. */
+  getSecretsKeyFingerprint(): Promise<string | undefined>;
+  setSecretsKeyFingerprint(fingerprint: string): Promise<void>;
 }

@@ -108,6 +108,12 @@ export class IsolatePool {
     );
   }
 
+  /** Retires every warm isolate of a script (its settings changed): each is disposed once idle. */
+  retireScript(script: string): void {
+    const prefix = `${script}@`;
+    for (const id of [...this.warm.keys()]) if (id.startsWith(prefix)) this.warm.delete(id);
+  }
+
   /** Drops an isolate that must not serve again (it failed), disposing it when idle. */
   discard(versionId: string, isolate: FunctionIsolate): void {
     if (this.warm.peek(versionId) === isolate) this.warm.delete(versionId);

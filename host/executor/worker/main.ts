@@ -3,7 +3,7 @@
 // front with --no-node-snapshot; if user code takes this process down, the
 // front restarts it and nothing else is affected.
 import type { Batch, FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
-import { Outbox, unbatch, versionId } from "../ipc.js";
+import { isolateId, Outbox, unbatch, versionId } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate, messageOf, useExecutionGate, type CheckedMessage } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
@@ -49,8 +49,17 @@ interface Pending {
   depth: number;
 }
 
+/** The latest env revision seen per script (ipc.ts VersionKey.envRevision). */
+const envRevisions = new Map<string, number>();
+
 function invoke(pending: Pending, key: VersionKey): void {
-  const vid = versionId(key);
+  const revision = key.envRevision ?? 0;
+  if (revision > (envRevisions.get(key.script) ?? 0)) {
+    // The script's secrets changed: its warm isolates hold the old values and never serve again.
+    envRevisions.set(key.script, revision);
+    pool.retireScript(key.script);
+  }
+  const vid = isolateId(key);
   const isolate = pool.get(vid);
   if (isolate && !isolate.broken) {
     start(pending, isolate, false);
@@ -73,13 +82,14 @@ function start({ id, event, depth }: Pending, isolate: FunctionIsolate, cold: bo
 }
 
 async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
-  const vid = versionId(key);
+  const vid = isolateId(key);
   const queue = waitingForCode.get(vid) ?? [];
   let isolate: FunctionIsolate | undefined;
   try {
     isolate = await pool.take(isolateSettings.memoryMb);
     bindIsolate(isolate, key);
-    isolate.label = vid;
+    // The execution marker (and so quarantine) names the version, whatever its env.
+    isolate.label = versionId(key);
     isolate.allowFetch(egress);
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
@@ -128,7 +138,7 @@ function reportIfDrained(): void {
 }
 
 function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
-  const vid = versionId(key);
+  const vid = isolateId(key);
   isolate.listen((message: CheckedMessage) => {
     switch (message.t) {
       case "response":
@@ -201,9 +211,10 @@ function receive(message: FrontMessage): void {
       void receiveCode(message.key, message.bundle, message.codeCache, message.settings);
       return;
     case "code-missing": {
-      const vid = versionId(message.key);
+      const vid = isolateId(message.key);
+      const problem = message.reason ? `${versionId(message.key)} could not be loaded: ${message.reason}` : `${versionId(message.key)} no longer exists`;
       for (const { id } of waitingForCode.get(vid) ?? []) {
-        send({ t: "error", id, kind: "host", message: `${vid} no longer exists`, stack: "" });
+        send({ t: "error", id, kind: "host", message: problem, stack: "" });
         send({ t: "done", id });
       }
       waitingForCode.delete(vid);
