@@ -1,5 +1,6 @@
 // DOMException, per WebIDL (https://webidl.spec.whatwg.org/#idl-DOMException):
 // an Error with a name and the legacy numeric code that goes with it.
+import { defineConstantsOnPrototype } from "./webidl-constants.js";
 
 const LEGACY_CODES: Record<string, number> = {
   IndexSizeError: 1,
@@ -70,3 +71,4 @@ export class DOMException extends Error {
 }
 
 Object.defineProperty(DOMException.prototype, Symbol.toStringTag, { value: "DOMException", configurable: true });
+defineConstantsOnPrototype(DOMException);

@@ -2,6 +2,7 @@
 // (https://dom.spec.whatwg.org/#events) without a node tree: an event is
 // dispatched at its target only, capture listeners first.
 import { DOMException } from "./dom-exception.js";
+import { defineConstantsOnPrototype } from "./webidl-constants.js";
 import { performance } from "./performance.js";
 import { reportUncaught } from "./report-error.js";
 
@@ -173,6 +174,7 @@ export class Event {
 }
 
 Object.defineProperty(Event.prototype, Symbol.toStringTag, { value: "Event", configurable: true });
+defineConstantsOnPrototype(Event);
 
 export class CustomEvent<T = unknown> extends Event {
   #detail: T | null;
