@@ -1,0 +1,246 @@
+// The global scope of an Atoll function, for TypeScript: every global the
+// runtime installs (host/runtime/index.ts) and nothing it lacks. A function's
+// tsconfig.json names this file and no other lib:
+//
+//   "lib": [],                          no default lib: no DOM, no full WebWorker scope
+//   "types": ["atoll/sdk/globals"]      this file: ECMAScript 2022 + the runtime's web globals
+//
+// The web APIs are TypeScript's own lib.webworker.d.ts declarations, cut down
+// to the runtime's globals by scripts/sdk-globals.mjs (./web.generated.d.ts).
+// What a browser worker has and Atoll does not (importScripts, postMessage on
+// the global, onmessage, location, caches, indexedDB, WebSocket, Worker,
+// XMLHttpRequest, FileReader, BroadcastChannel, WebAssembly …) is therefore
+// not declared: using it is a compile-time error, not a run-time
+// ReferenceError. What the runtime does differently from a browser worker is
+// declared below, by hand.
+
+// ECMAScript 2022 (+ the 2023 array methods V8 has), without the shared-memory
+// parts: SharedArrayBuffer and Atomics are deleted from every isolate.
+/// <reference lib="es5" />
+/// <reference lib="es2015.core" />
+/// <reference lib="es2015.collection" />
+/// <reference lib="es2015.generator" />
+/// <reference lib="es2015.iterable" />
+/// <reference lib="es2015.promise" />
+/// <reference lib="es2015.proxy" />
+/// <reference lib="es2015.reflect" />
+/// <reference lib="es2015.symbol" />
+/// <reference lib="es2015.symbol.wellknown" />
+/// <reference lib="es2016.array.include" />
+/// <reference lib="es2016.intl" />
+/// <reference lib="es2017.arraybuffer" />
+/// <reference lib="es2017.date" />
+/// <reference lib="es2017.intl" />
+/// <reference lib="es2017.object" />
+/// <reference lib="es2017.string" />
+/// <reference lib="es2017.typedarrays" />
+/// <reference lib="es2018.asyncgenerator" />
+/// <reference lib="es2018.asynciterable" />
+/// <reference lib="es2018.intl" />
+/// <reference lib="es2018.promise" />
+/// <reference lib="es2018.regexp" />
+/// <reference lib="es2019.array" />
+/// <reference lib="es2019.intl" />
+/// <reference lib="es2019.object" />
+/// <reference lib="es2019.string" />
+/// <reference lib="es2019.symbol" />
+/// <reference lib="es2020.bigint" />
+/// <reference lib="es2020.date" />
+/// <reference lib="es2020.intl" />
+/// <reference lib="es2020.number" />
+/// <reference lib="es2020.promise" />
+/// <reference lib="es2020.string" />
+/// <reference lib="es2020.symbol.wellknown" />
+/// <reference lib="es2021.intl" />
+/// <reference lib="es2021.promise" />
+/// <reference lib="es2021.string" />
+/// <reference lib="es2021.weakref" />
+/// <reference lib="es2022.array" />
+/// <reference lib="es2022.error" />
+/// <reference lib="es2022.intl" />
+/// <reference lib="es2022.object" />
+/// <reference lib="es2022.regexp" />
+/// <reference lib="es2022.string" />
+/// <reference lib="es2023.array" />
+/// <reference path="./web.generated.d.ts" />
+
+// ---- The global object ------------------------------------------------------
+
+/** The events the global object dispatches: errors and promise rejections nobody handled. */
+interface WorkerGlobalScopeEventMap {
+  error: ErrorEvent;
+  unhandledrejection: PromiseRejectionEvent;
+}
+
+/**
+ * The global object (`self`, `globalThis`): an EventTarget that receives
+ * `error` and `unhandledrejection` events for errors nobody handled. Cancel
+ * one with `event.preventDefault()` to keep it out of the host's log. (No
+ * `rejectionhandled` event: the runtime cannot tell when a late handler is
+ * attached.) Not a constructor and not a global itself.
+ */
+interface WorkerGlobalScope extends EventTarget {
+  /** Called as `onerror(message, filename, lineno, colno, error)`; returning true cancels the event. */
+  onerror: OnErrorEventHandler;
+  onunhandledrejection: ((this: WorkerGlobalScope, ev: PromiseRejectionEvent) => any) | null;
+  addEventListener<K extends keyof WorkerGlobalScopeEventMap>(type: K, listener: (this: WorkerGlobalScope, ev: WorkerGlobalScopeEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof WorkerGlobalScopeEventMap>(type: K, listener: (this: WorkerGlobalScope, ev: WorkerGlobalScopeEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
+}
+
+/** The global object itself. */
+declare var self: WorkerGlobalScope & typeof globalThis;
+/** Called as `onerror(message, filename, lineno, colno, error)` for an error nobody handled; returning true cancels it. */
+declare var onerror: OnErrorEventHandler;
+/** Called for a promise rejection nobody handled; `event.preventDefault()` keeps it out of the host's log. */
+declare var onunhandledrejection: ((this: WorkerGlobalScope, ev: PromiseRejectionEvent) => any) | null;
+declare function addEventListener<K extends keyof WorkerGlobalScopeEventMap>(type: K, listener: (this: WorkerGlobalScope, ev: WorkerGlobalScopeEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
+declare function addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+declare function removeEventListener<K extends keyof WorkerGlobalScopeEventMap>(type: K, listener: (this: WorkerGlobalScope, ev: WorkerGlobalScopeEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
+declare function removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
+declare function dispatchEvent(event: Event): boolean;
+
+// ---- navigator and performance: smaller than a browser worker's ------------
+
+/** What the runtime tells about itself. */
+interface Navigator {
+  /** `"Atoll"`. */
+  readonly userAgent: string;
+  /** Always 1: an invocation runs on one thread. */
+  readonly hardwareConcurrency: number;
+}
+declare var navigator: Navigator;
+
+/**
+ * High Resolution Time, minimal: `now()` and `timeOrigin`, with the
+ * millisecond resolution of `Date.now()` (finer timers would help timing
+ * attacks). No marks, measures or entries.
+ */
+interface Performance {
+  /** When the isolate started, in milliseconds since the Unix epoch. */
+  readonly timeOrigin: number;
+  /** Milliseconds since `timeOrigin`. */
+  now(): number;
+  toJSON(): { timeOrigin: number };
+}
+declare var performance: Performance;
+
+/** A message's source: only a MessagePort in an isolate (no windows, no service workers). */
+type MessageEventSource = MessagePort;
+
+/**
+ * What `structuredClone` and `MessagePort.postMessage` can transfer: only
+ * ArrayBuffers (no canvases, frames or streams exist here, and a MessagePort
+ * cannot leave its isolate).
+ */
+type Transferable = ArrayBuffer;
+
+// ---- URLPattern (not in TypeScript's lib yet) --------------------------------
+
+type URLPatternInput = string | URLPatternInit;
+
+/** The parts of a URL pattern, or of a URL to match; each a pattern string (`:name`, `*`, `(regex)`). */
+interface URLPatternInit {
+  protocol?: string;
+  username?: string;
+  password?: string;
+  hostname?: string;
+  port?: string;
+  pathname?: string;
+  search?: string;
+  hash?: string;
+  baseURL?: string;
+}
+
+interface URLPatternOptions {
+  /** Match letters regardless of case. Default false. */
+  ignoreCase?: boolean;
+}
+
+/** What one part of the URL matched: the input and the named (or numbered) groups. */
+interface URLPatternComponentResult {
+  input: string;
+  groups: Record<string, string | undefined>;
+}
+
+/** The result of `URLPattern.exec`: one component result per part of the URL. */
+interface URLPatternResult {
+  inputs: [URLPatternInput] | [URLPatternInput, string];
+  protocol: URLPatternComponentResult;
+  username: URLPatternComponentResult;
+  password: URLPatternComponentResult;
+  hostname: URLPatternComponentResult;
+  port: URLPatternComponentResult;
+  pathname: URLPatternComponentResult;
+  search: URLPatternComponentResult;
+  hash: URLPatternComponentResult;
+}
+
+/** A pattern for URLs, as in the URL Pattern standard: `new URLPattern({ pathname: "/books/:id" })`. */
+interface URLPattern {
+  readonly protocol: string;
+  readonly username: string;
+  readonly password: string;
+  readonly hostname: string;
+  readonly port: string;
+  readonly pathname: string;
+  readonly search: string;
+  readonly hash: string;
+  /** True when some part uses a regular expression group. */
+  readonly hasRegExpGroups: boolean;
+  test(input?: URLPatternInput, baseURL?: string): boolean;
+  exec(input?: URLPatternInput, baseURL?: string): URLPatternResult | null;
+}
+
+declare var URLPattern: {
+  prototype: URLPattern;
+  new (input: URLPatternInput, baseURL: string, options?: URLPatternOptions): URLPattern;
+  new (input?: URLPatternInput, options?: URLPatternOptions): URLPattern;
+};
+
+// ---- ReadableStream.from (not in TypeScript's lib yet) -------------------------
+
+declare var ReadableStream: {
+  prototype: ReadableStream;
+  new (underlyingSource: UnderlyingByteSource, strategy?: { highWaterMark?: number }): ReadableStream<Uint8Array<ArrayBuffer>>;
+  new <R = any>(underlyingSource: UnderlyingDefaultSource<R>, strategy?: QueuingStrategy<R>): ReadableStream<R>;
+  new <R = any>(underlyingSource?: UnderlyingSource<R>, strategy?: QueuingStrategy<R>): ReadableStream<R>;
+  /** A stream of the values of an async or sync iterable (awaiting promises in a sync one). */
+  from<R>(iterable: AsyncIterable<R> | Iterable<R | PromiseLike<R>>): ReadableStream<R>;
+};
+
+// @sdk-globals additions
+// Below: members the runtime has that TypeScript's lib.webworker.d.ts lacks,
+// merged into its interfaces of the same name.
+
+interface RequestInit {
+  /**
+   * How a ReadableStream body is sent: `"half"`, the only value (the request
+   * body is sent before the response is read). Optional in Atoll, required by
+   * the Fetch standard (and by Node) for a stream body.
+   */
+  duplex?: "half";
+}
+
+interface Request {
+  /** Always `"half"`. */
+  readonly duplex: "half";
+  /** Always false: no request here comes from a navigation. */
+  readonly isReloadNavigation: boolean;
+  /** Always false: no request here comes from a navigation. */
+  readonly isHistoryNavigation: boolean;
+}
+
+// ---- Atoll's own types, global as on Workers ----------------------------------
+// Type-only: none of these is a value at run time. Import them from "atoll/sdk"
+// if you prefer explicit imports.
+
+type ExportedHandler<Env = unknown> = import("./index.js").ExportedHandler<Env>;
+type ExecutionContext = import("./index.js").ExecutionContext;
+type ScheduledController = import("./index.js").ScheduledController;
+type StorageEvent = import("./index.js").StorageEvent;
+type KVNamespace<Key extends string = string> = import("./index.js").KVNamespace<Key>;
+type Bucket = import("./index.js").Bucket;
+type BucketObject = import("./index.js").BucketObject;
+type BucketObjectBody = import("./index.js").BucketObjectBody;
