@@ -27,7 +27,7 @@ test("a deployed function answers at <name>.localhost, cold then warm", async ()
   const second = await host.request("hello.localhost", "/again");
   assert.equal(await second.text(), "Hello from /again");
   assert.match(second.headers.get("server-timing") ?? "", /desc="warm"/);
-  assert.ok(host.logs.some((line) => /^hello@v1 GET \/again 200 warm [\d.]+ms$/.test(line)), host.logs.join("\n"));
+  assert.ok(host.logs.some((line) => /^hello@v1 GET \/again 200 warm [\d.]+ms \(cpu [\d.]+ms\)$/.test(line)), host.logs.join("\n"));
 });
 
 test("a request no route matches gets a clear 404", async () => {

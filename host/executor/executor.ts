@@ -24,6 +24,12 @@ export interface ResponseBodyReader {
   cancel(reason: string): void;
 }
 
+/** What an invocation used, reported once it is over (response sent, waitUntil settled). */
+export interface InvocationUsage {
+  /** CPU time the invocation was charged, ms. */
+  cpuMs: number;
+}
+
 export interface InvocationResponse {
   status: number;
   statusText: string;
@@ -99,6 +105,8 @@ interface Invocation {
   pendingRead: { resolve(chunk: Uint8Array | null): void; reject(error: Error): void } | null;
   /** Set when the response body ended, failed or was cancelled. */
   finished: boolean;
+  /** Told once, when the invocation is over; null when its worker died first. */
+  onDone: ((usage: InvocationUsage | null) => void) | undefined;
 }
 
 /** Restarts within this window count towards a crash loop, ms. */
@@ -137,6 +145,8 @@ export class Executor {
    * Runs an HTTP event; resolves with the response head once the function has one.
    * `whenClientGone` registers the callback to run if the client disconnects
    * first (a plain callback: an AbortSignal per request costs measurably).
+   * `onDone` is called exactly once: with what the invocation used once it is
+   * over, or with null when it never ran or its worker died.
    */
   fetch(
     key: VersionKey,
@@ -144,14 +154,21 @@ export class Executor {
     body: RequestBodySource | null,
     whenClientGone?: (abort: () => void) => void,
     depth = 0,
+    onDone?: (usage: InvocationUsage | null) => void,
   ): Promise<InvocationResponse> {
     const quarantine = this.quarantined.get(versionId(key));
-    if (quarantine !== undefined) return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
+    if (quarantine !== undefined) {
+      onDone?.(null);
+      return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
+    }
     const worker = this.workers[this.slotFor(key.script)]!;
-    if (!worker.alive) return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
+    if (!worker.alive) {
+      onDone?.(null);
+      return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
+    }
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
-      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false });
+      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, onDone });
       worker.send({ t: "invoke", id, key, event, depth });
       whenClientGone?.(() => {
         const invocation = this.invocations.get(id);
@@ -229,6 +246,7 @@ export class Executor {
       const error = new WorkerCrashedError();
       if (!invocation.headSent) invocation.rejectHead(error);
       invocation.pendingRead?.reject(error);
+      invocation.onDone?.(null);
     }
     for (const [id, validation] of this.validations) {
       if (validation.worker !== worker) continue;
@@ -350,6 +368,7 @@ export class Executor {
         const invocation = this.invocations.get(message.id);
         this.invocations.delete(message.id);
         if (invocation && !invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
+        invocation?.onDone?.({ cpuMs: message.cpuMs });
         return;
       }
       case "body-read": {

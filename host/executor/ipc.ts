@@ -74,7 +74,8 @@ export type WorkerMessage =
   | { t: "error"; id: number; kind: "script" | "host"; message: string; stack: string }
   /** A limit ended the invocation. */
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string }
-  | { t: "done"; id: number }
+  /** The invocation is over (response sent, waitUntil settled); `cpuMs`: the CPU time it was charged. */
+  | { t: "done"; id: number; cpuMs: number }
   | { t: "body-read"; id: number }
   | { t: "log"; key: VersionKey; id: number | null; level: LogLevel; message: string }
   | { t: "validated"; id: number; ok: true; handlers: InstalledHandlers; codeCache: Uint8Array | null; compileMs: number }

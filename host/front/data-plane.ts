@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
-import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
+import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse, type InvocationUsage } from "../executor/executor.js";
 import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { clientKeyOf } from "./canary.js";
@@ -63,6 +63,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
 
     let response: InvocationResponse;
     let body: RequestBody | undefined;
+    // What the invocation used, known once it is over (after its response and waitUntil work).
+    let usage: Promise<InvocationUsage | null> = Promise.resolve(null);
     try {
       body = await takeRequestBody(incoming, maxRequestBodyBytes);
       const event: FetchEvent = {
@@ -72,13 +74,16 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         headers: headerPairs(incoming.rawHeaders),
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
-      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth);
+      let reportUsage: (used: InvocationUsage | null) => void = () => {};
+      usage = new Promise((resolve) => (reportUsage = resolve));
+      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth, reportUsage);
     } catch (caught) {
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
       const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error, version);
-      log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
+      const wallMs = elapsed(started);
+      log(`${label} ${status} ${describeFailure(error)} ${wallMs}ms${cpuNote(await usage)}`);
       return RESPONSE_ALREADY_SENT;
     }
 
@@ -95,7 +100,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         outgoing.writeHead(response.status, response.statusText || undefined, headers);
         await pipeBody(response.body, outgoing, noBody);
       }
-      log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${elapsed(started)}ms`);
+      const wallMs = elapsed(started);
+      log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${wallMs}ms${cpuNote(await usage)}`);
     } catch (error) {
       // The head is out: all we can do is cut the connection so the client sees a broken body.
       outgoing.destroy();
@@ -214,6 +220,11 @@ function describeFailure(error: unknown): string {
   if (error instanceof InvocationError) return error.kind === "script" ? `threw: ${error.scriptStack || error.message}` : `failed: ${error.message}`;
   if (error instanceof AtollError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** " (cpu 0.42ms)": the CPU time an invocation was charged, when it is known. */
+function cpuNote(usage: InvocationUsage | null): string {
+  return usage ? ` (cpu ${usage.cpuMs.toFixed(2)}ms)` : "";
 }
 
 function elapsed(started: number): string {

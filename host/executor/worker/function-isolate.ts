@@ -23,9 +23,13 @@ export function useExecutionGate(processGate: ExecutionGate): void {
 
 /**
  * What the isolate tells the worker: the runtime's messages, after validation,
- * and the host's own word when a limit ends an invocation.
+ * and the host's own word when a limit ends an invocation. `done` carries the
+ * CPU time the invocation was charged.
  */
-export type CheckedMessage = IsolateMessage | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
+export type CheckedMessage =
+  | Exclude<IsolateMessage, { t: "done" }>
+  | { t: "done"; id: number; cpuMs: number }
+  | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
 
 /** Per-invocation limits, from the version's config. */
 export interface InvocationLimits {
@@ -90,6 +94,15 @@ export class FunctionIsolate {
   private cpuChargedUntil = 0n;
   /** crypto.subtle's keys, per isolate: user code may keep a CryptoKey across invocations. */
   private readonly keys = new KeyVault();
+  /** Calls into the isolate not yet settled (their CPU not yet charged), by number. */
+  private readonly callsInFlight = new Set<number>();
+  private lastCall = 0;
+  /**
+   * Invocations whose `done` arrived while calls were in flight: the runtime
+   * emits it before the call that emitted it returns, so each is finished once
+   * the calls in flight at that moment are settled and their CPU charged.
+   */
+  private readonly finishing: { id: number; waitingFor: Set<number> }[] = [];
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -265,6 +278,7 @@ export class FunctionIsolate {
     this.keys.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
     this.invocations.clear();
+    this.finishing.length = 0;
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -287,6 +301,8 @@ export class FunctionIsolate {
     if (this.disposed) return;
     const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
     let before = 0n;
+    const call = ++this.lastCall;
+    this.callsInFlight.add(call);
     gate.run<unknown>(this, this.label, () => {
       // Measured from here: time spent waiting for the gate is not the function's.
       if (this.disposed) return Promise.resolve();
@@ -294,28 +310,51 @@ export class FunctionIsolate {
       const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
       return reference.apply(undefined, args, { arguments: { copy: true }, timeout }) as Promise<unknown>;
     }).then(
-      () => this.charge(charged, before),
-      (error: unknown) => {
-        if (this.disposed) return;
-        if (this.isolate.isDisposed) {
-          // isolated-vm disposed the isolate at its memory limit: every invocation in it is lost.
-          this.terminateIsolate("memory_mb", charged, `the isolate ran out of memory: it reached its limit of ${this.memoryMb} MB`);
-          return;
-        }
-        if (messageOf(error).includes("Script execution timed out")) {
-          const used = this.charge(charged, before);
-          this.terminateIsolate("cpu_ms", charged, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
-          return;
-        }
+      () => {
         this.charge(charged, before);
-        // isolated-vm rejects the call in progress when a promise rejection goes
-        // unhandled inside. The runtime carries on; it dispatches the rejection
-        // as an "unhandledrejection" event and logs it unless a listener cancels.
-        const owner = id !== null && this.invocations.has(id) ? id : null;
-        if (reference !== this.entry.rejection) this.call(this.entry.rejection, [owner, rejectionReason(error)], owner);
-        else this.onMessage({ t: "uncaught", id: owner, message: messageOf(error), stack: stackOf(error) });
+        this.callSettled(call);
+      },
+      (error: unknown) => {
+        try {
+          this.callFailed(reference, id, charged, before, error);
+        } finally {
+          this.callSettled(call);
+        }
       },
     );
+  }
+
+  /** A call into the isolate threw: a limit, a lost isolate, or an unhandled rejection inside. */
+  private callFailed(reference: ivm.Reference<Function>, id: number | null, charged: number[], before: bigint, error: unknown): void {
+    if (this.disposed) return;
+    if (this.isolate.isDisposed) {
+      // isolated-vm disposed the isolate at its memory limit: every invocation in it is lost.
+      this.terminateIsolate("memory_mb", charged, `the isolate ran out of memory: it reached its limit of ${this.memoryMb} MB`);
+      return;
+    }
+    if (messageOf(error).includes("Script execution timed out")) {
+      const used = this.charge(charged, before);
+      this.terminateIsolate("cpu_ms", charged, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+      return;
+    }
+    this.charge(charged, before);
+    // isolated-vm rejects the call in progress when a promise rejection goes
+    // unhandled inside. The runtime carries on; it dispatches the rejection
+    // as an "unhandledrejection" event and logs it unless a listener cancels.
+    const owner = id !== null && this.invocations.has(id) ? id : null;
+    if (reference !== this.entry.rejection) this.call(this.entry.rejection, [owner, rejectionReason(error)], owner);
+    else this.onMessage({ t: "uncaught", id: owner, message: messageOf(error), stack: stackOf(error) });
+  }
+
+  /** A call settled (its CPU charged, or its failure handled): finish the invocations that reported `done` during it. */
+  private callSettled(call: number): void {
+    this.callsInFlight.delete(call);
+    for (let i = 0; i < this.finishing.length; i++) {
+      const entry = this.finishing[i]!;
+      if (!entry.waitingFor.delete(call) || entry.waitingFor.size > 0) continue;
+      this.finishing.splice(i--, 1);
+      this.finish(entry.id);
+    }
   }
 
   /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
@@ -348,7 +387,7 @@ export class FunctionIsolate {
       if (!running) continue;
       this.invocationOver(id);
       this.onMessage({ t: "terminated", id, limit, message });
-      this.onMessage({ t: "done", id });
+      this.onMessage({ t: "done", id, cpuMs: Number(running.cpuNs) / 1e6 });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
       this.call(this.entry.abort, [id, message], null);
     }
@@ -361,12 +400,12 @@ export class FunctionIsolate {
    */
   private terminateIsolate(limit: TerminationLimit, culprits: number[], message: string): void {
     const onMessage = this.onMessage;
-    const ids = [...this.invocations.keys()];
+    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: Number(running.cpuNs) / 1e6 }));
     this.dispose();
-    for (const id of ids) {
+    for (const { id, cpuMs } of ended) {
       const own = culprits.includes(id);
       onMessage({ t: "terminated", id, limit, message: own ? message : `another request in the same isolate went over a limit: ${message}` });
-      onMessage({ t: "done", id });
+      onMessage({ t: "done", id, cpuMs });
     }
   }
 
@@ -380,7 +419,11 @@ export class FunctionIsolate {
   private receiveOne(raw: unknown): void {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
-    if (message.t === "done") this.invocationOver(message.id);
+    if (message.t === "done") {
+      if (this.callsInFlight.size > 0) this.finishing.push({ id: message.id, waitingFor: new Set(this.callsInFlight) });
+      else this.finish(message.id);
+      return;
+    }
     if (message.t === "op") {
       switch (message.name) {
         case "timer":
@@ -401,6 +444,15 @@ export class FunctionIsolate {
     }
     if (message.t === "release-keys") return this.keys.release(message.handles);
     this.onMessage(message);
+  }
+
+  /** Invocation `id` is done: reports it with the CPU time it was charged. */
+  private finish(id: number): void {
+    const running = this.invocations.get(id);
+    if (!running) return;
+    const cpuMs = Number(running.cpuNs) / 1e6;
+    this.invocationOver(id);
+    this.onMessage({ t: "done", id, cpuMs });
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */

@@ -103,7 +103,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     const message = `could not start ${vid}: ${messageOf(error)}`;
     for (const { id } of queue) {
       send({ t: "error", id, kind: "host", message, stack: "" });
-      send({ t: "done", id });
+      send({ t: "done", id, cpuMs: 0 });
     }
     reportIfDrained();
     return;
@@ -215,7 +215,7 @@ function receive(message: FrontMessage): void {
       const problem = message.reason ? `${versionId(message.key)} could not be loaded: ${message.reason}` : `${versionId(message.key)} no longer exists`;
       for (const { id } of waitingForCode.get(vid) ?? []) {
         send({ t: "error", id, kind: "host", message: problem, stack: "" });
-        send({ t: "done", id });
+        send({ t: "done", id, cpuMs: 0 });
       }
       waitingForCode.delete(vid);
       reportIfDrained();
