@@ -7,7 +7,10 @@ export type CliErrorCode =
   | "ATOLL_NO_TOKEN"
   | "ATOLL_CONTROL_UNREACHABLE"
   | "ATOLL_CONTROL_API"
-  | "ATOLL_EMPTY_SECRET";
+  | "ATOLL_EMPTY_SECRET"
+  | "ATOLL_BAD_DEV_VARS"
+  | "ATOLL_INIT_EXISTS"
+  | "ATOLL_BAD_TEMPLATE";
 
 export class CliError extends Error {
   readonly code: string;

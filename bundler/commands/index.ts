@@ -10,9 +10,11 @@ import { promoteCommand } from "./promote.js";
 import { rollbackCommand } from "./rollback.js";
 import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
+import { typesCommand } from "./types.js";
 import { versionsCommand } from "./versions.js";
 
 export const commands: ReadonlyArray<() => Command> = [
+  typesCommand,
   buildCommand,
   deployCommand,
   listCommand,
