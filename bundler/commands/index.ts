@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { initCommand } from "./init.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { promoteCommand } from "./promote.js";
@@ -14,6 +15,7 @@ import { typesCommand } from "./types.js";
 import { versionsCommand } from "./versions.js";
 
 export const commands: ReadonlyArray<() => Command> = [
+  initCommand,
   typesCommand,
   buildCommand,
   deployCommand,

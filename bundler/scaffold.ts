@@ -1,0 +1,92 @@
+// `atoll init`: a new function folder from one of the templates in
+// templates/ (see templates/README.md), ready to type-check and to run under
+// `atoll dev`.
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { isValidScriptName } from "../host/config/script-config.js";
+import { BadScriptNameError } from "../host/errors.js";
+import { writeEnvTypes } from "./env-types.js";
+import { CliError } from "./errors.js";
+import { packageRoot, packageVersion } from "./package-root.js";
+
+/** The templates, with what each adds to package.json. */
+export const TEMPLATES = {
+  fetch: { description: "a fetch handler answering JSON", dependencies: [] },
+  hono: { description: "a Hono app", dependencies: ["hono"] },
+} as const satisfies Record<string, { description: string; dependencies: readonly string[] }>;
+
+export type TemplateName = keyof typeof TEMPLATES;
+
+export function isTemplateName(name: string): name is TemplateName {
+  return Object.hasOwn(TEMPLATES, name);
+}
+
+export interface ScaffoldOptions {
+  /** What package.json's devDependencies.atoll says. Default `^<this atoll's version>`. */
+  atollSpec?: string;
+}
+
+export interface ScaffoldResult {
+  /** Files written, relative to the project directory, sorted. */
+  files: string[];
+}
+
+/** Writes a new project for script `name` into `dir`, which must not exist or be empty. */
+export async function scaffold(name: string, dir: string, template: TemplateName, options: ScaffoldOptions = {}): Promise<ScaffoldResult> {
+  if (!isValidScriptName(name)) throw new BadScriptNameError(name);
+  if (existsSync(dir) && (await readdir(dir)).length > 0) {
+    throw new CliError("ATOLL_INIT_EXISTS", `${dir} already exists and is not empty: choose another name, or remove it first`);
+  }
+  const templates = join(packageRoot(), "templates");
+  const replacements: Record<string, string> = { name, today: new Date().toISOString().slice(0, 10) };
+  const files: string[] = [];
+  for (const source of [join(templates, "_common"), join(templates, template)]) {
+    for (const file of await listFiles(source)) {
+      const target = join(dir, relative(source, file).replace(/(^|\/)gitignore$/, "$1.gitignore"));
+      const text = (await readFile(file, "utf8")).replace(/\{\{(\w+)\}\}/g, (whole, key: string) => replacements[key] ?? whole);
+      await mkdir(join(target, ".."), { recursive: true });
+      await writeFile(target, text);
+      files.push(relative(dir, target));
+    }
+  }
+  await writeFile(join(dir, "package.json"), `${JSON.stringify(await packageJson(name, template, options), null, 2)}\n`);
+  files.push("package.json");
+  await writeEnvTypes(dir);
+  files.push("atoll-env.d.ts");
+  return { files: files.sort() };
+}
+
+async function packageJson(name: string, template: TemplateName, options: ScaffoldOptions): Promise<Record<string, unknown>> {
+  const atoll = JSON.parse(await readFile(join(packageRoot(), "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const dependencies: Record<string, string> = {};
+  // The versions this atoll is built and tested with.
+  for (const dependency of TEMPLATES[template].dependencies) dependencies[dependency] = atoll.dependencies[dependency]!;
+  return {
+    name,
+    version: "0.0.0",
+    private: true,
+    type: "module",
+    scripts: {
+      dev: "atoll dev",
+      deploy: "atoll deploy",
+      types: "atoll types",
+      typecheck: "tsc",
+    },
+    ...(Object.keys(dependencies).length > 0 ? { dependencies } : {}),
+    devDependencies: {
+      atoll: options.atollSpec ?? `^${packageVersion()}`,
+      typescript: atoll.devDependencies["typescript"] ?? "^5.9.0",
+    },
+  };
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of (await readdir(dir)).sort()) {
+    const path = join(dir, entry);
+    if ((await stat(path)).isDirectory()) out.push(...(await listFiles(path)));
+    else out.push(path);
+  }
+  return out;
+}
