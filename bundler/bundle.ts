@@ -3,7 +3,7 @@
 import { stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build, type BuildFailure, type Message, type Metafile } from "esbuild";
+import { build, type BuildFailure, type BuildOptions, type BuildResult, type Message, type Metafile } from "esbuild";
 import { CONFIG_FILE_NAME } from "../host/config/defaults.js";
 import { loadScriptConfigFile, type ScriptConfig } from "../host/config/script-config.js";
 import { BuildError } from "./errors.js";
@@ -33,6 +33,27 @@ export interface BundleResult {
 
 /** Reads `<dir>/atoll.toml` and bundles its `main`. Throws BadConfigError or BuildError. */
 export async function bundleProject(dir: string, options: BundleOptions = {}): Promise<BundleResult> {
+  const project = await loadProject(dir);
+  let result;
+  try {
+    result = await build(esbuildOptions(project, options));
+  } catch (error) {
+    throw asBuildError(error, project.dir);
+  }
+  return bundleOf(project, result);
+}
+
+/** A project directory with its validated atoll.toml and the entry module it names. */
+export interface Project {
+  /** Absolute. */
+  dir: string;
+  config: ScriptConfig;
+  /** Absolute path of `main`. */
+  entry: string;
+}
+
+/** Reads and validates `<dir>/atoll.toml` and checks that its `main` exists. Throws BadConfigError or BuildError. */
+export async function loadProject(dir: string): Promise<Project> {
   const projectDir = resolve(dir);
   const configFile = join(projectDir, CONFIG_FILE_NAME);
   // Problems name the file as the user would type it (relative to the current directory).
@@ -41,44 +62,51 @@ export async function bundleProject(dir: string, options: BundleOptions = {}): P
   if (!(await isFile(entry))) {
     throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(configFile)})`]);
   }
+  return { dir: projectDir, config, entry };
+}
 
-  let result;
-  try {
-    result = await build({
-      absWorkingDir: projectDir,
-      entryPoints: [entry],
-      // Never written (write: false); names the outputs and the source map's paths.
-      outfile: join(projectDir, "dist", "index.js"),
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      mainFields: ["module", "main"],
-      conditions: ["worker", "browser"],
-      write: false,
-      minify: config.build.minify,
-      define: config.build.define,
-      sourcemap: options.sourcemap ? "external" : false,
-      metafile: true,
-      logLevel: "silent",
-      plugins: [refuseNodeBuiltins],
-    });
-  } catch (error) {
-    if (isBuildFailure(error)) throw new BuildError(error.errors.map((message) => formatMessage(message, projectDir, "error")));
-    throw error;
-  }
+/** How esbuild bundles a project: one ES module for a neutral platform, every import inside it. */
+export function esbuildOptions(project: Project, options: BundleOptions = {}): BuildOptions & { write: false; metafile: true } {
+  return {
+    absWorkingDir: project.dir,
+    entryPoints: [project.entry],
+    // Never written (write: false); names the outputs and the source map's paths.
+    outfile: join(project.dir, "dist", "index.js"),
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    mainFields: ["module", "main"],
+    conditions: ["worker", "browser"],
+    write: false,
+    minify: project.config.build.minify,
+    define: project.config.build.define,
+    sourcemap: options.sourcemap ? "external" : false,
+    metafile: true,
+    logLevel: "silent",
+    plugins: [refuseNodeBuiltins],
+  };
+}
 
+/** esbuild's failure as a BuildError whose problems are "file:line:column: error: …" with a code frame. */
+export function asBuildError(error: unknown, projectDir: string): unknown {
+  if (isBuildFailure(error)) return new BuildError(error.errors.map((message) => formatMessage(message, projectDir, "error")));
+  return error;
+}
+
+/** The bundle in esbuild's result, checked: self-contained, with a default export. Throws BuildError. */
+export function bundleOf(project: Project, result: BuildResult<{ write: false; metafile: true }>): BundleResult {
   const js = result.outputFiles.find((file) => file.path.endsWith(".js"));
   if (!js) throw new BuildError(["esbuild produced no JavaScript output"]);
-  checkOutput(result.metafile, relative(projectDir, js.path), displayPath(entry));
+  checkOutput(result.metafile, relative(project.dir, js.path), displayPath(project.entry));
   const code = js.text;
   const map = result.outputFiles.find((file) => file.path.endsWith(".js.map"));
   return {
-    config,
+    config: project.config,
     code,
     bytes: Buffer.byteLength(code),
     gzipBytes: gzipSync(code).length,
-    warnings: result.warnings.map((message: Message) => formatMessage(message, projectDir, "warning")),
+    warnings: result.warnings.map((message: Message) => formatMessage(message, project.dir, "warning")),
     ...(map ? { sourceMap: map.text } : {}),
   };
 }
