@@ -8,6 +8,7 @@ import { displayPath } from "../display-path.js";
 import { deployableFixtureDirs } from "../fixtures.js";
 import { packageRoot } from "../package-root.js";
 import { formatBundleSize } from "../sizes.js";
+import { stopOnSignal } from "../stop-on-signal.js";
 
 interface StartFlags {
   port: number;
@@ -43,7 +44,7 @@ export function startCommand(): Command {
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
       });
-      const stopped = stopOnSignal(() => host.close());
+      const { stopped } = stopOnSignal(() => host.close());
 
       console.log(`Atoll is running`);
       console.log(`  functions:   ${host.dataUrl}`);
@@ -55,7 +56,7 @@ export function startCommand(): Command {
     });
 }
 
-function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
@@ -74,36 +75,13 @@ async function deployFixtures(controlUrl: string, token: string): Promise<void> 
   }
 }
 
-/** Resolves once the host is closed after SIGINT/SIGTERM; a second signal exits at once. */
-function stopOnSignal(close: () => Promise<void>): Promise<void> {
-  return new Promise((resolveStopped, rejectStopped) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        console.error(`${signal} again: exiting without waiting`);
-        process.exit(130);
-      }
-      stopping = true;
-      console.log(`${signal}: stopping…`);
-      close().then(() => {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-        console.log("Stopped.");
-        resolveStopped();
-      }, rejectStopped);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
-
-function parsePort(value: string): number {
+export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError("expected a port number from 0 to 65535");
   return port;
 }
 
-function parseCount(value: string): number {
+export function parseCount(value: string): number {
   const count = Number(value);
   if (!/^\d+$/.test(value) || count < 1 || count > 256) throw new InvalidArgumentError("expected a whole number from 1 to 256");
   return count;
