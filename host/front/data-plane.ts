@@ -83,7 +83,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error, version);
       const wallMs = elapsed(started);
-      log(`${label} ${status} ${describeFailure(error)} ${wallMs}ms${cpuNote(await usage)}`);
+      // The reason last: a stack trace spans several lines.
+      log(`${label} ${status} ${wallMs}ms${cpuNote(await usage)} ${describeFailure(error)}`);
       return RESPONSE_ALREADY_SENT;
     }
 
