@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { devCommand } from "./dev.js";
 import { initCommand } from "./init.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
@@ -17,6 +18,7 @@ import { versionsCommand } from "./versions.js";
 export const commands: ReadonlyArray<() => Command> = [
   initCommand,
   typesCommand,
+  devCommand,
   buildCommand,
   deployCommand,
   listCommand,
