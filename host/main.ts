@@ -118,6 +118,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     close: () =>
       (closed ??= (async () => {
         clearInterval(purgeTimer);
+        bindings.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
         await store.close();

@@ -3,6 +3,7 @@
 // today, Redis for several hosts sharing one state later. Async on purpose, so
 // that a networked backend fits the same shape.
 import type { KvStore } from "./kv.js";
+import type { ObjectStore } from "./objects.js";
 
 /** What an upload saves: the parts of a version the store does not assign. */
 export interface NewVersion {
@@ -97,6 +98,8 @@ export interface SealedSecret {
 export interface Store {
   /** KV namespaces (./kv.ts). */
   readonly kv: KvStore;
+  /** Buckets (./objects.ts). */
+  readonly objects: ObjectStore;
   /**
    * Saves a new version and makes it the script's active one (or, with
    * `canaryPercent`, its canary), recording the change in the history, in one
