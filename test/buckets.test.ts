@@ -4,9 +4,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startTestHost, type TestHost } from "./support/test-host.js";
+
+const atollBin = fileURLToPath(new URL("../../bin/atoll.js", import.meta.url));
 
 const FILES = `export default {
   async fetch(request, env) {
@@ -186,4 +191,41 @@ test("objects survive a host restart", async () => {
   host = await startTestHost({ dataDir });
   const [got] = await rpc([["get", "durable.txt"]]);
   assert.equal((got!.ok as { text: string }).text, "kept");
+});
+
+test("operators: atoll bucket put/get/list/delete stream files; functions see the same objects", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "atoll-bucket-cli-"));
+  try {
+    const payload = bigPayload(5 * 1024 * 1024);
+    writeFileSync(join(dir, "in.bin"), payload);
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [atollBin, "bucket", ...args, "--control-url", host.controlUrl, "--token", host.token], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    const put = await run(["put", "files", "cli/in.bin", join(dir, "in.bin"), "--content-type", "application/x-test", "--meta", "origin=cli"]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stdout, new RegExp(`Put "cli/in.bin" in files: ${payload.length} bytes, etag ${createHash("md5").update(payload).digest("hex")} \\(.* MB/s\\)`));
+    const [seen] = await rpc([["head", "cli/in.bin"]]);
+    assert.deepEqual((seen!.ok as { custom: object; http: object }).custom, { origin: "cli" });
+    assert.deepEqual((seen!.ok as { custom: object; http: object }).http, { contentType: "application/x-test" });
+    await rpc([["put", "cli/from-function.txt", "hello operator"]]);
+    const got = await run(["get", "files", "cli/in.bin", "--output", join(dir, "out.bin")]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.ok(readFileSync(join(dir, "out.bin")).equals(payload));
+    assert.equal((await run(["get", "files", "cli/from-function.txt"])).stdout, "hello operator");
+    const listed = await run(["list", "files", "--prefix", "cli/"]);
+    assert.deepEqual(listed.stdout.trim().split("\n").map((line) => line.split("\t")[0]), ["cli/from-function.txt", "cli/in.bin"]);
+    const ranged = await fetch(`${host.controlUrl}/v1/buckets/files/objects/cli%2Fin.bin`, { headers: { authorization: `Bearer ${host.token}`, range: "bytes=10-19" } });
+    assert.equal(ranged.status, 206);
+    assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(payload.subarray(10, 20)));
+    const bad = await run(["put", "files", "a/../b", join(dir, "in.bin")]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /has a "\.\." segment/);
+    assert.equal((await run(["delete", "files", "cli/in.bin", "cli/from-function.txt"])).code, 0);
+    assert.deepEqual(await rpc([["head", "cli/in.bin"]]), [{ ok: null }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

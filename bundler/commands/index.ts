@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { bucketCommand } from "./bucket.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { promoteCommand } from "./promote.js";
@@ -22,5 +23,6 @@ export const commands: ReadonlyArray<() => Command> = [
   promoteCommand,
   secretCommand,
   kvCommand,
+  bucketCommand,
   startCommand,
 ];
