@@ -171,9 +171,20 @@ export class FunctionIsolate {
     } catch (error) {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
+    let cpuBefore = 0n;
     try {
-      await gate.run(this, this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
+      await gate.run(this, this.label, () => {
+        cpuBefore = this.isolate.cpuTime;
+        return module.evaluate({ timeout: evaluateTimeoutMs });
+      });
     } catch (error) {
+      if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
+        const usedMs = Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+        throw new BundleLoadError(
+          "evaluate",
+          `the module's top-level code used more than the start-up CPU budget of ${evaluateTimeoutMs} ms (stopped after ${usedMs.toFixed(0)} ms): move that work into a handler, or do less of it when the module loads`,
+        );
+      }
       throw new BundleLoadError("evaluate", messageOf(error));
     }
     const namespace = module.namespace;
