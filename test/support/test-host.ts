@@ -34,6 +34,7 @@ export interface TestHostOptions {
   maxRequestBodyBytes?: number;
   egress?: HostOptions["egress"];
   maxWorkerRssBytes?: number;
+  headersTimeoutMs?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -48,6 +49,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
+    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

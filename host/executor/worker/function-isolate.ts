@@ -42,6 +42,8 @@ interface Running {
   subrequests: number;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
   depth: number;
+  /** console output so far, in characters; past MAX_LOG_CHARS_PER_INVOCATION the rest is dropped. */
+  logChars: number;
 }
 
 export interface LoadedBundle {
@@ -52,6 +54,8 @@ export interface LoadedBundle {
 }
 
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
+/** console output one invocation may write (about 1 MiB); the rest is dropped, with one line that says so. */
+const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 const MAX_HEADERS = 1000;
 const MAX_URL_CHARS = 16 * 1024;
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
@@ -213,7 +217,7 @@ export class FunctionIsolate {
   /** Starts invocation `id`; `depth` counts the fetch hops that led to it. */
   dispatch(id: number, event: FetchEvent, depth = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth });
+    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, logChars: 0 });
     this.call(this.entry.dispatch, [id, event], id);
   }
 
@@ -411,7 +415,35 @@ export class FunctionIsolate {
       return;
     }
     if (message.t === "release-keys") return this.keys.release(message.handles);
+    if (message.t === "log" && !this.withinLogBudget(message.id, message.message.length)) return;
     this.onMessage(message);
+  }
+
+  /**
+   * Charges console output to its invocation (to every live one when unknown);
+   * false once the budget is spent. The first line over the budget is replaced
+   * by one saying so.
+   */
+  private withinLogBudget(id: number | null, chars: number): boolean {
+    const owners = id !== null ? [id] : [...this.invocations.keys()];
+    let allowed = true;
+    for (const owner of owners) {
+      const running = this.invocations.get(owner);
+      if (!running) continue;
+      const before = running.logChars;
+      running.logChars += chars;
+      if (running.logChars <= MAX_LOG_CHARS_PER_INVOCATION) continue;
+      allowed = false;
+      if (before <= MAX_LOG_CHARS_PER_INVOCATION) {
+        this.onMessage({
+          t: "log",
+          id: owner,
+          level: "warn",
+          message: `[atoll] this invocation wrote more than ${MAX_LOG_CHARS_PER_INVOCATION} characters of console output: the rest is dropped`,
+        });
+      }
+    }
+    return allowed;
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */
