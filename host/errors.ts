@@ -12,6 +12,7 @@ export type AtollErrorCode =
   | "ATOLL_BUNDLE_NO_DEFAULT_EXPORT"
   | "ATOLL_BUNDLE_TOO_LARGE"
   | "ATOLL_BODY_TOO_LARGE"
+  | "ATOLL_RESPONSE_TOO_LARGE"
   | "ATOLL_LOOP_DETECTED"
   | "ATOLL_ROUTE_CONFLICT"
   | "ATOLL_SCRIPT_THREW"
@@ -114,8 +115,19 @@ export class BundleTooLargeError extends AtollError {
 }
 
 export class RequestBodyTooLargeError extends AtollError {
+  constructor(readonly maxBytes: number, whose: "host" | "function" = "host") {
+    super(
+      "ATOLL_BODY_TOO_LARGE",
+      413,
+      whose === "host" ? `the request body is over the host's limit of ${maxBytes} bytes` : `the request body is over this function's limit of ${maxBytes} bytes (limits.request_body_mb)`,
+    );
+  }
+}
+
+/** A function's response body grew past its `limits.response_body_mb`. */
+export class ResponseBodyTooLargeError extends AtollError {
   constructor(maxBytes: number) {
-    super("ATOLL_BODY_TOO_LARGE", 413, `the request body is over the host's limit of ${maxBytes} bytes`);
+    super("ATOLL_RESPONSE_TOO_LARGE", 500, `the function's response body is over its limit of ${maxBytes} bytes (limits.response_body_mb)`);
   }
 }
 

@@ -87,7 +87,7 @@ describe("good configs", () => {
       compatibility_date: "2025-03-01",
       routes: ["api.example.test/v1/*", "/static/*", "*.example.test/*", "example.test/health"],
       vars: { GREETING: "Hello", RETRIES: 3, RATIO: 0.5, BETA: true, _private: "x", REGIONS: ["eu", "us"], NESTED: { a: { b: [1, { c: "d" }] } } },
-      limits: { cpu_ms: 10, memory_mb: 8, wall_ms: 10, subrequests: 0 },
+      limits: { cpu_ms: 10, memory_mb: 8, wall_ms: 10, subrequests: 0, request_body_mb: 100, response_body_mb: 5120 },
       kv_namespaces: [{ binding: "CACHE", id: "cache" }],
       buckets: [{ binding: "UPLOADS", bucket_name: "uploads" }],
       build: { minify: true, define: { "process.env.NODE_ENV": '"production"', DEBUG: "false", FLAG: "globalThis.flag" } },

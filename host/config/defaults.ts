@@ -11,6 +11,10 @@ export const DEFAULT_LIMITS = {
   wall_ms: 30_000,
   /** Outbound fetch calls per invocation. */
   subrequests: 50,
+  /** Largest request body the function receives, in megabytes (capped by the host's maximum). */
+  request_body_mb: 100,
+  /** Largest response body the function may send, in megabytes. */
+  response_body_mb: 5120,
 } as const;
 
 /** The smallest isolate heap V8 (through isolated-vm) accepts, in megabytes. */

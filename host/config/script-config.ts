@@ -62,6 +62,16 @@ const limitsSchema = z
         .int({ error: "must be a non-negative integer" })
         .nonnegative({ error: "must be a non-negative integer" })
         .default(DEFAULT_LIMITS.subrequests),
+      /** Largest request body, in megabytes; larger ones get 413. Capped by the host's maximum. Default 100. */
+      request_body_mb: z
+        .int({ error: "must be a positive integer (megabytes)" })
+        .positive({ error: "must be a positive integer (megabytes)" })
+        .default(DEFAULT_LIMITS.request_body_mb),
+      /** Largest response body, in megabytes; a larger one is cut off. Default 5120. */
+      response_body_mb: z
+        .int({ error: "must be a positive integer (megabytes)" })
+        .positive({ error: "must be a positive integer (megabytes)" })
+        .default(DEFAULT_LIMITS.response_body_mb),
     },
     { error: `must be ${TABLE}` },
   )
@@ -213,7 +223,7 @@ export type ScriptConfig = z.output<typeof scriptConfigSchema>;
 /** Keys each table accepts, for "unknown key" messages and their suggestions. */
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(scriptConfigSchema.shape),
-  limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests"],
+  limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests", "request_body_mb", "response_body_mb"],
   kv_namespaces: Object.keys(kvNamespaceSchema.shape),
   buckets: Object.keys(bucketSchema.shape),
   build: Object.keys(buildSchema.shape),

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
 import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
@@ -27,6 +27,8 @@ export interface DataPlaneOptions {
 /** On every response a function gave (or failed to give): the version that answered. */
 const VERSION_HEADER = "x-atoll-version";
 
+const MIB = 1024 * 1024;
+
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
 
@@ -47,6 +49,12 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     }
     // During a gradual deploy the client's key decides which version answers (./canary.ts).
     const key = deployments.pick(active, () => clientKeyOf(incoming.headers, incoming.socket.remoteAddress));
+    const { limits } = key === active.key || active.canary === null ? active.config : active.canary.config;
+    // The function's own body limits, within the host's.
+    const scriptRequestLimit = limits.request_body_mb * MIB;
+    const requestLimit = Math.min(maxRequestBodyBytes, scriptRequestLimit);
+    const tooLarge = () => new RequestBodyTooLargeError(requestLimit, requestLimit < maxRequestBodyBytes ? "function" : "host");
+    const responseLimit = limits.response_body_mb * MIB;
     const version = String(key.version);
     const method = incoming.method ?? "GET";
     const label = `${key.script}@v${key.version} ${method} ${path}`;
@@ -64,7 +72,7 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     let response: InvocationResponse;
     let body: RequestBody | undefined;
     try {
-      body = await takeRequestBody(incoming, maxRequestBodyBytes);
+      body = await takeRequestBody(incoming, requestLimit, tooLarge);
       const event: FetchEvent = {
         type: "fetch",
         method,
@@ -75,7 +83,7 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth);
     } catch (caught) {
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
-      const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
+      const error = body?.kind === "stream" && body.source.overflowed ? tooLarge() : caught;
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error, version);
       log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
@@ -88,12 +96,17 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     try {
       if (response.body === null || response.body instanceof Uint8Array) {
         const bytes = noBody ? null : response.body;
+        if (bytes && bytes.byteLength > responseLimit) {
+          const status = sendFailure(outgoing, new ResponseBodyTooLargeError(responseLimit), version, { "x-atoll-termination": "response_body_mb" });
+          log(`${label} ${status} ATOLL_RESPONSE_TOO_LARGE ${bytes.byteLength} bytes ${elapsed(started)}ms`);
+          return RESPONSE_ALREADY_SENT;
+        }
         headers.push("content-length", String(bytes?.byteLength ?? 0));
         outgoing.writeHead(response.status, response.statusText || undefined, headers);
         outgoing.end(bytes ?? undefined);
       } else {
         outgoing.writeHead(response.status, response.statusText || undefined, headers);
-        await pipeBody(response.body, outgoing, noBody);
+        await pipeBody(response.body, outgoing, noBody, responseLimit);
       }
       log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${elapsed(started)}ms`);
     } catch (error) {
@@ -107,16 +120,22 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
   return app;
 }
 
-async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean): Promise<void> {
+async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean, maxBytes: number): Promise<void> {
   if (discard) {
     reader.cancel("no body is sent for this response");
     outgoing.end();
     return;
   }
+  let sent = 0;
   for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
     if (outgoing.destroyed) {
       reader.cancel("the client went away");
       return;
+    }
+    sent += chunk.byteLength;
+    if (sent > maxBytes) {
+      reader.cancel("the response body is over its limit");
+      throw new ResponseBodyTooLargeError(maxBytes);
     }
     if (!outgoing.write(chunk)) await drained(outgoing);
   }
@@ -168,8 +187,8 @@ function flattenHeaders(headers: HeaderList, serverTiming: string, version: stri
 }
 
 /** Sends the error response for a failed invocation of `version`; returns its status. */
-function sendFailure(outgoing: ServerResponse, error: unknown, version: string): number {
-  const versionHeader = { [VERSION_HEADER]: version };
+function sendFailure(outgoing: ServerResponse, error: unknown, version: string, extraHeaders: Record<string, string> = {}): number {
+  const versionHeader = { [VERSION_HEADER]: version, ...extraHeaders };
   if (error instanceof InvocationTerminatedError) {
     // 503 for CPU (retrying may help once load drops), 504 for wall-clock time, as a gateway would.
     const status = error.limit === "wall_ms" ? 504 : 503;
