@@ -13,6 +13,10 @@ import { Executor } from "./executor/executor.js";
 import { EgressPolicy } from "./executor/worker/egress.js";
 import { BindingCallError } from "./bindings/binding-error.js";
 import { BindingHost } from "./bindings/binding-host.js";
+import { HostMetrics } from "./metrics.js";
+
+/** Binding methods the metrics name; anything else a function calls counts as "other". */
+const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
@@ -72,7 +76,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains, secrets.box);
   await deployments.load();
-  const bindings = new BindingHost(store, (key) => deployments.versionConfig(key));
+  const metrics = new HostMetrics();
+  const bindings = new BindingHost(
+    store,
+    (key) => deployments.versionConfig(key),
+    // Methods are counted under fixed names only: a hostile function cannot grow the label set.
+    (kind, method, ok) => metrics.bindingCalls.inc({ kind, method: KNOWN_BINDING_METHODS.has(method) ? method : "other", outcome: ok ? "ok" : "error" }),
+  );
 
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
@@ -86,6 +96,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
+    metrics,
     onBinding: (key, binding, method, args) =>
       bindings.call(key, binding, method, args).catch((error: unknown) => {
         if (!(error instanceof BindingCallError)) log(`[${key.script}@v${key.version}] binding env.${binding}.${method} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -102,12 +113,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
     maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
     log,
+    metrics,
   });
   const dataServer = await listen(dataPlane.fetch, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
   const controlPort = (controlServer.address() as AddressInfo).port;
 

@@ -229,3 +229,20 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+test("GET /metrics on the control port counts invocations and terminations", async () => {
+  await host.deploy("metered", `export default { async fetch(request) { if (new URL(request.url).pathname === "/spin") for (;;) {} return new Response("ok"); } };`);
+  assert.equal((await host.request("metered.localhost", "/")).status, 200);
+  assert.equal((await host.request("metered.localhost", "/")).status, 200);
+  assert.equal((await host.request("metered.localhost", "/spin")).status, 503);
+  const response = await fetch(`${host.controlUrl}/metrics`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
+  const text = await response.text();
+  assert.match(text, /atoll_invocations_total\{script="metered",status="200",start="cold"\} 1/);
+  assert.match(text, /atoll_invocations_total\{script="metered",status="200",start="warm"\} 1/);
+  assert.match(text, /atoll_invocations_total\{script="metered",status="503",start="none"\} 1/);
+  assert.match(text, /atoll_terminations_total\{script="metered",limit="cpu_ms"\} 1/);
+  assert.match(text, /atoll_invocation_head_seconds_bucket\{le="0\.05",script="metered",start="warm"\} 1/);
+  assert.match(text, /atoll_front_process_resident_memory_bytes \d+/);
+});

@@ -205,3 +205,11 @@ test("operators: atoll kv put/get/list/delete and the control API see what funct
   const unauthorized = await fetch(`${host.controlUrl}/v1/kv/cache/keys`);
   assert.equal(unauthorized.status, 401);
 });
+
+test("binding calls are counted in GET /metrics by kind, method and outcome", async () => {
+  await rpc([["put", "metered", "v"], ["get", "metered"], ["put", "", "refused"]]);
+  const text = await (await fetch(`${host.controlUrl}/metrics`)).text();
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="ok"\} [1-9]/);
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="get",outcome="ok"\} [1-9]/);
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="error"\} [1-9]/);
+});

@@ -22,14 +22,25 @@ export class BindingHost {
   constructor(
     private readonly store: Store,
     private readonly configOf: (key: VersionKey) => Promise<ScriptConfig | undefined>,
+    /** Told of every call's kind, method and outcome (metrics). */
+    private readonly onCall: (kind: "kv" | "bucket", method: string, ok: boolean) => void = () => {},
   ) {}
 
   /** Runs one call; throws BindingCallError with what the function should see. */
   async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
     const target = (await this.bindingsOf(key)).get(binding);
     if (!target) throw new BindingCallError("Error", `env.${binding} is not a binding of ${key.script} version ${key.version}`);
-    if (target.kind === "kv") return this.callKv(target.namespace, method, args);
-    return this.callBucket(new Bucket(this.store.objects, target.bucket, this.bucketHandles, versionId(key)), method, args);
+    try {
+      const result =
+        target.kind === "kv"
+          ? await this.callKv(target.namespace, method, args)
+          : await this.callBucket(new Bucket(this.store.objects, target.bucket, this.bucketHandles, versionId(key)), method, args);
+      this.onCall(target.kind, method, true);
+      return result;
+    } catch (error) {
+      this.onCall(target.kind, method, false);
+      throw error;
+    }
   }
 
   /** Bucket `name` for the control API (its handles are the control API's own). */

@@ -22,6 +22,7 @@ import { isolateSettings, type Deployments } from "../front/deployments.js";
 import type { Store } from "../store/store.js";
 import { bearerMatches } from "./auth.js";
 import type { BindingHost } from "../bindings/binding-host.js";
+import type { HostMetrics } from "../metrics.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { registerBucketRoutes } from "./bucket-routes.js";
 import { scriptName } from "./params.js";
@@ -39,6 +40,8 @@ export interface ControlApiOptions {
   maxBundleBytes: number;
   /** Functions' bindings: the control API serves the same KV namespaces and buckets. */
   bindings: BindingHost;
+  /** Served at GET /metrics (Prometheus text), without a token, like /healthz. */
+  metrics: HostMetrics;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -56,6 +59,10 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.notFound((c) => c.json(new NotFoundError(`${c.req.method} ${c.req.path}`).toJSON(), 404));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await options.metrics.text();
+    return c.body(body, 200, { "content-type": contentType });
+  });
 
   app.use("/v1/*", async (c, next) => {
     if (!bearerMatches(c.req.header("authorization"), token)) throw new UnauthorizedError();

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ScriptQuarantinedError, WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
 import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
+import type { HostMetrics } from "../metrics.js";
 import { versionId, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
@@ -88,6 +89,8 @@ export interface ExecutorOptions {
    * message the function sees.
    */
   onBinding(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown>;
+  /** Worker exits and quarantines, for GET /metrics. */
+  metrics?: Pick<HostMetrics, "workerExits" | "quarantined">;
 }
 
 interface Invocation {
@@ -239,6 +242,7 @@ export class Executor {
     if (this.draining.delete(worker)) {
       // Its replacement already serves; a crash while draining still counts against the culprit.
       this.options.onEvent(`worker ${slot} (drained) exited (${signal ?? `code ${code}`})`);
+      this.options.metrics?.workerExits.inc({ kind: "drained" });
       for (const culprit of culprits) this.countCrash(culprit, Date.now());
       return;
     }
@@ -249,6 +253,7 @@ export class Executor {
     const delay = recent.length > CRASHES_BEFORE_BACKOFF ? RESTART_BACKOFF_MS : 0;
     const executing = culprits.length > 0 ? ` while executing ${culprits.join(", ")}` : "";
     this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`})${executing}; restarting${delay ? ` in ${delay} ms` : ""}`);
+    this.options.metrics?.workerExits.inc({ kind: "crash" });
     for (const culprit of culprits) this.countCrash(culprit, now);
     // Without back-off the replacement starts now and queues requests until it is ready.
     if (delay === 0) this.workers[slot] = this.spawn(slot);
@@ -269,6 +274,7 @@ export class Executor {
     const reason = `it was executing when its worker process died ${recent.length} times within ${QUARANTINE_WINDOW_MS / 60_000} minutes (a V8 fatal error or a crash)`;
     this.quarantined.set(version, reason);
     this.options.onEvent(`quarantined ${version}: ${reason}; its requests get 503 ATOLL_QUARANTINED until another version is deployed`);
+    this.options.metrics?.quarantined.set(this.quarantined.size);
   }
 
   private receive(worker: WorkerProcess, message: WorkerMessage): void {

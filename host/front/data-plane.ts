@@ -7,6 +7,7 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
 import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
+import type { HostMetrics } from "../metrics.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { clientKeyOf } from "./canary.js";
 import type { Deployments } from "./deployments.js";
@@ -22,6 +23,8 @@ export interface DataPlaneOptions {
   /** Function-to-function fetch hops a request may be from its client; deeper ones get 508. */
   maxFetchDepth: number;
   log(line: string): void;
+  /** Counters and histograms for GET /metrics (optional: benches and tests may leave it out). */
+  metrics?: HostMetrics;
 }
 
 /** On every response a function gave (or failed to give): the version that answered. */
@@ -32,7 +35,7 @@ const MIB = 1024 * 1024;
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
 
-export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
+export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
   app.all("*", async (c) => {
@@ -62,6 +65,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     if (depth > maxFetchDepth) {
       const status = sendFailure(outgoing, new FetchLoopError(depth, maxFetchDepth), version);
       log(`${label} ${status} ATOLL_LOOP_DETECTED depth ${depth} ${elapsed(started)}ms`);
+      metrics?.invocations.inc({ script: key.script, status, start: "none" });
+      metrics?.terminations.inc({ script: key.script, limit: "fetch_depth" });
       return RESPONSE_ALREADY_SENT;
     }
     const whenClientGone = (abort: () => void) =>
@@ -87,6 +92,11 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error, version);
       log(`${label} ${status} ${describeFailure(error)} ${elapsed(started)}ms`);
+      if (metrics) {
+        metrics.invocations.inc({ script: key.script, status, start: "none" });
+        const limit = terminationOf(error);
+        if (limit) metrics.terminations.inc({ script: key.script, limit });
+      }
       return RESPONSE_ALREADY_SENT;
     }
 
@@ -99,6 +109,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         if (bytes && bytes.byteLength > responseLimit) {
           const status = sendFailure(outgoing, new ResponseBodyTooLargeError(responseLimit), version, { "x-atoll-termination": "response_body_mb" });
           log(`${label} ${status} ATOLL_RESPONSE_TOO_LARGE ${bytes.byteLength} bytes ${elapsed(started)}ms`);
+          metrics?.invocations.inc({ script: key.script, status, start: response.cold ? "cold" : "warm" });
+          metrics?.terminations.inc({ script: key.script, limit: "response_body_mb" });
           return RESPONSE_ALREADY_SENT;
         }
         headers.push("content-length", String(bytes?.byteLength ?? 0));
@@ -109,15 +121,33 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         await pipeBody(response.body, outgoing, noBody, responseLimit);
       }
       log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${elapsed(started)}ms`);
+      if (metrics) {
+        const start = response.cold ? "cold" : "warm";
+        metrics.invocations.inc({ script: key.script, status: response.status, start });
+        metrics.headSeconds.observe({ script: key.script, start }, Number(headMs) / 1000);
+      }
     } catch (error) {
       // The head is out: all we can do is cut the connection so the client sees a broken body.
       outgoing.destroy();
       log(`${label} ${response.status} body failed: ${describeFailure(error)}`);
+      if (metrics) {
+        metrics.invocations.inc({ script: key.script, status: response.status, start: response.cold ? "cold" : "warm" });
+        const limit = terminationOf(error);
+        if (limit) metrics.terminations.inc({ script: key.script, limit });
+      }
     }
     return RESPONSE_ALREADY_SENT;
   });
 
   return app;
+}
+
+/** The limit an error stands for, as the terminations metric names it; null for other failures. */
+function terminationOf(error: unknown): string | null {
+  if (error instanceof InvocationTerminatedError) return error.limit;
+  if (error instanceof RequestBodyTooLargeError) return "request_body_mb";
+  if (error instanceof ResponseBodyTooLargeError) return "response_body_mb";
+  return null;
 }
 
 async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean, maxBytes: number): Promise<void> {
