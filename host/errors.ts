@@ -154,7 +154,8 @@ export class ScriptThrewError extends AtollError {
 }
 
 export class WorkerCrashedError extends AtollError {
-  constructor() {
+  /** @param culprits the versions ("script@version") that were executing when the worker died. */
+  constructor(readonly culprits: readonly string[] = []) {
     super("ATOLL_WORKER_CRASHED", 503, "the worker process running this function died; the request was not completed (retry it)");
   }
 }

@@ -45,6 +45,11 @@ export interface HostOptions {
    * tests), `allow` opens chosen addresses or CIDR ranges.
    */
   egress?: { allowPrivate?: boolean; allow?: string[] };
+  /**
+   * Isolates one worker executes at once (default: cores ÷ workers, at least
+   * 1). With 1, a worker that dies names exactly one culprit.
+   */
+  executionSlotsPerWorker?: number;
   /** Time a client has to send a request's head, ms (default 10 s): slow-loris clients are cut off. */
   headersTimeoutMs?: number;
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
@@ -90,7 +95,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     workerSettings: {
       ...HOST_DEFAULTS.worker,
       egress,
-      executionSlots: Math.max(1, Math.floor(availableParallelism() / workerCount)),
+      executionSlots: options.executionSlotsPerWorker ?? Math.max(1, Math.floor(availableParallelism() / workerCount)),
       maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
     },
     loadCode: (key) => deployments.loadCode(key),

@@ -229,7 +229,7 @@ export class Executor {
     for (const [id, invocation] of this.invocations) {
       if (invocation.worker !== worker) continue;
       this.invocations.delete(id);
-      const error = new WorkerCrashedError();
+      const error = new WorkerCrashedError(culprits);
       if (!invocation.headSent) invocation.rejectHead(error);
       invocation.pendingRead?.reject(error);
     }
@@ -243,7 +243,7 @@ export class Executor {
       // Its replacement already serves; a crash while draining still counts against the culprit.
       this.options.onEvent(`worker ${slot} (drained) exited (${signal ?? `code ${code}`})`);
       this.options.metrics?.workerExits.inc({ kind: "drained" });
-      for (const culprit of culprits) this.countCrash(culprit, Date.now());
+      if (culprits.length === 1) this.countCrash(culprits[0]!, Date.now());
       return;
     }
     const now = Date.now();
@@ -254,7 +254,8 @@ export class Executor {
     const executing = culprits.length > 0 ? ` while executing ${culprits.join(", ")}` : "";
     this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`})${executing}; restarting${delay ? ` in ${delay} ms` : ""}`);
     this.options.metrics?.workerExits.inc({ kind: "crash" });
-    for (const culprit of culprits) this.countCrash(culprit, now);
+    // Only a death with one version executing names a culprit: with several, any of them may be innocent.
+    if (culprits.length === 1) this.countCrash(culprits[0]!, now);
     // Without back-off the replacement starts now and queues requests until it is ready.
     if (delay === 0) this.workers[slot] = this.spawn(slot);
     else

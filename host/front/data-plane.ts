@@ -4,9 +4,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError } from "../errors.js";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, WorkerCrashedError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse } from "../executor/executor.js";
-import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
+import { FETCH_DEPTH_HEADER, versionId } from "../executor/ipc.js";
 import type { HostMetrics } from "../metrics.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { clientKeyOf } from "./canary.js";
@@ -31,6 +31,8 @@ export interface DataPlaneOptions {
 const VERSION_HEADER = "x-atoll-version";
 
 const MIB = 1024 * 1024;
+/** Methods HTTP defines as safe: running one twice has no more effect than once. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
@@ -85,7 +87,16 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         headers: headerPairs(incoming.rawHeaders),
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
-      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth);
+      try {
+        response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth);
+      } catch (crash) {
+        // Another function took the worker down with this request in flight. A
+        // safe request with no body is run again, once, on the replacement; an
+        // unsafe one is not (it may have had effects), nor the culprit's own.
+        if (!(crash instanceof WorkerCrashedError) || !SAFE_METHODS.has(method) || body.kind !== "none" || crash.culprits.includes(versionId(key))) throw crash;
+        log(`${label} retried: its worker died while ${crash.culprits.join(", ") || "something else"} was executing`);
+        response = await executor.fetch(key, event, null, whenClientGone, depth);
+      }
     } catch (caught) {
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
       const error = body?.kind === "stream" && body.source.overflowed ? tooLarge() : caught;

@@ -35,6 +35,7 @@ export interface TestHostOptions {
   egress?: HostOptions["egress"];
   maxWorkerRssBytes?: number;
   headersTimeoutMs?: number;
+  executionSlotsPerWorker?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -50,6 +51,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
     ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+    ...(options.executionSlotsPerWorker !== undefined ? { executionSlotsPerWorker: options.executionSlotsPerWorker } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>
