@@ -6,6 +6,7 @@
 import type { HttpMetadata, ObjectRecord, ObjectStore, ObjectUpload } from "../store/objects.js";
 import { ObjectDigestError } from "../store/sqlite-objects.js";
 import { BindingCallError } from "./binding-error.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 
 export const BUCKET_LIMITS = {
   keyBytes: 1024,
@@ -241,17 +242,14 @@ export class Bucket {
       truncated: listing.resumeFrom !== null,
       delimitedPrefixes: listing.delimitedPrefixes,
     };
-    if (listing.resumeFrom !== null) answer.cursor = Buffer.from(`${CURSOR_TAG}\0${this.name}\0${listing.resumeFrom}`).toString("base64url");
+    if (listing.resumeFrom !== null) answer.cursor = encodeCursor(CURSOR_TAG, this.name, listing.resumeFrom);
     return answer;
   }
 
   private decodeCursor(cursor: unknown): string {
-    const notOurs = () => BindingCallError.badArgument("bucket list: the cursor is not one that list() on this bucket returned: pass the previous page's `cursor` as it is");
-    if (typeof cursor !== "string" || cursor.length > 4096 || !/^[\w-]*$/.test(cursor)) throw notOurs();
-    const text = Buffer.from(cursor, "base64url").toString("utf8");
-    const head = `${CURSOR_TAG}\0${this.name}\0`;
-    if (!text.startsWith(head)) throw notOurs();
-    return text.slice(head.length);
+    const position = decodeCursor(CURSOR_TAG, this.name, cursor);
+    if (position === null) throw BindingCallError.badArgument("bucket list: the cursor is not one that list() on this bucket returned: pass the previous page's `cursor` as it is");
+    return position;
   }
 }
 

@@ -12,6 +12,7 @@ import type { HostMetrics } from "../metrics.js";
 import { versionId, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
+import { fnv1a } from "../hash.js";
 
 /** Reads a streamed request body, chunk by chunk, as the function asks for it. */
 export interface RequestBodySource {
@@ -418,11 +419,3 @@ function bindingFailure(error: unknown): { name: string; message: string } {
   return { name: "Error", message: "the host could not complete the call (see its log)" };
 }
 
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}

@@ -6,7 +6,7 @@ import { Blob, blobBytes } from "./blob.js";
 import { utf8Decode, utf8Encode } from "./encoding.js";
 import { Headers } from "./headers.js";
 import { bindingCall } from "./kv.js";
-import { ReadableStream, type ReadableStreamDefaultReader, chunkBytes, streamOfInline } from "./streams.js";
+import { ReadableStream, chunkBytes, concatBytes, readAllBytes, streamOfInline } from "./streams.js";
 
 /** What the host sends for an object (uploaded: ms since the epoch). */
 interface WireObject {
@@ -92,23 +92,7 @@ export class BucketObjectBody extends BucketObject {
 
   async bytes(): Promise<Uint8Array> {
     if (this.bodyUsed) throw new TypeError("the object's body was already read");
-    const reader = this.#stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      total += value.byteLength;
-    }
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    return out;
+    return readAllBytes(this.#stream);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
@@ -206,7 +190,7 @@ export class Bucket {
     let pendingBytes = 0;
     const flush = async () => {
       if (pendingBytes === 0) return;
-      const chunk = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes);
+      const chunk = pending.length === 1 ? pending[0]! : concatBytes(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
       await bindingCall(this.#binding, "putChunk", [handle, chunk]);
@@ -259,16 +243,6 @@ function bytesOf(value: unknown): Uint8Array {
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
   if (value instanceof Blob) return blobBytes(value);
   throw new TypeError("bucket put: the value must be a string, ArrayBuffer, ArrayBufferView, Blob, ReadableStream or null");
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 function putOptions(options: { httpMetadata?: BucketHttpMetadata | Headers; customMetadata?: Record<string, string>; md5?: ArrayBuffer | string } | undefined): Record<string, unknown> {
