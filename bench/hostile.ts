@@ -94,6 +94,7 @@ async function measure(entry: Case): Promise<void> {
   let peak = rssBytes();
   const sampler = setInterval(() => (peak = Math.max(peak, rssBytes())), 20);
   const statuses: number[] = [];
+  const failures = new Set<string>();
   let steady = true;
   const traffic = (async () => {
     while (steady) {
@@ -101,6 +102,7 @@ async function measure(entry: Case): Promise<void> {
         const response = await request("hello.localhost", "/");
         await response.arrayBuffer();
         statuses.push(response.status);
+        if (response.status !== 200) failures.add(`${response.status} ${response.headers.get("x-atoll-error") ?? ""}`.trim());
       } catch {
         statuses.push(0);
       }
@@ -118,7 +120,9 @@ async function measure(entry: Case): Promise<void> {
   await traffic;
   clearInterval(sampler);
   const fast = entry.limitMs === undefined ? `${elapsed.toFixed(0)} ms` : `${(elapsed - entry.limitMs).toFixed(0)} ms after the limit`;
-  const others = statuses.every((status) => status === 200) ? `all ${statuses.length} answered` : `${statuses.filter((s) => s !== 200).length} of ${statuses.length} failed`;
+  const others = statuses.every((status) => status === 200)
+    ? `all ${statuses.length} answered`
+    : `${statuses.filter((s) => s !== 200).length} of ${statuses.length} failed (${[...failures].join(", ")})`;
   const row = `| ${entry.name} | ${outcome} | ${fast} | ${(peak / 1024 / 1024).toFixed(0)} MiB | ${others} |`;
   rows.push(row);
   console.log(row);

@@ -54,6 +54,9 @@ export interface LoadedBundle {
 }
 
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
+/** A call's wall-clock timeout is its remaining CPU budget times this, plus TIMEOUT_SLACK_MS. */
+const TIMEOUT_SLACK_FACTOR = 2;
+const TIMEOUT_SLACK_MS = 20;
 /** console output one invocation may write (about 1 MiB); the rest is dropped, with one line that says so. */
 const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 const MAX_HEADERS = 1000;
@@ -306,10 +309,18 @@ export class FunctionIsolate {
       // Measured from here: time spent waiting for the gate is not the function's.
       if (this.disposed) return Promise.resolve();
       before = this.isolate.cpuTime;
-      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
+      // isolated-vm's timeout counts wall time: on a busy machine a thread
+      // waiting for a core would be stopped for CPU it never used. So it is
+      // only the soft first stop, with slack; the limit itself is checked
+      // below against the thread's CPU time (CLOCK_THREAD_CPUTIME_ID on Linux).
+      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged) * TIMEOUT_SLACK_FACTOR + TIMEOUT_SLACK_MS));
       return reference.apply(undefined, args, { arguments: { copy: true }, timeout }) as Promise<unknown>;
     }).then(
-      () => this.charge(charged, before),
+      () => {
+        const used = this.charge(charged, before);
+        const over = charged.filter((charge) => (this.invocations.get(charge)?.cpuNs ?? 0n) > BigInt(this.limits.cpuMs) * 1_000_000n);
+        if (over.length > 0) this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+      },
       (error: unknown) => {
         if (this.disposed) return;
         if (this.isolate.isDisposed) {
