@@ -18,6 +18,8 @@ import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
+import { Triggers, type TriggerSettings } from "./triggers/index.js";
+import { withChainDepth } from "./triggers/chain-depth.js";
 
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
@@ -43,6 +45,8 @@ export interface HostOptions {
   egress?: { allowPrivate?: boolean; allow?: string[] };
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
   maxWorkerRssBytes?: number;
+  /** The event queue's concurrency, retry back-off and claim lease (defaults: HOST_DEFAULTS.triggers). */
+  triggers?: Partial<TriggerSettings>;
 }
 
 export interface RunningHost {
@@ -84,12 +88,21 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
-    onBinding: (key, binding, method, args) =>
-      bindings.call(key, binding, method, args).catch((error: unknown) => {
+    onBinding: (key, binding, method, args, chain) =>
+      // A storage invocation's bucket writes carry its chain depth to the events they cause.
+      withChainDepth(chain, () => bindings.call(key, binding, method, args)).catch((error: unknown) => {
         if (!(error instanceof BindingCallError)) log(`[${key.script}@v${key.version}] binding env.${binding}.${method} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         throw error;
       }),
   });
+  const triggers = new Triggers({
+    queue: store.queue,
+    deployments,
+    executor,
+    settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
+    log,
+  });
+  await triggers.start();
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
@@ -104,7 +117,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname);
   const controlPort = (controlServer.address() as AddressInfo).port;
 
@@ -118,6 +131,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     close: () =>
       (closed ??= (async () => {
         clearInterval(purgeTimer);
+        triggers.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
         await store.close();
