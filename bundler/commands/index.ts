@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { dlqCommand } from "./dlq.js";
+import { invokeCommand } from "./invoke.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { promoteCommand } from "./promote.js";
@@ -21,6 +23,8 @@ export const commands: ReadonlyArray<() => Command> = [
   rollbackCommand,
   promoteCommand,
   secretCommand,
+  invokeCommand,
+  dlqCommand,
   kvCommand,
   startCommand,
 ];
