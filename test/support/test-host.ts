@@ -34,6 +34,8 @@ export interface TestHostOptions {
   maxRequestBodyBytes?: number;
   egress?: HostOptions["egress"];
   maxWorkerRssBytes?: number;
+  /** The event queue's settings (retry back-off …): HostOptions.triggers. */
+  triggers?: HostOptions["triggers"];
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -48,6 +50,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
+    ...(options.triggers !== undefined ? { triggers: options.triggers } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>
