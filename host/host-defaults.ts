@@ -8,6 +8,8 @@ export const HOST_DEFAULTS = {
   maxBundleBytes: 10 * 1024 * 1024,
   /** Largest request body the data plane passes to a function, bytes (100 MiB). */
   maxRequestBodyBytes: 100 * 1024 * 1024,
+  /** Time a client has to send a request's head, ms: slow-loris connections are closed after it. */
+  headersTimeoutMs: 10_000,
   /** Function-to-function fetch hops a request may be from its client before it gets 508. */
   maxFetchDepth: 16,
   /** The durable event queue behind cron, bucket and async triggers (host/triggers/). */

@@ -43,6 +43,8 @@ export interface HostOptions {
    * tests), `allow` opens chosen addresses or CIDR ranges.
    */
   egress?: { allowPrivate?: boolean; allow?: string[] };
+  /** Time a client has to send a request's head, ms (default 10 s): slow-loris clients are cut off. */
+  headersTimeoutMs?: number;
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
   maxWorkerRssBytes?: number;
   /** The event queue's concurrency, retry back-off and claim lease (defaults: HOST_DEFAULTS.triggers). */
@@ -107,18 +109,19 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
 
-  const dataServer = await listen(createDataPlane({
-      deployments,
-      executor,
-      maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
-      maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
-      log,
-    }).fetch, options.port, options.hostname);
+  const dataPlane = createDataPlane({
+    deployments,
+    executor,
+    maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
+    maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
+    log,
+  });
+  const dataServer = await listen(dataPlane.fetch, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
   const controlApi = createControlApi({ token, store, deployments, executor, bindings, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
-  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname);
+  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
   const controlPort = (controlServer.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;
@@ -132,6 +135,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       (closed ??= (async () => {
         clearInterval(purgeTimer);
         triggers.close();
+        bindings.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
         await store.close();
@@ -139,9 +143,16 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   };
 }
 
-function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string): Promise<Server> {
+/**
+ * An HTTP server for `fetch`. A client gets `headersTimeoutMs` to send its
+ * request head, checked every quarter of that: a slow-loris client that
+ * dribbles headers is cut off (408) instead of holding a connection for
+ * Node's default minute.
+ */
+function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string, headersTimeoutMs: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false }, () => resolve(server as Server)) as Server;
+    const serverOptions = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.floor(headersTimeoutMs / 4)) };
+    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false, serverOptions }, () => resolve(server as Server)) as Server;
     server.once("error", reject);
   });
 }

@@ -100,6 +100,14 @@ test("a bundle that throws at the top level or imports a module: 400", async () 
   }
 });
 
+test("a bundle whose top level loops is refused with the start-up budget and the time it took", async () => {
+  const response = await host.control("PUT", "/v1/scripts/slowstart", { bundle: "for (;;) {}\nexport default { fetch() { return new Response('never'); } };", config: { name: "slowstart", main: "x.ts" } });
+  assert.equal(response.status, 400);
+  const { error } = (await response.json()) as { error: { code: string; message: string } };
+  assert.match(error.message, /top-level code used more than the start-up CPU budget of 1000 ms \(stopped after \d+ ms\): move that work into a handler/);
+  assert.equal((await host.request("slowstart.localhost", "/")).status, 404, "nothing was deployed");
+});
+
 test("an unknown config key is refused with its name", async () => {
   const response = await host.control("PUT", "/v1/scripts/badconfig", { bundle: HELLO, config: { name: "badconfig", main: "x.ts", rouets: [] } });
   assert.equal(response.status, 400);

@@ -81,6 +81,19 @@ test("floods end at cpu_ms: a million timers, a microtask chain, ReDoS, a loop a
   assert.deepEqual([...new Set(statuses)], [200], "the well-behaved function answered every request");
 });
 
+test("console output past 1 MiB per invocation is dropped, with one line that says so", async () => {
+  const before = host.logs.length;
+  const response = await host.request("hostile-flood.localhost", "/logs");
+  assert.equal(await response.text(), "logged\n");
+  const lines = await waitFor(() => {
+    const seen = host.logs.slice(before).filter((line) => line.startsWith("[hostile-flood@v1]"));
+    return seen.some((line) => line.includes("the rest is dropped")) ? seen : undefined;
+  });
+  const written = lines.filter((line) => / log: \d+ x{10000}$/.test(line)).length;
+  assert.ok(written >= 100 && written <= 105, `${written} lines kept`);
+  assert.equal(lines.filter((line) => line.includes("wrote more than 1048576 characters of console output: the rest is dropped")).length, 1);
+});
+
 test("timers do not outlive the invocation that set them", async () => {
   const response = await host.request("hostile-flood.localhost", "/leak-interval");
   assert.equal(await response.text(), "interval left running\n");
@@ -183,4 +196,14 @@ for (const path of ["/map", "/split"]) {
     const replaced = pidsAfter.filter((pid) => !pidsBefore.includes(pid)).length;
     assert.equal(replaced, response.headers.get("x-atoll-error") === "ATOLL_WORKER_CRASHED" ? 1 : 0, "only the crashed worker was replaced");
   });
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

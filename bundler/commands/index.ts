@@ -6,6 +6,7 @@ import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
 import { dlqCommand } from "./dlq.js";
 import { invokeCommand } from "./invoke.js";
+import { bucketCommand } from "./bucket.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { promoteCommand } from "./promote.js";
@@ -26,5 +27,6 @@ export const commands: ReadonlyArray<() => Command> = [
   invokeCommand,
   dlqCommand,
   kvCommand,
+  bucketCommand,
   startCommand,
 ];

@@ -24,6 +24,7 @@ import type { Store } from "../store/store.js";
 import { bearerMatches } from "./auth.js";
 import type { BindingHost } from "../bindings/binding-host.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { registerBucketRoutes } from "./bucket-routes.js";
 import { scriptName } from "./params.js";
 import { secretRoutes } from "./secrets-routes.js";
 import { versionRoutes } from "./versions-routes.js";
@@ -69,6 +70,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   });
 
   registerKvRoutes(app, options.bindings);
+  registerBucketRoutes(app, options.bindings, store.objects);
 
   app.get("/v1/scripts", async (c) => {
     const scripts = await store.listScripts();

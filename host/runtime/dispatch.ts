@@ -7,6 +7,7 @@ import { AbortController, type AbortSignal } from "./abort.js";
 import { takeBodyPayload } from "./body.js";
 import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
+import { Bucket } from "./bucket.js";
 import { KVNamespace } from "./kv.js";
 import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent, ScheduledEvent, StorageEvent as StorageEventData, TriggerEvent } from "./protocol.js";
 import { describeError, reportRejection, reportUncaught } from "./report-error.js";
@@ -84,8 +85,7 @@ export function install(defaultExport: unknown, env: Record<string, unknown>, bi
   }
   const fullEnv: Record<string, unknown> = env ?? {};
   for (const binding of bindings ?? []) {
-    // Only KV exists so far; buckets come with their binding class.
-    if (binding.kind === "kv") fullEnv[binding.name] = new KVNamespace(binding.name);
+    fullEnv[binding.name] = binding.kind === "kv" ? new KVNamespace(binding.name) : new Bucket(binding.name);
   }
   installed = { target, fetch, scheduled, storage, env: fullEnv };
   return { fetch: fetch !== null, scheduled: scheduled !== null, storage: storage !== null };

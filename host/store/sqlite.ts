@@ -1,11 +1,14 @@
 // The embedded store: one SQLite database file in the data directory (WAL,
 // synchronous=FULL so that an acknowledged write survives power loss).
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import type { Canary, Deployment, DeploymentKind, NewVersion, SealedSecret, ScriptRecord, ScriptVersion, Store, VersionSummary } from "./store.js";
 import type { KvStore } from "./kv.js";
 import { SqliteKv } from "./sqlite-kv.js";
 import type { QueueStore } from "./queue.js";
 import { SqliteQueue } from "./sqlite-queue.js";
+import type { ObjectStore } from "./objects.js";
+import { SqliteObjects } from "./sqlite-objects.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scripts (
@@ -116,10 +119,12 @@ export class SqliteStore implements Store {
   private readonly statements;
   readonly kv: KvStore;
   private readonly sqliteQueue: SqliteQueue;
+  readonly objects: ObjectStore;
   private readonly deploymentStatements;
   private readonly secretStatements;
 
-  constructor(file: string) {
+  /** `file`: the database; `objectsDir`: where bucket objects' bytes go (default: "objects" beside the database). */
+  constructor(file: string, objectsDir?: string) {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
@@ -127,6 +132,7 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     this.kv = new SqliteKv(this.db);
     this.sqliteQueue = new SqliteQueue(this.db);
+    this.objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
     migrateDeployments(this.db);
     this.statements = {
       nextVersion: this.db.prepare<[string], { last_version: number }>(

@@ -5,6 +5,7 @@
 // that a networked backend fits the same shape.
 import type { KvStore } from "./kv.js";
 import type { QueueStore } from "./queue.js";
+import type { ObjectStore } from "./objects.js";
 
 /** What an upload saves: the parts of a version the store does not assign. */
 export interface NewVersion {
@@ -101,6 +102,8 @@ export interface Store {
   readonly kv: KvStore;
   /** The durable event queue, dead letters and cron schedules' last ticks (./queue.ts). */
   readonly queue: QueueStore;
+  /** Buckets (./objects.ts). */
+  readonly objects: ObjectStore;
   /**
    * Saves a new version and makes it the script's active one (or, with
    * `canaryPercent`, its canary), recording the change in the history, in one

@@ -36,6 +36,7 @@ export interface TestHostOptions {
   maxWorkerRssBytes?: number;
   /** The event queue's settings (retry back-off …): HostOptions.triggers. */
   triggers?: HostOptions["triggers"];
+  headersTimeoutMs?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -51,6 +52,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
     ...(options.triggers !== undefined ? { triggers: options.triggers } : {}),
+    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

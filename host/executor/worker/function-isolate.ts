@@ -44,6 +44,8 @@ interface Running {
   depth: number;
   /** Storage-trigger chain depth (0: not a storage event). */
   chain: number;
+  /** console output so far, in characters; past MAX_LOG_CHARS_PER_INVOCATION the rest is dropped. */
+  logChars: number;
 }
 
 export interface LoadedBundle {
@@ -54,6 +56,8 @@ export interface LoadedBundle {
 }
 
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
+/** console output one invocation may write (about 1 MiB); the rest is dropped, with one line that says so. */
+const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 const MAX_HEADERS = 1000;
 const MAX_URL_CHARS = 16 * 1024;
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
@@ -173,9 +177,20 @@ export class FunctionIsolate {
     } catch (error) {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
+    let cpuBefore = 0n;
     try {
-      await gate.run(this, this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
+      await gate.run(this, this.label, () => {
+        cpuBefore = this.isolate.cpuTime;
+        return module.evaluate({ timeout: evaluateTimeoutMs });
+      });
     } catch (error) {
+      if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
+        const usedMs = Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+        throw new BundleLoadError(
+          "evaluate",
+          `the module's top-level code used more than the start-up CPU budget of ${evaluateTimeoutMs} ms (stopped after ${usedMs.toFixed(0)} ms): move that work into a handler, or do less of it when the module loads`,
+        );
+      }
       throw new BundleLoadError("evaluate", messageOf(error));
     }
     const namespace = module.namespace;
@@ -208,7 +223,7 @@ export class FunctionIsolate {
    */
   dispatch(id: number, event: InvocationEvent, depth = 0, chain = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, chain });
+    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
     this.call(this.entry.dispatch, [id, event], id);
   }
 
@@ -419,7 +434,35 @@ export class FunctionIsolate {
       return;
     }
     if (message.t === "release-keys") return this.keys.release(message.handles);
+    if (message.t === "log" && !this.withinLogBudget(message.id, message.message.length)) return;
     this.onMessage(message);
+  }
+
+  /**
+   * Charges console output to its invocation (to every live one when unknown);
+   * false once the budget is spent. The first line over the budget is replaced
+   * by one saying so.
+   */
+  private withinLogBudget(id: number | null, chars: number): boolean {
+    const owners = id !== null ? [id] : [...this.invocations.keys()];
+    let allowed = true;
+    for (const owner of owners) {
+      const running = this.invocations.get(owner);
+      if (!running) continue;
+      const before = running.logChars;
+      running.logChars += chars;
+      if (running.logChars <= MAX_LOG_CHARS_PER_INVOCATION) continue;
+      allowed = false;
+      if (before <= MAX_LOG_CHARS_PER_INVOCATION) {
+        this.onMessage({
+          t: "log",
+          id: owner,
+          level: "warn",
+          message: `[atoll] this invocation wrote more than ${MAX_LOG_CHARS_PER_INVOCATION} characters of console output: the rest is dropped`,
+        });
+      }
+    }
+    return allowed;
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */
