@@ -103,6 +103,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     executor,
     settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
     log,
+    objects: store.objects,
   });
   await triggers.start();
   // Expired KV keys are invisible at once; this only reclaims their space.

@@ -172,7 +172,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
 
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
-  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log }));
+  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log }));
   app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
 
   return app;

@@ -15,6 +15,7 @@ import { BadCronError, BadRequestError, InvokeTooLargeError, NotFoundError } fro
 import type { Executor } from "../executor/executor.js";
 import type { Deployments } from "../front/deployments.js";
 import type { HeaderList } from "../runtime/protocol.js";
+import type { ObjectStore } from "../store/objects.js";
 import type { QueuedInvocation } from "../store/queue.js";
 import type { Triggers } from "../triggers/index.js";
 import { invoke, type InvocationResult } from "../triggers/invoke.js";
@@ -24,6 +25,8 @@ export interface InvokeRoutesOptions {
   deployments: Deployments;
   executor: Executor;
   triggers: Triggers;
+  /** A storage invocation of an object that exists gets its size and etag. */
+  objects: Pick<ObjectStore, "head">;
   /** Largest body an invocation may carry, bytes. */
   maxBodyBytes: number;
   log(line: string): void;
@@ -37,7 +40,7 @@ const MAX_HEADERS = 100;
 const USAGE =
   'the body must be JSON: { "kind": "http", "method", "path", "headers", "body", "encoding": "text" | "base64" }, { "kind": "scheduled", "cron" } or { "kind": "storage", "action": "put" | "delete", "bucket", "key" }, with "async": true to queue it';
 
-export function invokeRoutes({ deployments, executor, triggers, maxBodyBytes, log }: InvokeRoutesOptions): Hono {
+export function invokeRoutes({ deployments, executor, triggers, objects, maxBodyBytes, log }: InvokeRoutesOptions): Hono {
   const app = new Hono();
 
   app.post("/:name/invoke", async (c) => {
@@ -56,6 +59,11 @@ export function invokeRoutes({ deployments, executor, triggers, maxBodyBytes, lo
     const active = deployments.get(name);
     if (!active) throw new NotFoundError(`script "${name}"`);
     const invocation = parseInvocation(request, triggersOf(active.config), maxBodyBytes);
+    if (invocation.kind === "storage" && invocation.action === "put" && request["size"] === undefined && request["etag"] === undefined) {
+      // The event a real put of that object would have carried.
+      const record = await objects.head(invocation.bucket, invocation.key);
+      if (record) Object.assign(invocation, { size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
+    }
     if (request["async"] !== undefined && typeof request["async"] !== "boolean") throw new BadRequestError('"async" must be true or false');
 
     if (request["async"] === true) {

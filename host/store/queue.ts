@@ -86,8 +86,13 @@ export interface DeadLetter {
 }
 
 export interface QueueStore {
-  /** Adds events; durable once resolved (a crash after that loses none). */
-  enqueue(events: NewQueuedEvent[]): Promise<QueuedEvent[]>;
+  /**
+   * Adds events; durable once resolved (a crash after that loses none).
+   * `now`: commit without waiting to share the next group commit; the SQLite
+   * store has committed before the call returns (a bucket write's events are
+   * durable before the write is acknowledged).
+   */
+  enqueue(events: NewQueuedEvent[], options?: { now?: boolean }): Promise<QueuedEvent[]>;
   /**
    * Takes up to `limit` events that are due (run_at ≤ now) and unclaimed, or
    * whose claim expired, oldest due first; each is claimed until now + leaseMs.

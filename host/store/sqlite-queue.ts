@@ -134,8 +134,8 @@ export class SqliteQueue implements QueueStore {
     this.commit = db.transaction((writes: Write[]) => writes.map((write) => write.run()));
   }
 
-  enqueue(events: NewQueuedEvent[]): Promise<QueuedEvent[]> {
-    return this.write(() => {
+  enqueue(events: NewQueuedEvent[], options: { now?: boolean } = {}): Promise<QueuedEvent[]> {
+    const written = this.write(() => {
       const now = Date.now();
       return events.map((event) => {
         const row = this.statements.insert.get({
@@ -152,6 +152,8 @@ export class SqliteQueue implements QueueStore {
         return toQueuedEvent(row);
       });
     });
+    if (options.now) this.flushPending();
+    return written;
   }
 
   claim(now: number, limit: number, leaseMs: number): Promise<QueuedEvent[]> {

@@ -52,9 +52,9 @@ export class EventDispatcher {
     this.wake();
   }
 
-  /** Adds events to the queue; resolves once they are durable. */
-  async enqueue(events: NewQueuedEvent[]): Promise<QueuedEvent[]> {
-    const queued = await this.options.queue.enqueue(events);
+  /** Adds events to the queue; resolves once they are durable (`now`: see QueueStore.enqueue). */
+  async enqueue(events: NewQueuedEvent[], options: { now?: boolean } = {}): Promise<QueuedEvent[]> {
+    const queued = await this.options.queue.enqueue(events, options);
     this.wake();
     return queued;
   }

@@ -42,7 +42,7 @@ export class Triggers {
         if (event.schedule !== null) this.cron.settled(event.script, event.schedule);
       },
     });
-    const enqueue = (events: Parameters<EventDispatcher["enqueue"]>[0]) => this.dispatcher.enqueue(events);
+    const enqueue = (events: Parameters<EventDispatcher["enqueue"]>[0], options?: { now?: boolean }) => this.dispatcher.enqueue(events, options);
     this.cron = new CronScheduler({ queue, configOf: (script) => deployments.get(script)?.config, enqueue, log });
     this.storage = new StorageTriggers({
       scripts: () => deployments.list().map((active) => ({ name: active.key.script, config: active.config })),

@@ -13,7 +13,8 @@ import { currentChainDepth } from "./chain-depth.js";
 export interface StorageTriggersOptions {
   /** The active scripts and their configs. */
   scripts(): Iterable<{ name: string; config: ScriptConfig }>;
-  enqueue(events: NewQueuedEvent[]): Promise<unknown>;
+  /** Queues durably; with `now`, committed before it returns (see QueueStore.enqueue). */
+  enqueue(events: NewQueuedEvent[], options: { now: true }): Promise<unknown>;
   log(line: string): void;
 }
 
@@ -94,7 +95,8 @@ export class StorageTriggers {
       });
     }
     if (events.length === 0) return Promise.resolve();
-    return this.options.enqueue(events).catch((error: unknown) => {
+    // Committed before the listener returns, so before the write that caused it is acknowledged.
+    return this.options.enqueue(events, { now: true }).catch((error: unknown) => {
       this.options.log(`[triggers] storage ${event.action} ${event.bucket}/${event.key} could not be queued: ${error instanceof Error ? error.message : String(error)}`);
     });
   }
