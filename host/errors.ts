@@ -283,7 +283,7 @@ export class MissingHandlerError extends AtollError {
 /** A cron expression given to a direct invocation does not parse. */
 export class BadCronError extends AtollError {
   constructor(expression: string, problem: string) {
-    super("ATOLL_BAD_CRON", 400, `the cron expression ${JSON.stringify(expression.slice(0, 100))} ${problem}`);
+    super("ATOLL_BAD_CRON", 400, `the schedule ${JSON.stringify(expression.slice(0, 100))} ${problem}`);
   }
 }
 

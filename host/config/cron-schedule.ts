@@ -21,7 +21,7 @@ export function parseCronExpression(expression: string, timezone: string): CronP
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
     return {
-      problem: `is not a cron expression (${reason}): write five fields (minute hour day-of-month month day-of-week), six with a seconds field first, or @hourly, @daily …`,
+      problem: `is not a cron expression: ${reason.charAt(0).toLowerCase()}${reason.slice(1)} (write five fields: minute hour day-of-month month day-of-week, six with a seconds field first, or @hourly, @daily …)`,
     };
   }
   if (cron.nextRun() === null) return { problem: "never fires (no date matches it): check the day and month fields" };

@@ -172,7 +172,6 @@ const triggersSchema = triggersObject
         path: ["timezone"],
         message: `is not a time zone: use an IANA name such as "UTC" or "Europe/Paris"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
       });
-      return;
     }
     triggers.crons.forEach((cron, index) => {
       const first = triggers.crons.indexOf(cron);
@@ -180,7 +179,8 @@ const triggersSchema = triggersObject
         ctx.addIssue({ code: "custom", path: ["crons", index], message: `repeats \`triggers.crons[${first}]\`` });
         return;
       }
-      const parsed = parseCronExpression(cron, zone);
+      // Read in UTC when the zone is wrong: its own problem is reported above.
+      const parsed = parseCronExpression(cron, zone ?? "UTC");
       if (parsed.problem) ctx.addIssue({ code: "custom", path: ["crons", index], message: parsed.problem });
     });
   })
