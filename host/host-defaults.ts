@@ -22,6 +22,8 @@ export const HOST_DEFAULTS = {
     retryMaxDelayMs: 10 * 60 * 1000,
     /** How long a claim on an event holds, ms (1 hour; a run ends sooner, at its wall_ms, and a restart releases claims). */
     leaseMs: 60 * 60 * 1000,
+    /** How long a stopping host waits for the events it is running to settle, ms (beyond that they run again at the next start). */
+    drainMs: 5000,
   },
   /** Largest request body a direct invocation (POST /v1/scripts/:name/invoke) carries, bytes (1 MiB). */
   maxInvokeBodyBytes: 1024 * 1024,

@@ -135,10 +135,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     close: () =>
       (closed ??= (async () => {
         clearInterval(purgeTimer);
-        triggers.close();
+        await triggers.close();
         bindings.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
+        triggers.detach();
         await store.close();
       })()),
   };

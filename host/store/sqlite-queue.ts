@@ -224,9 +224,12 @@ export class SqliteQueue implements QueueStore {
   }
 
   forgetCronTicks(script: string, keep: readonly string[]): Promise<void> {
+    const kept = new Set(keep);
+    const stale = () => this.statements.ticks.all(script).filter(({ schedule }) => !kept.has(schedule));
+    // Most deploys change no schedule: no write, no fsync.
+    if (stale().length === 0) return Promise.resolve();
     return this.write(() => {
-      const kept = new Set(keep);
-      for (const { schedule } of this.statements.ticks.all(script)) if (!kept.has(schedule)) this.statements.deleteTick.run(script, schedule);
+      for (const { schedule } of stale()) this.statements.deleteTick.run(script, schedule);
     });
   }
 

@@ -3,8 +3,9 @@
 // settles it: handled events leave the queue, failed ones are retried with
 // exponential back-off until their retries or their age run out, then moved
 // to the script's dead-letter list. A claim is only ever settled by the host
-// that made it; a host that stops (or dies) mid-run leaves the claim, and the
-// next start releases it, so the event runs again.
+// that made it. A host that stops waits a little for the runs in progress; one
+// that dies (or gives up waiting) leaves their claims, and the next start
+// releases them, so those events run again.
 import type { Executor } from "../executor/executor.js";
 import type { Deployments } from "../front/deployments.js";
 import type { NewQueuedEvent, QueuedEvent, QueuedInvocation, QueueStore } from "../store/queue.js";
@@ -19,6 +20,8 @@ export interface DispatcherSettings {
   retryMaxDelayMs: number;
   /** How long a claim holds an event against other claimants, ms (runs end sooner: wall_ms). */
   leaseMs: number;
+  /** How long a stopping host waits for the runs in progress to settle, ms. */
+  drainMs: number;
 }
 
 export interface EventDispatcherOptions {
@@ -35,11 +38,14 @@ export interface EventDispatcherOptions {
 const IDLE_POLL_MS = 30_000;
 
 export class EventDispatcher {
-  private inFlight = new Set<number>();
+  private readonly inFlight = new Map<number, Promise<void>>();
   private pumping = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private started = false;
+  /** Stopping: no more claims. */
+  private draining = false;
+  /** Stopped: results are no longer recorded (the claims stay for the next start). */
   private closed = false;
 
   constructor(private readonly options: EventDispatcherOptions) {}
@@ -61,7 +67,7 @@ export class EventDispatcher {
 
   /** Something may be due: look at the queue soon. */
   wake(): void {
-    if (!this.started || this.closed) return;
+    if (!this.started || this.draining) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -70,11 +76,22 @@ export class EventDispatcher {
     setImmediate(() => void this.pump());
   }
 
-  /** Stops claiming and settling; runs in progress are left claimed (the next start runs them again). */
-  close(): void {
-    this.closed = true;
+  /**
+   * Stops claiming, waits up to `drainMs` for the runs in progress to settle,
+   * then stops recording results: a run still going is left claimed, and the
+   * next start runs it again.
+   */
+  async close(): Promise<void> {
+    this.draining = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.settings.drainMs)));
+      await Promise.race([Promise.allSettled(this.inFlight.values()), waited]);
+      clearTimeout(timer);
+    }
+    this.closed = true;
   }
 
   private async pump(): Promise<void> {
@@ -82,22 +99,22 @@ export class EventDispatcher {
       do {
         this.again = false;
         const free = this.options.settings.concurrency - this.inFlight.size;
-        if (free <= 0 || this.closed) break;
+        if (free <= 0 || this.draining) break;
         const claimed = await this.options.queue.claim(Date.now(), free, this.options.settings.leaseMs);
         for (const event of claimed) {
           if (this.inFlight.has(event.id)) continue;
-          this.inFlight.add(event.id);
-          void this.deliver(event).finally(() => {
+          const run = this.deliver(event).finally(() => {
             this.inFlight.delete(event.id);
             this.wake();
           });
+          this.inFlight.set(event.id, run);
         }
         if (claimed.length === free) this.again = true;
-      } while (this.again && !this.closed);
+      } while (this.again && !this.draining);
       await this.armTimer();
     } catch (error) {
       this.options.log(`[triggers] the queue could not be read: ${error instanceof Error ? error.message : String(error)}`);
-      if (!this.closed) this.setTimer(1000);
+      if (!this.draining) this.setTimer(1000);
     } finally {
       this.pumping = false;
       if (this.again) this.wake();
@@ -105,7 +122,7 @@ export class EventDispatcher {
   }
 
   private async armTimer(): Promise<void> {
-    if (this.closed) return;
+    if (this.draining) return;
     const next = await this.options.queue.nextDueAt();
     this.setTimer(next === undefined ? IDLE_POLL_MS : Math.min(IDLE_POLL_MS, Math.max(0, next - Date.now())));
   }

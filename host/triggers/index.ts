@@ -79,9 +79,18 @@ export class Triggers {
     return queued!;
   }
 
-  close(): void {
+  /**
+   * Stops the schedules, then lets the runs in progress settle (for a while).
+   * Bucket changes are still queued (to run at the next start) until
+   * `detach`, once nothing can write a bucket any more.
+   */
+  async close(): Promise<void> {
     this.cron.close();
+    await this.dispatcher.close();
+  }
+
+  /** Stops listening to the buckets (the executor and the servers are stopped). */
+  detach(): void {
     this.storage.close();
-    this.dispatcher.close();
   }
 }
