@@ -51,6 +51,9 @@ after(async () => {
 
 test("a schedule with a seconds field fires on time, every second; removing it stops it at once", async (t) => {
   await deployRecorder(host, "ticker", ["*/1 * * * * *"]);
+  const details = (await (await host.control("GET", "/v1/scripts/ticker")).json()) as { schedules: { cron: string; timezone: string; next_run: string }[] };
+  assert.deepEqual(details.schedules.map(({ cron, timezone }) => ({ cron, timezone })), [{ cron: "*/1 * * * * *", timezone: "UTC" }]);
+  assert.ok(Date.parse(details.schedules[0]!.next_run) - Date.now() <= 1000);
   await sleep(5200);
   const runs = await runsOf(host, "ticker");
   assert.ok(runs.length >= 4, `expected at least 4 runs in 5.2 s, got ${runs.length}: ${JSON.stringify(runs)}`);

@@ -94,6 +94,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
       bundle_bytes: active?.bundleBytes,
       bundle_hash: active?.bundleHash,
       urls: options.urlsFor(script.config as ScriptConfig),
+      /** The cron schedules running now and when each fires next. */
+      schedules: options.triggers.cron.describe(name).map(({ cron, timezone, next }) => ({ cron, timezone, next_run: next === null ? null : new Date(next).toISOString() })),
       created_at: script.createdAt,
       updated_at: script.updatedAt,
     });
