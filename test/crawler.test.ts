@@ -40,7 +40,8 @@ after(async () => {
 
 function deployCrawler(target: string, crons: string[]): Promise<unknown> {
   const { config } = bundle;
-  return host.deploy("crawler", bundle.code, { ...config, vars: { ...config.vars, TARGET_URL: target }, triggers: { ...(config["triggers"] as object), crons } });
+  // A generous cpu_ms: a loaded CI machine must not turn a busy cold start into a failed crawl.
+  return host.deploy("crawler", bundle.code, { ...config, vars: { ...config.vars, TARGET_URL: target }, triggers: { ...(config["triggers"] as object), crons }, limits: { cpu_ms: 1000 } });
 }
 
 async function kv(key: string): Promise<string | undefined> {

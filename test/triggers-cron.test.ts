@@ -16,6 +16,9 @@ const RECORDER = `export default {
   },
 };`;
 
+// These tests are about triggers, not CPU: a generous cpu_ms keeps a loaded CI machine from turning a busy cold start into a failed run.
+const GENEROUS = { cpu_ms: 1000 };
+
 interface Run {
   scheduledTime: number;
   start: number;
@@ -25,7 +28,7 @@ interface Run {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function deployRecorder(host: TestHost, name: string, crons: string[], vars: Record<string, unknown> = {}): Promise<void> {
-  await host.deploy(name, RECORDER, { vars: { PREFIX: `${name}:`, ...vars }, kv_namespaces: [{ binding: "RUNS", id: "runs" }], triggers: { crons } });
+  await host.deploy(name, RECORDER, { vars: { PREFIX: `${name}:`, ...vars }, kv_namespaces: [{ binding: "RUNS", id: "runs" }], triggers: { crons }, limits: GENEROUS });
 }
 
 async function runsOf(host: TestHost, name: string): Promise<Run[]> {

@@ -31,6 +31,9 @@ const EVERYTHING = `export default {
 
 const ONLY_FETCH = `export default { fetch() { return new Response("only fetch"); } };`;
 
+// These tests are about triggers, not CPU: a generous cpu_ms keeps a loaded CI machine from turning a busy cold start into a failed run.
+const GENEROUS = { cpu_ms: 1000 };
+
 interface Answer {
   name: string;
   version: number;
@@ -48,7 +51,7 @@ let dir: string;
 before(async () => {
   host = await startTestHost();
   dir = await mkdtemp(join(tmpdir(), "atoll-invoke-"));
-  await host.deploy("everything", EVERYTHING, { triggers: { crons: ["0 4 * * *"] } });
+  await host.deploy("everything", EVERYTHING, { triggers: { crons: ["0 4 * * *"] }, limits: GENEROUS });
   await host.deploy("only-fetch", ONLY_FETCH);
 });
 after(async () => {

@@ -68,7 +68,7 @@ test("kill -9 with events queued loses none: a new host on the same data directo
       fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const deployed = await control(first.controlUrl, "PUT", "/v1/scripts/slow-job", {
       bundle: SLOW_JOB,
-      config: { name: "slow-job", main: "src/index.ts", kv_namespaces: [{ binding: "DONE", id: "done" }] },
+      config: { name: "slow-job", main: "src/index.ts", kv_namespaces: [{ binding: "DONE", id: "done" }], limits: { cpu_ms: 1000 } },
     });
     assert.equal(deployed.status, 201, await deployed.text());
 

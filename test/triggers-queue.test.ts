@@ -23,6 +23,9 @@ const FLAKY = `export default {
   },
 };`;
 
+// These tests are about triggers, not CPU: a generous cpu_ms keeps a loaded CI machine from turning a busy cold start into a failed run.
+const GENEROUS = { cpu_ms: 1000 };
+
 const BASE_DELAY_MS = 300;
 
 interface DeadLetter {
@@ -67,7 +70,7 @@ async function attempts(namespace: string, tick: number): Promise<number[]> {
 }
 
 function deployFlaky(name: string, namespace: string, triggers: Record<string, unknown>): Promise<unknown> {
-  return host.deploy(name, FLAKY, { kv_namespaces: [{ binding: "LOG", id: namespace }], triggers });
+  return host.deploy(name, FLAKY, { kv_namespaces: [{ binding: "LOG", id: namespace }], triggers, limits: GENEROUS });
 }
 
 test("a failing scheduled handler is retried with back-off, then dead-lettered; dlq list shows it, replay runs it again", async (t) => {

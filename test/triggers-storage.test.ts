@@ -27,6 +27,9 @@ const LOOPER = `export default {
   },
 };`;
 
+// These tests are about triggers, not CPU: a generous cpu_ms keeps a loaded CI machine from turning a busy cold start into a failed run.
+const GENEROUS = { cpu_ms: 1000 };
+
 interface Report {
   key: string;
   size: number;
@@ -44,7 +47,7 @@ before(async () => {
   host = await startTestHost();
   dir = await mkdtemp(join(tmpdir(), "atoll-storage-"));
   const { code, config } = await bundleProject(fileURLToPath(new URL("../../fixtures/file-processor", import.meta.url)));
-  await host.deploy("file-processor", code, config as unknown as Record<string, unknown>);
+  await host.deploy("file-processor", code, { ...(config as unknown as Record<string, unknown>), limits: GENEROUS });
 });
 after(async () => {
   await host.stop();
@@ -116,7 +119,7 @@ test("atoll bucket put fires it too; keys outside the prefix and suffix fire not
 });
 
 test("a function's own bucket write fires the trigger; writing into the bucket that triggers it stops at max_chain_depth", async () => {
-  await host.deploy("looper", LOOPER, { buckets: [{ binding: "LOOP", bucket_name: "loop" }], triggers: { storage: [{ bucket: "loop", events: ["put"] }] } });
+  await host.deploy("looper", LOOPER, { buckets: [{ binding: "LOOP", bucket_name: "loop" }], triggers: { storage: [{ bucket: "loop", events: ["put"] }] }, limits: GENEROUS });
   // Depth 1: a write from an HTTP request. Each storage invocation writes one more: depths 2, 3, 4; the fifth is stopped.
   const response = await host.request("looper.localhost", "/a");
   assert.equal(await response.text(), "written");
@@ -128,7 +131,7 @@ test("a function's own bucket write fires the trigger; writing into the bucket t
   assert.deepEqual(await keys("loop"), ["a", "ax", "axx", "axxx", "axxxx"]);
 
   // A lower limit stops sooner.
-  await host.deploy("looper", LOOPER, { buckets: [{ binding: "LOOP", bucket_name: "loop" }], triggers: { storage: [{ bucket: "loop", events: ["put"] }], max_chain_depth: 2 } });
+  await host.deploy("looper", LOOPER, { buckets: [{ binding: "LOOP", bucket_name: "loop" }], triggers: { storage: [{ bucket: "loop", events: ["put"] }], max_chain_depth: 2 }, limits: GENEROUS });
   await put("loop", "b", "from the control API");
   await poll("the shorter chain to stop", async () => host.logs.find((line) => line.includes("storage put loop/bxx not delivered: it was caused by a chain of 2 storage invocations, at the limit of 2")));
   await sleep(500);
