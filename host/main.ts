@@ -22,6 +22,8 @@ import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
+import { Triggers, type TriggerSettings } from "./triggers/index.js";
+import { withChainDepth } from "./triggers/chain-depth.js";
 
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
@@ -54,6 +56,8 @@ export interface HostOptions {
   headersTimeoutMs?: number;
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
   maxWorkerRssBytes?: number;
+  /** The event queue's concurrency, retry back-off and claim lease (defaults: HOST_DEFAULTS.triggers). */
+  triggers?: Partial<TriggerSettings>;
 }
 
 export interface RunningHost {
@@ -102,12 +106,22 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
     metrics,
-    onBinding: (key, binding, method, args) =>
-      bindings.call(key, binding, method, args).catch((error: unknown) => {
+    onBinding: (key, binding, method, args, chain) =>
+      // A storage invocation's bucket writes carry its chain depth to the events they cause.
+      withChainDepth(chain, () => bindings.call(key, binding, method, args)).catch((error: unknown) => {
         if (!(error instanceof BindingCallError)) log(`[${key.script}@v${key.version}] binding env.${binding}.${method} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         throw error;
       }),
   });
+  const triggers = new Triggers({
+    queue: store.queue,
+    deployments,
+    executor,
+    settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
+    log,
+    objects: store.objects,
+  });
+  await triggers.start();
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
@@ -124,7 +138,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
   const controlPort = (controlServer.address() as AddressInfo).port;
 
@@ -138,9 +152,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     close: () =>
       (closed ??= (async () => {
         clearInterval(purgeTimer);
+        await triggers.close();
         bindings.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
+        triggers.detach();
         await store.close();
       })()),
   };

@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { dlqCommand } from "./dlq.js";
+import { invokeCommand } from "./invoke.js";
 import { bucketCommand } from "./bucket.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
@@ -22,6 +24,8 @@ export const commands: ReadonlyArray<() => Command> = [
   rollbackCommand,
   promoteCommand,
   secretCommand,
+  invokeCommand,
+  dlqCommand,
   kvCommand,
   bucketCommand,
   startCommand,

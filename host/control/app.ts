@@ -12,11 +12,12 @@ import {
   BundleEvaluationError,
   BundleParseError,
   BundleTooLargeError,
+  MissingHandlerError,
   NoDefaultExportError,
   NotFoundError,
   UnauthorizedError,
 } from "../errors.js";
-import { parseScriptConfig, type ScriptConfig } from "../config/script-config.js";
+import { parseScriptConfig, triggersOf, type ScriptConfig } from "../config/script-config.js";
 import type { Executor } from "../executor/executor.js";
 import { isolateSettings, type Deployments } from "../front/deployments.js";
 import type { Store } from "../store/store.js";
@@ -28,6 +29,10 @@ import { registerBucketRoutes } from "./bucket-routes.js";
 import { scriptName } from "./params.js";
 import { secretRoutes } from "./secrets-routes.js";
 import { versionRoutes } from "./versions-routes.js";
+import { invokeRoutes } from "./invoke-routes.js";
+import { dlqRoutes } from "./dlq-routes.js";
+import type { Triggers } from "../triggers/index.js";
+import { HOST_DEFAULTS } from "../host-defaults.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -42,6 +47,8 @@ export interface ControlApiOptions {
   bindings: BindingHost;
   /** Served at GET /metrics (Prometheus text), without a token, like /healthz. */
   metrics: HostMetrics;
+  /** Direct and async invocation, the event queue and dead letters. */
+  triggers: Triggers;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -94,6 +101,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
       bundle_bytes: active?.bundleBytes,
       bundle_hash: active?.bundleHash,
       urls: options.urlsFor(script.config as ScriptConfig),
+      /** The cron schedules running now and when each fires next. */
+      schedules: options.triggers.cron.describe(name).map(({ cron, timezone, next }) => ({ cron, timezone, next_run: next === null ? null : new Date(next).toISOString() })),
       created_at: script.createdAt,
       updated_at: script.updatedAt,
     });
@@ -127,6 +136,13 @@ export function createControlApi(options: ControlApiOptions): Hono {
         }
         if (!validation.handlers.fetch && !validation.handlers.scheduled && !validation.handlers.storage) {
           throw new NoDefaultExportError("it has no fetch, scheduled or storage handler");
+        }
+        const triggers = triggersOf(config);
+        if (triggers.crons.length > 0 && !validation.handlers.scheduled) {
+          throw new MissingHandlerError("scheduled", `[triggers] crons schedules ${triggers.crons.map((cron) => JSON.stringify(cron)).join(", ")}`);
+        }
+        if (triggers.storage.length > 0 && !validation.handlers.storage) {
+          throw new MissingHandlerError("storage", `[[triggers.storage]] watches bucket ${triggers.storage.map((rule) => JSON.stringify(rule.bucket)).join(", ")}`);
         }
         return {
           bundle: upload.bundle,
@@ -165,6 +181,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
 
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
+  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log }));
+  app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
 
   return app;
 }

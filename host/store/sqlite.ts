@@ -5,6 +5,8 @@ import Database from "better-sqlite3";
 import type { Canary, Deployment, DeploymentKind, NewVersion, SealedSecret, ScriptRecord, ScriptVersion, Store, VersionSummary } from "./store.js";
 import type { KvStore } from "./kv.js";
 import { SqliteKv } from "./sqlite-kv.js";
+import type { QueueStore } from "./queue.js";
+import { SqliteQueue } from "./sqlite-queue.js";
 import type { ObjectStore } from "./objects.js";
 import { SqliteObjects } from "./sqlite-objects.js";
 
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   readonly kv: KvStore;
+  private readonly sqliteQueue: SqliteQueue;
   readonly objects: ObjectStore;
   private readonly deploymentStatements;
   private readonly secretStatements;
@@ -128,6 +131,7 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     this.kv = new SqliteKv(this.db);
+    this.sqliteQueue = new SqliteQueue(this.db);
     this.objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
     migrateDeployments(this.db);
     this.statements = {
@@ -191,6 +195,10 @@ export class SqliteStore implements Store {
         `INSERT INTO secrets_key (id, fingerprint, recorded_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at`,
       ),
     };
+  }
+
+  get queue(): QueueStore {
+    return this.sqliteQueue;
   }
 
   async putVersion(input: NewVersion, options: { canaryPercent?: number } = {}): Promise<ScriptVersion> {
@@ -263,12 +271,14 @@ export class SqliteStore implements Store {
       this.statements.deleteVersions.run(name);
       this.deploymentStatements.deleteHistory.run(name);
       this.secretStatements.deleteAll.run(name);
+      this.sqliteQueue.forgetScriptNow(name);
       return changes > 0;
     });
     return remove.immediate();
   }
 
   async close(): Promise<void> {
+    this.sqliteQueue.flushPending();
     this.db.close();
   }
 

@@ -4,7 +4,7 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
+import type { BindingSpec, HeaderList, InvocationEvent, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
@@ -42,6 +42,8 @@ interface Running {
   subrequests: number;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
   depth: number;
+  /** Storage-trigger chain depth (0: not a storage event). */
+  chain: number;
   /** console output so far, in characters; past MAX_LOG_CHARS_PER_INVOCATION the rest is dropped. */
   logChars: number;
 }
@@ -217,11 +219,28 @@ export class FunctionIsolate {
     this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value));
   }
 
-  /** Starts invocation `id`; `depth` counts the fetch hops that led to it. */
-  dispatch(id: number, event: FetchEvent, depth = 0): void {
+  /**
+   * Starts invocation `id`; `depth` counts the fetch hops that led to it,
+   * `chain` the storage events (ipc.ts `invoke`). The same limits apply to
+   * every kind of event.
+   */
+  dispatch(id: number, event: InvocationEvent, depth = 0, chain = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, logChars: 0 });
+    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
     this.call(this.entry.dispatch, [id, event], id);
+  }
+
+  /**
+   * The storage-trigger chain depth of invocation `id`; when the runtime
+   * could not tell which invocation acted (null, or one that is over), the
+   * deepest of those live here: a loop is never made to look shallower.
+   */
+  chainOf(id: number | null): number {
+    const running = id === null ? undefined : this.invocations.get(id);
+    if (running) return running.chain;
+    let chain = 0;
+    for (const live of this.invocations.values()) chain = Math.max(chain, live.chain);
+    return chain;
   }
 
   /** Invocation `id` is over (done or terminated): what it started and nobody else shares ends with it. */
@@ -523,8 +542,11 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
     case "chunk":
       return ownId(m.id) && m.data instanceof Uint8Array ? { t: "chunk", id: m.id, data: m.data } : undefined;
     case "end":
-    case "done":
+    case "handled":
       return ownId(m.id) ? { t: m.t, id: m.id } : undefined;
+    case "done":
+      if (!ownId(m.id)) return undefined;
+      return m.noRetry === true ? { t: "done", id: m.id, noRetry: true } : { t: "done", id: m.id };
     case "error":
       if (!ownId(m.id)) return undefined;
       return { t: "error", id: m.id, message: String(m.message).slice(0, MAX_LOG_MESSAGE_CHARS), stack: String(m.stack ?? "").slice(0, MAX_LOG_MESSAGE_CHARS) };
@@ -546,7 +568,7 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
         return { t: "op", op: m.op as number, name: "fetch-upload", fetch: m.fetch as number, data: m.data };
       }
       if (m.name === "binding" && typeof m.binding === "string" && m.binding.length <= 64 && typeof m.method === "string" && m.method.length <= 32 && Array.isArray(m.args)) {
-        return { t: "op", op: m.op as number, name: "binding", binding: m.binding, method: m.method, args: m.args };
+        return { t: "op", op: m.op as number, name: "binding", id: ownId(m.id) ? m.id : null, binding: m.binding, method: m.method, args: m.args };
       }
       if (m.name === "fetch-read" && Number.isSafeInteger(m.fetch)) return { t: "op", op: m.op as number, name: "fetch-read", fetch: m.fetch as number };
       // The arguments' shapes are the vault's to check.
