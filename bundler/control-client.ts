@@ -108,6 +108,60 @@ export interface ScriptDetails {
   [field: string]: unknown;
 }
 
+/** The body of `POST /v1/scripts/:name/invoke`. */
+export type InvokeRequest = (
+  | { kind: "http"; method?: string; path?: string; headers?: [string, string][]; body?: string; encoding?: "text" | "base64" }
+  | { kind: "scheduled"; cron?: string }
+  | { kind: "storage"; action: "put" | "delete"; bucket: string; key: string }
+) & { async?: boolean };
+
+/** One log line of an invocation. */
+export interface InvocationLogLine {
+  level: string;
+  message: string;
+  /** ISO 8601. */
+  time: string;
+}
+
+/** The answer to a direct (not async) invocation. */
+export interface InvokeResult {
+  name: string;
+  version: number;
+  kind: "http" | "scheduled" | "storage";
+  /** What ran: { kind: "scheduled", cron, scheduledTime }, { kind: "storage", action, bucket, key, … } or the HTTP request without its body. */
+  event: Record<string, unknown>;
+  outcome: "ok" | "error";
+  duration_ms: number;
+  /** CPU time charged to the invocation; null when it did not run to its end. Absent from older hosts. */
+  cpu_ms?: number | null;
+  cold: boolean;
+  no_retry: boolean;
+  error: { code: string; message: string; stack?: string } | null;
+  response: { status: number; status_text: string; headers: [string, string][]; body: string; body_encoding: "text" | "base64"; truncated: boolean } | null;
+  logs: InvocationLogLine[];
+  dropped_logs: number;
+}
+
+/** The answer to an async invocation: the event is in the queue. */
+export interface InvokeQueued {
+  name: string;
+  kind: "http" | "scheduled" | "storage";
+  queued: true;
+  id: number;
+  enqueued_at: string;
+}
+
+/** One entry of `GET /v1/scripts/:name/dlq`. */
+export interface DeadLetterInfo {
+  id: number;
+  kind: "http" | "scheduled" | "storage";
+  event: Record<string, unknown>;
+  attempts: number;
+  enqueued_at: string;
+  failed_at: string;
+  error: string;
+}
+
 export class ControlClient {
   private readonly baseUrl: string;
 
@@ -137,11 +191,13 @@ export class ControlClient {
    * objects). Returns the response when it is a success; throws the API's
    * error otherwise. `notFound` is returned as null instead of thrown.
    */
-  async raw(method: string, path: string, init: { body?: Uint8Array; headers?: Record<string, string>; notFound?: "null" } = {}): Promise<Response | null> {
+  async raw(method: string, path: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; notFound?: "null" } = {}): Promise<Response | null> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, ...init.headers };
+    // A streamed body needs half-duplex fetch (Node's fetch refuses it otherwise).
+    const body = init.body === undefined ? {} : init.body instanceof Uint8Array ? { body: init.body } : { body: init.body, duplex: "half" as const };
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...body } as RequestInit);
     } catch (error) {
       throw new ControlUnreachableError(this.baseUrl, describeFetchFailure(error));
     }
@@ -178,6 +234,27 @@ export class ControlClient {
 
   promote(name: string): Promise<DeploymentChangeResult> {
     return this.request<DeploymentChangeResult>("POST", `/v1/scripts/${encodeURIComponent(name)}/promote`, {});
+  }
+
+  // ---- invocation and the event queue --------------------------------------
+
+  invoke(name: string, request: InvokeRequest): Promise<InvokeResult | InvokeQueued> {
+    return this.request("POST", `/v1/scripts/${encodeURIComponent(name)}/invoke`, request);
+  }
+
+  listDeadLetters(name: string, page: { limit?: number; before?: number } = {}): Promise<{ name: string; dead_letters: DeadLetterInfo[]; next_before: number | null }> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set("limit", String(page.limit));
+    if (page.before !== undefined) query.set("before", String(page.before));
+    return this.request("GET", `/v1/scripts/${encodeURIComponent(name)}/dlq${query.size > 0 ? `?${query}` : ""}`);
+  }
+
+  replayDeadLetters(name: string, ids?: number[]): Promise<{ name: string; replayed: number[] }> {
+    return this.request("POST", `/v1/scripts/${encodeURIComponent(name)}/dlq/replay`, ids === undefined ? {} : { ids });
+  }
+
+  purgeDeadLetters(name: string, ids?: number[]): Promise<{ name: string; purged: number }> {
+    return this.request("POST", `/v1/scripts/${encodeURIComponent(name)}/dlq/purge`, ids === undefined ? {} : { ids });
   }
 
   // ---- secrets -------------------------------------------------------------

@@ -12,6 +12,7 @@ export type AtollErrorCode =
   | "ATOLL_BUNDLE_NO_DEFAULT_EXPORT"
   | "ATOLL_BUNDLE_TOO_LARGE"
   | "ATOLL_BODY_TOO_LARGE"
+  | "ATOLL_RESPONSE_TOO_LARGE"
   | "ATOLL_LOOP_DETECTED"
   | "ATOLL_ROUTE_CONFLICT"
   | "ATOLL_SCRIPT_THREW"
@@ -31,7 +32,11 @@ export type AtollErrorCode =
   | "ATOLL_SECRET_VAR_CLASH"
   | "ATOLL_SECRET_TOO_LARGE"
   | "ATOLL_SECRETS_KEY"
-  | "ATOLL_SECRET_UNREADABLE";
+  | "ATOLL_SECRET_UNREADABLE"
+  // Triggers: cron, bucket events, direct and async invocation.
+  | "ATOLL_NO_HANDLER"
+  | "ATOLL_BAD_CRON"
+  | "ATOLL_INVOKE_TOO_LARGE";
 
 export class AtollError extends Error {
   readonly code: AtollErrorCode;
@@ -114,8 +119,19 @@ export class BundleTooLargeError extends AtollError {
 }
 
 export class RequestBodyTooLargeError extends AtollError {
+  constructor(readonly maxBytes: number, whose: "host" | "function" = "host") {
+    super(
+      "ATOLL_BODY_TOO_LARGE",
+      413,
+      whose === "host" ? `the request body is over the host's limit of ${maxBytes} bytes` : `the request body is over this function's limit of ${maxBytes} bytes (limits.request_body_mb)`,
+    );
+  }
+}
+
+/** A function's response body grew past its `limits.response_body_mb`. */
+export class ResponseBodyTooLargeError extends AtollError {
   constructor(maxBytes: number) {
-    super("ATOLL_BODY_TOO_LARGE", 413, `the request body is over the host's limit of ${maxBytes} bytes`);
+    super("ATOLL_RESPONSE_TOO_LARGE", 500, `the function's response body is over its limit of ${maxBytes} bytes (limits.response_body_mb)`);
   }
 }
 
@@ -142,7 +158,8 @@ export class ScriptThrewError extends AtollError {
 }
 
 export class WorkerCrashedError extends AtollError {
-  constructor() {
+  /** @param culprits the versions ("script@version") that were executing when the worker died. */
+  constructor(readonly culprits: readonly string[] = []) {
     super("ATOLL_WORKER_CRASHED", 503, "the worker process running this function died; the request was not completed (retry it)");
   }
 }
@@ -257,6 +274,39 @@ export class SecretUnreadableError extends AtollError {
       500,
       `secret "${key}" of script "${script}" does not decrypt with the host's secrets key (it was altered, or copied from another script or name): put it again with \`atoll secret put ${script} ${key}\``,
       { script, key },
+    );
+  }
+}
+
+// ---- Triggers: cron, bucket events, direct and async invocation ------------
+
+/** The config asks for events the module has no handler for (crons without scheduled, bucket triggers without storage). */
+export class MissingHandlerError extends AtollError {
+  constructor(handler: "scheduled" | "storage", why: string) {
+    const signature = handler === "scheduled" ? "scheduled(controller, env, ctx)" : "storage(event, env, ctx)";
+    super(
+      "ATOLL_NO_HANDLER",
+      400,
+      `${why}, but the module's default export has no ${handler} handler: add one (export default { async ${signature} { ... } }) or remove the trigger from atoll.toml`,
+      { handler },
+    );
+  }
+}
+
+/** A cron expression given to a direct invocation does not parse. */
+export class BadCronError extends AtollError {
+  constructor(expression: string, problem: string) {
+    super("ATOLL_BAD_CRON", 400, `the schedule ${JSON.stringify(expression.slice(0, 100))} ${problem}`);
+  }
+}
+
+/** A direct invocation's request body is over the host's limit. */
+export class InvokeTooLargeError extends AtollError {
+  constructor(bytes: number | undefined, maxBytes: number) {
+    super(
+      "ATOLL_INVOKE_TOO_LARGE",
+      413,
+      `the invocation's body is ${bytes === undefined ? "over" : `${bytes} bytes, over`} the limit of ${maxBytes} bytes for direct and queued invocations: send large bodies to the function's URL instead`,
     );
   }
 }

@@ -8,8 +8,25 @@ export const HOST_DEFAULTS = {
   maxBundleBytes: 10 * 1024 * 1024,
   /** Largest request body the data plane passes to a function, bytes (100 MiB). */
   maxRequestBodyBytes: 100 * 1024 * 1024,
+  /** Time a client has to send a request's head, ms: slow-loris connections are closed after it. */
+  headersTimeoutMs: 10_000,
   /** Function-to-function fetch hops a request may be from its client before it gets 508. */
   maxFetchDepth: 16,
+  /** The durable event queue behind cron, bucket and async triggers (host/triggers/). */
+  triggers: {
+    /** Queued events run at once, over every script. */
+    concurrency: 8,
+    /** The first retry of a failed event waits this long; each next one twice as long, ms. */
+    retryBaseDelayMs: 1000,
+    /** No retry waits longer than this, ms (10 minutes). */
+    retryMaxDelayMs: 10 * 60 * 1000,
+    /** How long a claim on an event holds, ms (1 hour; a run ends sooner, at its wall_ms, and a restart releases claims). */
+    leaseMs: 60 * 60 * 1000,
+    /** How long a stopping host waits for the events it is running to settle, ms (beyond that they run again at the next start). */
+    drainMs: 5000,
+  },
+  /** Largest request body a direct invocation (POST /v1/scripts/:name/invoke) carries, bytes (1 MiB). */
+  maxInvokeBodyBytes: 1024 * 1024,
   worker: {
     pool: {
       /** Warm isolates per worker. */

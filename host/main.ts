@@ -13,11 +13,17 @@ import { Executor } from "./executor/executor.js";
 import { EgressPolicy } from "./executor/worker/egress.js";
 import { BindingCallError } from "./bindings/binding-error.js";
 import { BindingHost } from "./bindings/binding-host.js";
+import { HostMetrics } from "./metrics.js";
+
+/** Binding methods the metrics name; anything else a function calls counts as "other". */
+const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
+import { Triggers, type TriggerSettings } from "./triggers/index.js";
+import { withChainDepth } from "./triggers/chain-depth.js";
 
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
@@ -41,8 +47,17 @@ export interface HostOptions {
    * tests), `allow` opens chosen addresses or CIDR ranges.
    */
   egress?: { allowPrivate?: boolean; allow?: string[] };
+  /**
+   * Isolates one worker executes at once (default: cores ÷ workers, at least
+   * 1). With 1, a worker that dies names exactly one culprit.
+   */
+  executionSlotsPerWorker?: number;
+  /** Time a client has to send a request's head, ms (default 10 s): slow-loris clients are cut off. */
+  headersTimeoutMs?: number;
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
   maxWorkerRssBytes?: number;
+  /** The event queue's concurrency, retry back-off and claim lease (defaults: HOST_DEFAULTS.triggers). */
+  triggers?: Partial<TriggerSettings>;
 }
 
 export interface RunningHost {
@@ -70,7 +85,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   const deployments = new Deployments(store, HOST_DEFAULTS.baseDomains, secrets.box);
   await deployments.load();
-  const bindings = new BindingHost(store, (key) => deployments.versionConfig(key));
+  const metrics = new HostMetrics();
+  const bindings = new BindingHost(
+    store,
+    (key) => deployments.versionConfig(key),
+    // Methods are counted under fixed names only: a hostile function cannot grow the label set.
+    (kind, method, ok) => metrics.bindingCalls.inc({ kind, method: KNOWN_BINDING_METHODS.has(method) ? method : "other", outcome: ok ? "ok" : "error" }),
+  );
 
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
@@ -78,34 +99,47 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     workerSettings: {
       ...HOST_DEFAULTS.worker,
       egress,
-      executionSlots: Math.max(1, Math.floor(availableParallelism() / workerCount)),
+      executionSlots: options.executionSlotsPerWorker ?? Math.max(1, Math.floor(availableParallelism() / workerCount)),
       maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
     },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
-    onBinding: (key, binding, method, args) =>
-      bindings.call(key, binding, method, args).catch((error: unknown) => {
+    metrics,
+    onBinding: (key, binding, method, args, chain) =>
+      // A storage invocation's bucket writes carry its chain depth to the events they cause.
+      withChainDepth(chain, () => bindings.call(key, binding, method, args)).catch((error: unknown) => {
         if (!(error instanceof BindingCallError)) log(`[${key.script}@v${key.version}] binding env.${binding}.${method} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         throw error;
       }),
   });
+  const triggers = new Triggers({
+    queue: store.queue,
+    deployments,
+    executor,
+    settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
+    log,
+    objects: store.objects,
+  });
+  await triggers.start();
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
 
-  const dataServer = await listen(createDataPlane({
-      deployments,
-      executor,
-      maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
-      maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
-      log,
-    }).fetch, options.port, options.hostname);
+  const dataPlane = createDataPlane({
+    deployments,
+    executor,
+    maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
+    maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
+    log,
+    metrics,
+  });
+  const dataServer = await listen(dataPlane.fetch, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
-  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname);
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
   const controlPort = (controlServer.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;
@@ -118,16 +152,26 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     close: () =>
       (closed ??= (async () => {
         clearInterval(purgeTimer);
+        await triggers.close();
+        bindings.close();
         await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
         await executor.close();
+        triggers.detach();
         await store.close();
       })()),
   };
 }
 
-function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string): Promise<Server> {
+/**
+ * An HTTP server for `fetch`. A client gets `headersTimeoutMs` to send its
+ * request head, checked every quarter of that: a slow-loris client that
+ * dribbles headers is cut off (408) instead of holding a connection for
+ * Node's default minute.
+ */
+function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string, headersTimeoutMs: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false }, () => resolve(server as Server)) as Server;
+    const serverOptions = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.floor(headersTimeoutMs / 4)) };
+    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false, serverOptions }, () => resolve(server as Server)) as Server;
     server.once("error", reject);
   });
 }

@@ -1,8 +1,8 @@
 // Buckets (`[[buckets]]` in atoll.toml): R2's API, bound as `env.<binding>`.
 // Objects are streamed to and from the host's disk, never held whole in
-// memory. Types only.
+// memory. Types only; the runtime's classes are host/runtime/bucket.ts.
 
-/** How an object should be served over HTTP; kept with it and written back by `writeHttpMetadata`. */
+/** How an object should be served over HTTP; kept with it and written back by `writeHttpMetadata`. Each field at most 1024 characters. */
 export interface BucketHttpMetadata {
   /** `Content-Type`, e.g. `"image/png"`. */
   contentType?: string;
@@ -19,13 +19,41 @@ export interface BucketHttpMetadata {
 }
 
 /**
+ * Part of an object: `offset` bytes in, `length` bytes long (to the end when
+ * left out), or its last `suffix` bytes. Clamped to the object's size.
+ */
+export type BucketRange = { offset: number; length?: number } | { offset?: number; length: number } | { suffix: number };
+
+/** Conditions of a `get`: when one fails, `get` returns the object without its body. */
+export interface BucketConditional {
+  /** Only if the object's etag is this (without quotes). */
+  etagMatches?: string;
+  /** Only if the object's etag is not this. */
+  etagDoesNotMatch?: string;
+  /** Only if the object was written before this time. */
+  uploadedBefore?: Date;
+  /** Only if the object was written after this time. */
+  uploadedAfter?: Date;
+}
+
+/** Options of `get`. */
+export interface BucketGetOptions {
+  /** Read only part of the object; a request's Headers give it from their `Range` header (one byte range). */
+  range?: BucketRange | Headers;
+  /** Read the body only if these hold; a request's Headers give them from If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since. */
+  onlyIf?: BucketConditional | Headers;
+}
+
+/**
  * An object's description, without its bytes: what `head`, `put` and `list`
- * return.
+ * return, and `get` when its `onlyIf` conditions fail.
  */
 export interface BucketObject {
-  /** The object's key: 1 to 1024 bytes of UTF-8. */
+  /** The object's key: 1 to 1024 bytes of UTF-8, no NUL, no `..` segment. */
   readonly key: string;
-  /** Size of the object's bytes. */
+  /** Identifies this write of the object (its etag: Atoll keeps no older versions). */
+  readonly version: string;
+  /** Size of the object's bytes (all of them, also when a range was read). */
   readonly size: number;
   /** MD5 of the object's bytes, hex, without quotes. */
   readonly etag: string;
@@ -43,7 +71,13 @@ export interface BucketObject {
    * `include` names `"customMetadata"`.
    */
   readonly customMetadata: Record<string, string>;
-  /** Sets the `httpMetadata` fields on `headers` (Content-Type, Cache-Control, …), for serving the object. */
+  /** The part of the object a ranged `get` read; undefined otherwise. */
+  readonly range: { offset: number; length: number } | undefined;
+  /** Always `"Standard"`: there is one storage class. */
+  readonly storageClass: "Standard";
+  /** The object's MD5, as 16 bytes. */
+  readonly checksums: { md5: ArrayBuffer };
+  /** Sets Content-Type, Content-Language, Content-Disposition, Content-Encoding, Cache-Control and Expires on `headers` from `httpMetadata`, for serving the object. */
   writeHttpMetadata(headers: Headers): void;
 }
 
@@ -68,10 +102,12 @@ export interface BucketObjectBody extends BucketObject {
 
 /** Options of `put`. */
 export interface BucketPutOptions {
-  /** How the object should be served; a Headers object is read for its Content-* and Cache-Control fields. */
+  /** How the object should be served; a Headers object is read for its Content-*, Cache-Control and Expires fields. */
   httpMetadata?: BucketHttpMetadata | Headers;
-  /** Your own string pairs, kept with the object. */
+  /** Your own string pairs, kept with the object: at most 2 KiB (2048 bytes) as JSON. */
   customMetadata?: Record<string, string>;
+  /** The MD5 the bytes must have (16 bytes, or 32 hex digits): a put whose bytes differ fails and stores nothing. */
+  md5?: ArrayBuffer | string;
 }
 
 /** Options of `list`. */
@@ -106,22 +142,25 @@ export type BucketObjects = {
  * A bucket of objects: keys of up to 1024 bytes to bytes of up to 5 GiB
  * each, with HTTP and custom metadata. Scripts that name the same
  * `bucket_name` share it. A `put` or `delete` resolves once the change is
- * durable on the host, and then fires the storage triggers watching the
- * bucket. Calls count against the invocation's wall-clock limit, not its CPU
+ * durable on the host, and the storage triggers watching the bucket have
+ * their event queued. Bodies cross the bridge in chunks of about 1 MiB each
+ * way. Calls count against the invocation's wall-clock limit, not its CPU
  * limit.
  */
 export interface Bucket {
   /** The object's description, or null when there is no such key. */
   head(key: string): Promise<BucketObject | null>;
-  /** The object with its bytes (streamed), or null when there is no such key. */
-  get(key: string): Promise<BucketObjectBody | null>;
+  /** The object with its bytes (streamed; only `range` of them when given), or null when there is no such key. */
+  get(key: string, options?: { range?: BucketRange | Headers; onlyIf?: undefined }): Promise<BucketObjectBody | null>;
+  /** With `onlyIf`: the object with its bytes when the conditions hold, the object without them when they do not, or null. */
+  get(key: string, options: BucketGetOptions): Promise<BucketObjectBody | BucketObject | null>;
   /**
    * Writes an object, replacing any with the same key: at most 5 GiB
    * (5 368 709 120 bytes). A stream is written to disk as it arrives;
    * the object becomes visible once its bytes are durable.
    */
   put(key: string, value: ReadableStream<Uint8Array> | ArrayBuffer | ArrayBufferView | string | Blob | null, options?: BucketPutOptions): Promise<BucketObject>;
-  /** Deletes one object, or several; deleting a key that does not exist is not an error. */
+  /** Deletes one object, or up to 1000 at once; deleting a key that does not exist is not an error. */
   delete(keys: string | string[]): Promise<void>;
   /** A page of objects in key order. */
   list(options?: BucketListOptions): Promise<BucketObjects>;

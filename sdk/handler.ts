@@ -41,9 +41,11 @@ export type FetchHandler<Env = unknown> = (request: Request, env: Env, ctx: Exec
 
 /**
  * Runs on the script's cron schedules (`[triggers] crons` in atoll.toml), and
- * when fired by hand (`atoll dev`, the control API's invoke endpoint, the test
- * helper's `scheduled()`). A thrown error or rejection marks the run as failed:
- * it is retried with back-off unless the handler called `controller.noRetry()`.
+ * when fired by hand (`atoll invoke NAME --cron`, a key in `atoll dev`, the
+ * test helper's `scheduled()`). A run never overlaps the previous run of the
+ * same schedule. A thrown error or rejection fails the run: it is retried with
+ * back-off (`[triggers] retries`, default 2), then dead-lettered, unless the
+ * handler called `controller.noRetry()`.
  *
  * @param controller which schedule fired and for when.
  * @param env the script's environment.
@@ -53,9 +55,12 @@ export type ScheduledHandler<Env = unknown> = (controller: ScheduledController, 
 
 /**
  * Runs when an object is put in or deleted from a bucket the script watches
- * (`[[triggers.storage]]` in atoll.toml). A thrown error or rejection marks
- * the event as failed: it is retried with back-off, then kept in the
- * dead-letter list.
+ * (`[[triggers.storage]]` in atoll.toml: events, prefix, suffix), whoever made
+ * the change (a function, `atoll bucket`, the control API), and when fired by
+ * hand (`atoll invoke NAME --storage put:BUCKET/KEY`, the test helper's
+ * `storage()`). A thrown error or rejection fails the event: it is retried
+ * with back-off, then dead-lettered, unless the handler called
+ * `event.noRetry()`.
  *
  * @param event which object changed, and how.
  * @param env the script's environment.

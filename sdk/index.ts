@@ -14,4 +14,15 @@ export type {
   KVNamespacePutOptions,
   KVValueType,
 } from "./kv.js";
-export type { Bucket, BucketHttpMetadata, BucketListOptions, BucketObject, BucketObjectBody, BucketObjects, BucketPutOptions } from "./bucket.js";
+export type {
+  Bucket,
+  BucketConditional,
+  BucketGetOptions,
+  BucketHttpMetadata,
+  BucketListOptions,
+  BucketObject,
+  BucketObjectBody,
+  BucketObjects,
+  BucketPutOptions,
+  BucketRange,
+} from "./bucket.js";

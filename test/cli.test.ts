@@ -295,7 +295,7 @@ describe("client commands", () => {
     const body = upload.body as { config: { name: string; vars: unknown; limits: unknown }; bundle: string; message: string };
     assert.equal(body.config.name, "hello");
     assert.deepEqual(body.config.vars, { GREETING: "Hello" });
-    assert.deepEqual(body.config.limits, { cpu_ms: 50, memory_mb: 128, wall_ms: 30000, subrequests: 50 });
+    assert.deepEqual(body.config.limits, { cpu_ms: 50, memory_mb: 128, wall_ms: 30000, subrequests: 50, request_body_mb: 100, response_body_mb: 5120 });
     assert.match(body.bundle, /from Atoll/);
     assert.equal(body.message, "first");
   });

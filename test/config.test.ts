@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
-import { DEFAULT_BUILD, DEFAULT_LIMITS } from "../host/config/defaults.js";
+import { DEFAULT_BUILD, DEFAULT_LIMITS, DEFAULT_TRIGGERS } from "../host/config/defaults.js";
 import { parseRoutePattern } from "../host/config/route-pattern.js";
 import { isValidScriptName, loadScriptConfigFile, parseScriptConfig, SCRIPT_NAME_PATTERN, type ScriptConfig } from "../host/config/script-config.js";
 import { BadConfigError } from "../host/errors.js";
@@ -43,6 +43,7 @@ describe("good configs", () => {
       kv_namespaces: [],
       buckets: [],
       limits: { ...DEFAULT_LIMITS },
+      triggers: { ...DEFAULT_TRIGGERS, crons: [], storage: [] },
       build: { ...DEFAULT_BUILD, define: {} },
     });
   });
@@ -87,9 +88,10 @@ describe("good configs", () => {
       compatibility_date: "2025-03-01",
       routes: ["api.example.test/v1/*", "/static/*", "*.example.test/*", "example.test/health"],
       vars: { GREETING: "Hello", RETRIES: 3, RATIO: 0.5, BETA: true, _private: "x", REGIONS: ["eu", "us"], NESTED: { a: { b: [1, { c: "d" }] } } },
-      limits: { cpu_ms: 10, memory_mb: 8, wall_ms: 10, subrequests: 0 },
+      limits: { cpu_ms: 10, memory_mb: 8, wall_ms: 10, subrequests: 0, request_body_mb: 100, response_body_mb: 5120 },
       kv_namespaces: [{ binding: "CACHE", id: "cache" }],
       buckets: [{ binding: "UPLOADS", bucket_name: "uploads" }],
+      triggers: { ...DEFAULT_TRIGGERS, crons: [], storage: [] },
       build: { minify: true, define: { "process.env.NODE_ENV": '"production"', DEBUG: "false", FLAG: "globalThis.flag" } },
     });
   });
@@ -111,6 +113,10 @@ describe("good configs", () => {
     const config = await loadScriptConfigFile(join(repoRoot, "wrangler-like.toml.example"));
     assert.deepEqual(config.limits, DEFAULT_LIMITS);
     assert.equal(config.build.minify, DEFAULT_BUILD.minify);
+    const { crons, storage, ...triggerDefaults } = config.triggers;
+    assert.deepEqual(triggerDefaults, DEFAULT_TRIGGERS);
+    assert.deepEqual(crons, []);
+    assert.deepEqual(storage, []);
   });
 });
 
@@ -129,6 +135,67 @@ describe("bindings", () => {
       "`kv_namespaces[0].binding` binds env.X, which `vars.X` binds already in atoll.toml: give one of them another name",
       "`buckets[0].binding` binds env.X, which `vars.X` binds already in atoll.toml: give one of them another name",
     ]);
+  });
+});
+
+describe("triggers", () => {
+  it("accepts cron schedules (with a seconds field, names, nicknames), a time zone and storage triggers", () => {
+    const config = parse(`${MINIMAL}
+      [triggers]
+      crons = ["*/5 * * * *", "*/10  * * * * *", "0 3 * * MON-FRI", "@daily"]
+      timezone = "europe/paris"
+      retries = 0
+      max_event_age_s = 60
+      max_chain_depth = 2
+
+      [[triggers.storage]]
+      bucket = "uploads"
+      events = ["put", "put"]
+      prefix = "images/"
+      suffix = ".png"
+
+      [[triggers.storage]]
+      bucket = "logs"
+    `);
+    assert.deepEqual(config.triggers, {
+      crons: ["*/5 * * * *", "*/10 * * * * *", "0 3 * * MON-FRI", "@daily"],
+      timezone: "Europe/Paris",
+      retries: 0,
+      max_event_age_s: 60,
+      max_chain_depth: 2,
+      storage: [
+        { bucket: "uploads", events: ["put"], prefix: "images/", suffix: ".png" },
+        { bucket: "logs", events: ["put", "delete"], prefix: "", suffix: "" },
+      ],
+    });
+  });
+
+  it("reports a bad cron expression, one that never fires, a repeat and an unknown time zone, each by key", () => {
+    assert.deepEqual(problemsOf(`${MINIMAL}[triggers]\ncrons = ["61 * * * *", "* * *", "0 0 30 2 *", "*/5 * * * *", "*/5 * * * *", 5]\ntimezone = "Mars/Olympus"\n`), [
+      "`triggers.crons[5]` must be a cron expression string such as \"*/5 * * * *\" in atoll.toml (got 5)",
+    ]);
+    assert.deepEqual(problemsOf(`${MINIMAL}[triggers]\ncrons = ["61 * * * *", "* * *", "0 0 30 2 *", "*/5 * * * *", "*/5 * * * *"]\ntimezone = "Europe/Pariss"\n`), [
+      '`triggers.timezone` is not a time zone in atoll.toml (got "Europe/Pariss"): use an IANA name such as "UTC" or "Europe/Paris" (did you mean "Europe/Paris"?)',
+      '`triggers.crons[0]` is not a cron expression in atoll.toml (got "61 * * * *"): invalid value for minute: 61 (write five fields: minute hour day-of-month month day-of-week, six with a seconds field first, or @hourly, @daily …)',
+      "`triggers.crons[1]` is not a cron expression in atoll.toml (got \"* * *\"): invalid configuration format ('* * *'), exactly five or six space separated parts are required. (write five fields: minute hour day-of-month month day-of-week, six with a seconds field first, or @hourly, @daily …)",
+      '`triggers.crons[2]` never fires (no date matches it) in atoll.toml (got "0 0 30 2 *"): check the day and month fields',
+      '`triggers.crons[4]` repeats `triggers.crons[3]` in atoll.toml (got "*/5 * * * *")',
+    ]);
+  });
+
+  it("reports bad numbers, bad storage triggers and unknown keys with a suggestion", () => {
+    assert.deepEqual(
+      problemsOf(`${MINIMAL}[triggers]\ncron = ["* * * * *"]\nretries = 11\nmax_event_age_s = 0\nmax_chain_depth = 1.5\n[[triggers.storage]]\nbucket_name = "up"\nevents = ["create"]\n`),
+      [
+        "`triggers.retries` must be an integer from 0 to 10 in atoll.toml (got 11)",
+        "`triggers.max_event_age_s` must be a whole number of seconds from 1 to 604800 in atoll.toml (got 0)",
+        "`triggers.max_chain_depth` must be an integer from 1 to 16 in atoll.toml (got 1.5)",
+        "`triggers.storage[0].bucket` is required in atoll.toml",
+        "`triggers.storage[0].events[0]` must be \"put\" or \"delete\" in atoll.toml (got \"create\")",
+        "unknown key `triggers.storage[0].bucket_name` in atoll.toml (did you mean `triggers.storage[0].bucket`?)",
+        "unknown key `triggers.cron` in atoll.toml (did you mean `triggers.crons`?)",
+      ],
+    );
   });
 });
 

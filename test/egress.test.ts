@@ -59,7 +59,7 @@ before(async () => {
   forbidden = await startOrigin("127.0.0.1");
   allowed = await startOrigin("127.0.0.2");
   host = await startTestHost({ egress: { allow: ["127.0.0.2"] } });
-  await host.deploy("probe", PROBE);
+  await host.deploy("probe", PROBE, { limits: { cpu_ms: 1000 } });
 });
 after(async () => {
   await host.stop();

@@ -50,7 +50,7 @@ before(async () => {
   origin = await startOrigin();
   host = await startTestHost({ egress: { allowPrivate: true } });
   await host.deploy("proxy", PROXY, { vars: { ORIGIN: origin.url } });
-  await host.deploy("probe", PROBE);
+  await host.deploy("probe", PROBE, { limits: { cpu_ms: 1000 } });
 });
 after(async () => {
   await host.stop();

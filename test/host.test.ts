@@ -100,6 +100,14 @@ test("a bundle that throws at the top level or imports a module: 400", async () 
   }
 });
 
+test("a bundle whose top level loops is refused with the start-up budget and the time it took", async () => {
+  const response = await host.control("PUT", "/v1/scripts/slowstart", { bundle: "for (;;) {}\nexport default { fetch() { return new Response('never'); } };", config: { name: "slowstart", main: "x.ts" } });
+  assert.equal(response.status, 400);
+  const { error } = (await response.json()) as { error: { code: string; message: string } };
+  assert.match(error.message, /top-level code used more than the start-up CPU budget of 1000 ms \(stopped after \d+ ms\): move that work into a handler/);
+  assert.equal((await host.request("slowstart.localhost", "/")).status, 404, "nothing was deployed");
+});
+
 test("an unknown config key is refused with its name", async () => {
   const response = await host.control("PUT", "/v1/scripts/badconfig", { bundle: HELLO, config: { name: "badconfig", main: "x.ts", rouets: [] } });
   assert.equal(response.status, 400);
@@ -221,3 +229,20 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+test("GET /metrics on the control port counts invocations and terminations", async () => {
+  await host.deploy("metered", `export default { async fetch(request) { if (new URL(request.url).pathname === "/spin") for (;;) {} return new Response("ok"); } };`);
+  assert.equal((await host.request("metered.localhost", "/")).status, 200);
+  assert.equal((await host.request("metered.localhost", "/")).status, 200);
+  assert.equal((await host.request("metered.localhost", "/spin")).status, 503);
+  const response = await fetch(`${host.controlUrl}/metrics`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
+  const text = await response.text();
+  assert.match(text, /atoll_invocations_total\{script="metered",status="200",start="cold"\} 1/);
+  assert.match(text, /atoll_invocations_total\{script="metered",status="200",start="warm"\} 1/);
+  assert.match(text, /atoll_invocations_total\{script="metered",status="503",start="none"\} 1/);
+  assert.match(text, /atoll_terminations_total\{script="metered",limit="cpu_ms"\} 1/);
+  assert.match(text, /atoll_invocation_head_seconds_bucket\{le="0\.05",script="metered",start="warm"\} 1/);
+  assert.match(text, /atoll_front_process_resident_memory_bytes \d+/);
+});

@@ -10,6 +10,9 @@ import { startTestHost, type TestHost } from "./support/test-host.js";
 const atollBin = fileURLToPath(new URL("../../bin/atoll.js", import.meta.url));
 
 // A small RPC over HTTP: POST a JSON list of [method, ...args] calls, get their results (or errors) back.
+// These tests are about KV, not CPU: a generous cpu_ms keeps a loaded CI machine from turning a busy cold start into a 503.
+const GENEROUS = { cpu_ms: 1000 };
+
 const KV_RPC = `export default {
   async fetch(request, env) {
     const calls = await request.json();
@@ -44,7 +47,7 @@ const KV_RPC = `export default {
 let host: TestHost;
 before(async () => {
   host = await startTestHost();
-  await host.deploy("kv-rpc", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "cache" }] });
+  await host.deploy("kv-rpc", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "cache" }], limits: GENEROUS });
 });
 after(async () => {
   await host.stop();
@@ -143,15 +146,15 @@ test("an expired key is invisible at once", async () => {
 });
 
 test("two scripts naming the same namespace id share it; another id is separate", async () => {
-  await host.deploy("kv-shared", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "cache" }] });
-  await host.deploy("kv-other", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "elsewhere" }] });
+  await host.deploy("kv-shared", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "cache" }], limits: GENEROUS });
+  await host.deploy("kv-other", KV_RPC, { kv_namespaces: [{ binding: "CACHE", id: "elsewhere" }], limits: GENEROUS });
   await rpc([["put", "shared-key", "seen by both"]]);
   assert.deepEqual(await rpc([["get", "shared-key"]], "kv-shared"), [{ ok: "seen by both" }]);
   assert.deepEqual(await rpc([["get", "shared-key"]], "kv-other"), [{ ok: null }]);
 });
 
 test("a binding the config does not declare is not in env; a duplicate binding name is refused at upload", async () => {
-  await host.deploy("kv-none", KV_RPC);
+  await host.deploy("kv-none", KV_RPC, { limits: GENEROUS });
   const [result] = await rpc([["get", "x"]], "kv-none");
   assert.match(result!.error!, /TypeError: Cannot read properties of undefined/);
   const response = await host.control("PUT", "/v1/scripts/kv-dup", {
@@ -204,4 +207,12 @@ test("operators: atoll kv put/get/list/delete and the control API see what funct
   assert.deepEqual(await rpc([["get", "from-function"]]), [{ ok: null }]);
   const unauthorized = await fetch(`${host.controlUrl}/v1/kv/cache/keys`);
   assert.equal(unauthorized.status, 401);
+});
+
+test("binding calls are counted in GET /metrics by kind, method and outcome", async () => {
+  await rpc([["put", "metered", "v"], ["get", "metered"], ["put", "", "refused"]]);
+  const text = await (await fetch(`${host.controlUrl}/metrics`)).text();
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="ok"\} [1-9]/);
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="get",outcome="ok"\} [1-9]/);
+  assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="error"\} [1-9]/);
 });

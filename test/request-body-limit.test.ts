@@ -50,7 +50,7 @@ test("a declared Content-Length over the limit gets 413 before the function runs
   assert.equal(code, "ATOLL_BODY_TOO_LARGE");
   assert.equal(connection, "close");
   assert.equal(host.logs.filter((line) => line.startsWith("reader@v1 POST / 200")).length, invocationsBefore);
-  assert.ok(host.logs.some((line) => /^reader@v1 POST \/ 413 ATOLL_BODY_TOO_LARGE/.test(line)), host.logs.join("\n"));
+  assert.ok(host.logs.some((line) => /^reader@v1 POST \/ 413 [\d.]+ms( \(cpu [\d.]+ms\))? ATOLL_BODY_TOO_LARGE/.test(line)), host.logs.join("\n"));
 });
 
 test("a chunked body that grows past the limit gets 413 and the connection is closed", async () => {
@@ -61,4 +61,43 @@ test("a chunked body that grows past the limit gets 413 and the connection is cl
   // The function still answers afterwards.
   const small = await host.request("reader.localhost", "/", { method: "POST", body: "hello" });
   assert.equal(await small.text(), "read 5");
+});
+
+test("a function's own limits.request_body_mb, under the host's, gets 413 naming the function's limit", async () => {
+  const bigHost = await startTestHost({ maxRequestBodyBytes: 8 * LIMIT });
+  try {
+    await bigHost.deploy("small-bodies", `export default { async fetch(request) { return new Response("read " + (await request.arrayBuffer()).byteLength); } };`, { limits: { request_body_mb: 1 } });
+    const ok = await bigHost.request("small-bodies.localhost", "/", { method: "POST", body: new Uint8Array(LIMIT) });
+    assert.equal(await ok.text(), `read ${LIMIT}`);
+    const declared = await bigHost.request("small-bodies.localhost", "/", { method: "POST", body: new Uint8Array(LIMIT + 1) });
+    assert.equal(declared.status, 413);
+    assert.match(await declared.text(), /over this function's limit of 1048576 bytes \(limits\.request_body_mb\)/);
+    const streamed = await bigHost.request("small-bodies.localhost", "/", { method: "POST", body: chunkedUpload(40, 64 * 1024) });
+    assert.equal(streamed.status, 413);
+  } finally {
+    await bigHost.stop();
+    bigHost.cleanUp();
+  }
+});
+
+test("a response over limits.response_body_mb: 500 when inline, cut off when streamed", async () => {
+  await host.deploy(
+    "big-answers",
+    `export default { fetch(request) {
+      const size = 2 * 1024 * 1024;
+      if (new URL(request.url).pathname === "/inline") return new Response(new Uint8Array(size));
+      let sent = 0;
+      return new Response(new ReadableStream({ pull(c) { if (sent >= size) return c.close(); sent += 65536; c.enqueue(new Uint8Array(65536)); } }));
+    } };`,
+    { limits: { response_body_mb: 1 } },
+  );
+  const inline = await host.request("big-answers.localhost", "/inline");
+  assert.equal(inline.status, 500);
+  assert.equal(inline.headers.get("x-atoll-error"), "ATOLL_RESPONSE_TOO_LARGE");
+  assert.equal(inline.headers.get("x-atoll-termination"), "response_body_mb");
+  assert.match(await inline.text(), /over its limit of 1048576 bytes \(limits\.response_body_mb\)/);
+  const streamed = await host.request("big-answers.localhost", "/streamed");
+  assert.equal(streamed.status, 200);
+  await assert.rejects(streamed.arrayBuffer());
+  assert.ok(host.logs.some((line) => /big-answers@v1 GET \/streamed 200 body failed: .*over its limit of 1048576 bytes/.test(line)), host.logs.join("\n"));
 });

@@ -4,8 +4,11 @@ import type { Command } from "commander";
 import { buildCommand } from "./build.js";
 import { deleteCommand } from "./delete.js";
 import { deployCommand } from "./deploy.js";
+import { bucketCommand } from "./bucket.js";
 import { devCommand } from "./dev.js";
+import { dlqCommand } from "./dlq.js";
 import { initCommand } from "./init.js";
+import { invokeCommand } from "./invoke.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
 import { promoteCommand } from "./promote.js";
@@ -27,6 +30,9 @@ export const commands: ReadonlyArray<() => Command> = [
   rollbackCommand,
   promoteCommand,
   secretCommand,
+  invokeCommand,
+  dlqCommand,
   kvCommand,
+  bucketCommand,
   startCommand,
 ];

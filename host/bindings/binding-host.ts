@@ -9,24 +9,74 @@ import { versionId } from "../executor/ipc.js";
 import type { Store } from "../store/store.js";
 import { BindingCallError } from "./binding-error.js";
 import { KvNamespace } from "./kv-namespace.js";
+import { Bucket, BucketHandles } from "./bucket.js";
 
 type Resolved = { kind: "kv"; namespace: KvNamespace } | { kind: "bucket"; bucket: string };
 
 export class BindingHost {
   /** Per version: binding name → what it points at. */
   private readonly resolved = new LRUCache<string, Map<string, Resolved>>({ max: 1024 });
+  /** Streamed bucket uploads and reads in progress, for every caller. */
+  readonly bucketHandles = new BucketHandles();
 
   constructor(
     private readonly store: Store,
     private readonly configOf: (key: VersionKey) => Promise<ScriptConfig | undefined>,
+    /** Told of every call's kind, method and outcome (metrics). */
+    private readonly onCall: (kind: "kv" | "bucket", method: string, ok: boolean) => void = () => {},
   ) {}
 
   /** Runs one call; throws BindingCallError with what the function should see. */
   async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
     const target = (await this.bindingsOf(key)).get(binding);
     if (!target) throw new BindingCallError("Error", `env.${binding} is not a binding of ${key.script} version ${key.version}`);
-    if (target.kind === "kv") return this.callKv(target.namespace, method, args);
-    throw new BindingCallError("Error", `env.${binding}: buckets are not available yet`);
+    try {
+      const result =
+        target.kind === "kv"
+          ? await this.callKv(target.namespace, method, args)
+          : await this.callBucket(new Bucket(this.store.objects, target.bucket, this.bucketHandles, versionId(key)), method, args);
+      this.onCall(target.kind, method, true);
+      return result;
+    } catch (error) {
+      this.onCall(target.kind, method, false);
+      throw error;
+    }
+  }
+
+  /** Bucket `name` for the control API (its handles are the control API's own). */
+  bucket(name: string): Bucket {
+    return new Bucket(this.store.objects, name, this.bucketHandles, "(control API)");
+  }
+
+  close(): void {
+    this.bucketHandles.closeAll();
+  }
+
+  private callBucket(bucket: Bucket, method: string, args: unknown[]): Promise<unknown> | unknown {
+    switch (method) {
+      case "head":
+        return bucket.head(args[0]);
+      case "get":
+        return bucket.get(args[0], plainObject(args[1], "bucket get: options"));
+      case "read":
+        return bucket.read(args[0]);
+      case "cancel":
+        return bucket.cancel(args[0]);
+      case "put":
+        return bucket.put(args[0], args[1], plainObject(args[2], "bucket put: options"));
+      case "beginPut":
+        return bucket.beginPut();
+      case "putChunk":
+        return bucket.putChunk(args[0], args[1]);
+      case "commitPut":
+        return bucket.commitPut(args[0], args[1], plainObject(args[2], "bucket put: options"));
+      case "delete":
+        return bucket.delete(args[0]);
+      case "list":
+        return bucket.list(plainObject(args[0], "bucket list: options"));
+      default:
+        throw BindingCallError.badArgument(`buckets have no method ${JSON.stringify(method)}`);
+    }
   }
 
   /** The KV namespace `id`, for the control API. */

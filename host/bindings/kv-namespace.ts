@@ -4,6 +4,7 @@
 import { KV_LIMITS } from "../runtime/protocol.js";
 import type { KvStore } from "../store/kv.js";
 import { BindingCallError } from "./binding-error.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 
 export interface KvPutOptions {
   /** Seconds since the epoch. */
@@ -102,17 +103,15 @@ export class KvNamespace {
   }
 
   private encodeCursor(lastKey: string): string {
-    return Buffer.from(`${CURSOR_TAG}\0${this.id}\0${lastKey}`).toString("base64url");
+    return encodeCursor(CURSOR_TAG, this.id, lastKey);
   }
 
   private decodeCursor(cursor: unknown): string {
-    const notOurs = () =>
-      BindingCallError.badArgument("KV list: the cursor is not one that list() on this namespace returned: pass the `cursor` of the previous page as it is");
-    if (typeof cursor !== "string" || cursor.length > 2048 || !/^[\w-]*$/.test(cursor)) throw notOurs();
-    const text = Buffer.from(cursor, "base64url").toString("utf8");
-    const head = `${CURSOR_TAG}\0${this.id}\0`;
-    if (!text.startsWith(head)) throw notOurs();
-    return text.slice(head.length);
+    const position = decodeCursor(CURSOR_TAG, this.id, cursor);
+    if (position === null) {
+      throw BindingCallError.badArgument("KV list: the cursor is not one that list() on this namespace returned: pass the `cursor` of the previous page as it is");
+    }
+    return position;
   }
 }
 

@@ -4,7 +4,8 @@ import { readFile } from "node:fs/promises";
 import { parse as parseToml, TomlDate, TomlError } from "smol-toml";
 import * as z from "zod";
 import { BadConfigError } from "../errors.js";
-import { DEFAULT_BUILD, DEFAULT_LIMITS, MIN_MEMORY_MB } from "./defaults.js";
+import { canonicalTimeZone, knownTimeZones, parseCronExpression } from "./cron-schedule.js";
+import { DEFAULT_BUILD, DEFAULT_LIMITS, DEFAULT_TRIGGERS, MIN_MEMORY_MB, TRIGGER_BOUNDS } from "./defaults.js";
 import { parseRoutePattern } from "./route-pattern.js";
 
 /** What a script may be called: it becomes part of its URL (`<name>.localhost`). */
@@ -62,6 +63,16 @@ const limitsSchema = z
         .int({ error: "must be a non-negative integer" })
         .nonnegative({ error: "must be a non-negative integer" })
         .default(DEFAULT_LIMITS.subrequests),
+      /** Largest request body, in megabytes; larger ones get 413. Capped by the host's maximum. Default 100. */
+      request_body_mb: z
+        .int({ error: "must be a positive integer (megabytes)" })
+        .positive({ error: "must be a positive integer (megabytes)" })
+        .default(DEFAULT_LIMITS.request_body_mb),
+      /** Largest response body, in megabytes; a larger one is cut off. Default 5120. */
+      response_body_mb: z
+        .int({ error: "must be a positive integer (megabytes)" })
+        .positive({ error: "must be a positive integer (megabytes)" })
+        .default(DEFAULT_LIMITS.response_body_mb),
     },
     { error: `must be ${TABLE}` },
   )
@@ -102,6 +113,89 @@ const bucketSchema = z.strictObject(
   },
   { error: `must be ${TABLE}` },
 );
+
+const storageTriggerSchema = z.strictObject(
+  {
+    /** The bucket whose changes call the script's storage(event, env, ctx) handler. */
+    bucket: z.string({ error: expected("a bucket name") }).regex(STORE_NAME_PATTERN, { error: `must be ${STORE_NAME}` }),
+    /** Which changes: "put", "delete" or both. Default both. */
+    events: z
+      .array(z.enum(["put", "delete"], { error: 'must be "put" or "delete"' }), { error: 'must be an array of "put" and "delete"' })
+      .min(1, { error: 'must name at least one of "put" and "delete"' })
+      .transform((events) => [...new Set(events)])
+      .default(["put", "delete"]),
+    /** Only keys that start with this. Default: every key. */
+    prefix: z.string({ error: "must be a string" }).max(1024, { error: "must be at most 1024 characters" }).default(""),
+    /** Only keys that end with this (".png"). Default: every key. */
+    suffix: z.string({ error: "must be a string" }).max(1024, { error: "must be at most 1024 characters" }).default(""),
+  },
+  { error: `must be ${TABLE}` },
+);
+
+const triggersObject = z.strictObject(
+  {
+    /**
+     * Cron schedules that call scheduled(controller, env, ctx): five fields
+     * (minute hour day-of-month month day-of-week) or six with seconds first.
+     */
+    crons: z
+      .array(z.string({ error: 'must be a cron expression string such as "*/5 * * * *"' }), { error: 'must be an array of cron expressions such as ["*/5 * * * *"]' })
+      .max(TRIGGER_BOUNDS.maxCrons, { error: `must hold at most ${TRIGGER_BOUNDS.maxCrons} schedules` })
+      .transform((crons) => crons.map((cron) => cron.trim().replace(/\s+/g, " ")))
+      .default([]),
+    /** The IANA time zone the crons are read in. Default "UTC". */
+    timezone: z.string({ error: 'must be an IANA time zone name such as "Europe/Paris"' }).default(DEFAULT_TRIGGERS.timezone),
+    /** Retries of a failed event after its first attempt (0 to 10). Default 2. */
+    retries: z
+      .int({ error: `must be an integer from 0 to ${TRIGGER_BOUNDS.maxRetries}` })
+      .min(0, { error: `must be an integer from 0 to ${TRIGGER_BOUNDS.maxRetries}` })
+      .max(TRIGGER_BOUNDS.maxRetries, { error: `must be an integer from 0 to ${TRIGGER_BOUNDS.maxRetries}` })
+      .default(DEFAULT_TRIGGERS.retries),
+    /** An event not delivered this long after it was queued is dead-lettered, in seconds. Default 21600 (6 hours). */
+    max_event_age_s: z
+      .int({ error: `must be a whole number of seconds from 1 to ${TRIGGER_BOUNDS.maxEventAgeS}` })
+      .min(1, { error: `must be a whole number of seconds from 1 to ${TRIGGER_BOUNDS.maxEventAgeS}` })
+      .max(TRIGGER_BOUNDS.maxEventAgeS, { error: `must be a whole number of seconds from 1 to ${TRIGGER_BOUNDS.maxEventAgeS}` })
+      .default(DEFAULT_TRIGGERS.max_event_age_s),
+    /** Storage invocations that may follow one another (a storage handler writing into a watched bucket) before the chain is stopped. Default 4. */
+    max_chain_depth: z
+      .int({ error: `must be an integer from 1 to ${TRIGGER_BOUNDS.maxChainDepth}` })
+      .min(1, { error: `must be an integer from 1 to ${TRIGGER_BOUNDS.maxChainDepth}` })
+      .max(TRIGGER_BOUNDS.maxChainDepth, { error: `must be an integer from 1 to ${TRIGGER_BOUNDS.maxChainDepth}` })
+      .default(DEFAULT_TRIGGERS.max_chain_depth),
+    /** Bucket changes that call storage(event, env, ctx): `[[triggers.storage]] bucket = "uploads"`. */
+    storage: z
+      .array(storageTriggerSchema, { error: "must be an array of tables ([[triggers.storage]])" })
+      .max(TRIGGER_BOUNDS.maxStorageTriggers, { error: `must hold at most ${TRIGGER_BOUNDS.maxStorageTriggers} tables` })
+      .default([]),
+  },
+  { error: `must be ${TABLE}` },
+);
+
+const triggersSchema = triggersObject
+  .superRefine((triggers, ctx) => {
+    const zone = canonicalTimeZone(triggers.timezone);
+    if (zone === undefined) {
+      const suggestion = suggest(triggers.timezone, knownTimeZones());
+      ctx.addIssue({
+        code: "custom",
+        path: ["timezone"],
+        message: `is not a time zone: use an IANA name such as "UTC" or "Europe/Paris"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`,
+      });
+    }
+    triggers.crons.forEach((cron, index) => {
+      const first = triggers.crons.indexOf(cron);
+      if (first !== index) {
+        ctx.addIssue({ code: "custom", path: ["crons", index], message: `repeats \`triggers.crons[${first}]\`` });
+        return;
+      }
+      // Read in UTC when the zone is wrong: its own problem is reported above.
+      const parsed = parseCronExpression(cron, zone ?? "UTC");
+      if (parsed.problem) ctx.addIssue({ code: "custom", path: ["crons", index], message: parsed.problem });
+    });
+  })
+  // Stored and compared in its canonical spelling ("europe/paris" → "Europe/Paris").
+  .transform((triggers) => ({ ...triggers, timezone: canonicalTimeZone(triggers.timezone) ?? triggers.timezone }));
 
 const buildSchema = z.strictObject(
   {
@@ -201,6 +295,8 @@ export const scriptConfigSchema = z.strictObject(
     buckets: z.array(bucketSchema, { error: `must be an array of tables ([[buckets]])` }).default([]),
     /** Per-invocation limits. */
     limits: limitsSchema.prefault({}),
+    /** Cron schedules, bucket triggers, and how their events are retried. */
+    triggers: triggersSchema.prefault({}),
     /** How `atoll build` and `atoll deploy` bundle the script. */
     build: buildSchema.prefault({}),
   },
@@ -213,11 +309,18 @@ export type ScriptConfig = z.output<typeof scriptConfigSchema>;
 /** Keys each table accepts, for "unknown key" messages and their suggestions. */
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   "": Object.keys(scriptConfigSchema.shape),
-  limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests"],
+  limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests", "request_body_mb", "response_body_mb"],
   kv_namespaces: Object.keys(kvNamespaceSchema.shape),
   buckets: Object.keys(bucketSchema.shape),
+  triggers: Object.keys(triggersObject.shape),
+  "triggers.storage": Object.keys(storageTriggerSchema.shape),
   build: Object.keys(buildSchema.shape),
 };
+
+/** The triggers of a config (versions saved before `[triggers]` existed have none). */
+export function triggersOf(config: ScriptConfig): ScriptConfig["triggers"] {
+  return config.triggers ?? { crons: [], timezone: DEFAULT_TRIGGERS.timezone, retries: DEFAULT_TRIGGERS.retries, max_event_age_s: DEFAULT_TRIGGERS.max_event_age_s, max_chain_depth: DEFAULT_TRIGGERS.max_chain_depth, storage: [] };
+}
 
 /** Keys people bring from other tools that Atoll refuses on purpose, and why. */
 const REFUSED_KEYS: Record<string, string> = {

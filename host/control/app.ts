@@ -12,20 +12,27 @@ import {
   BundleEvaluationError,
   BundleParseError,
   BundleTooLargeError,
+  MissingHandlerError,
   NoDefaultExportError,
   NotFoundError,
   UnauthorizedError,
 } from "../errors.js";
-import { parseScriptConfig, type ScriptConfig } from "../config/script-config.js";
+import { parseScriptConfig, triggersOf, type ScriptConfig } from "../config/script-config.js";
 import type { Executor } from "../executor/executor.js";
 import { isolateSettings, type Deployments } from "../front/deployments.js";
 import type { Store } from "../store/store.js";
 import { bearerMatches } from "./auth.js";
 import type { BindingHost } from "../bindings/binding-host.js";
+import type { HostMetrics } from "../metrics.js";
 import { registerKvRoutes } from "./kv-routes.js";
+import { registerBucketRoutes } from "./bucket-routes.js";
 import { scriptName } from "./params.js";
 import { secretRoutes } from "./secrets-routes.js";
 import { versionRoutes } from "./versions-routes.js";
+import { invokeRoutes } from "./invoke-routes.js";
+import { dlqRoutes } from "./dlq-routes.js";
+import type { Triggers } from "../triggers/index.js";
+import { HOST_DEFAULTS } from "../host-defaults.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -38,6 +45,10 @@ export interface ControlApiOptions {
   maxBundleBytes: number;
   /** Functions' bindings: the control API serves the same KV namespaces and buckets. */
   bindings: BindingHost;
+  /** Served at GET /metrics (Prometheus text), without a token, like /healthz. */
+  metrics: HostMetrics;
+  /** Direct and async invocation, the event queue and dead letters. */
+  triggers: Triggers;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -55,6 +66,10 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.notFound((c) => c.json(new NotFoundError(`${c.req.method} ${c.req.path}`).toJSON(), 404));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await options.metrics.text();
+    return c.body(body, 200, { "content-type": contentType });
+  });
 
   app.use("/v1/*", async (c, next) => {
     if (!bearerMatches(c.req.header("authorization"), token)) throw new UnauthorizedError();
@@ -62,6 +77,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   });
 
   registerKvRoutes(app, options.bindings);
+  registerBucketRoutes(app, options.bindings, store.objects);
 
   app.get("/v1/scripts", async (c) => {
     const scripts = await store.listScripts();
@@ -85,6 +101,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
       bundle_bytes: active?.bundleBytes,
       bundle_hash: active?.bundleHash,
       urls: options.urlsFor(script.config as ScriptConfig),
+      /** The cron schedules running now and when each fires next. */
+      schedules: options.triggers.cron.describe(name).map(({ cron, timezone, next }) => ({ cron, timezone, next_run: next === null ? null : new Date(next).toISOString() })),
       created_at: script.createdAt,
       updated_at: script.updatedAt,
     });
@@ -118,6 +136,13 @@ export function createControlApi(options: ControlApiOptions): Hono {
         }
         if (!validation.handlers.fetch && !validation.handlers.scheduled && !validation.handlers.storage) {
           throw new NoDefaultExportError("it has no fetch, scheduled or storage handler");
+        }
+        const triggers = triggersOf(config);
+        if (triggers.crons.length > 0 && !validation.handlers.scheduled) {
+          throw new MissingHandlerError("scheduled", `[triggers] crons schedules ${triggers.crons.map((cron) => JSON.stringify(cron)).join(", ")}`);
+        }
+        if (triggers.storage.length > 0 && !validation.handlers.storage) {
+          throw new MissingHandlerError("storage", `[[triggers.storage]] watches bucket ${triggers.storage.map((rule) => JSON.stringify(rule.bucket)).join(", ")}`);
         }
         return {
           bundle: upload.bundle,
@@ -156,6 +181,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
 
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
+  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log }));
+  app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
 
   return app;
 }

@@ -5,12 +5,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ScriptQuarantinedError, WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
-import type { FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+import { type AtollError, ScriptQuarantinedError, WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
+import type { FetchEvent, HeaderList, InstalledHandlers, InvocationEvent, LogLevel, TriggerEvent } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
+import type { HostMetrics } from "../metrics.js";
 import { versionId, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
+import { fnv1a } from "../hash.js";
 
 /** Reads a streamed request body, chunk by chunk, as the function asks for it. */
 export interface RequestBodySource {
@@ -22,12 +24,6 @@ export interface RequestBodySource {
 export interface ResponseBodyReader {
   read(): Promise<Uint8Array | null>;
   cancel(reason: string): void;
-}
-
-/** What an invocation used, reported once it is over (response sent, waitUntil settled). */
-export interface InvocationUsage {
-  /** CPU time the invocation was charged, ms. */
-  cpuMs: number;
 }
 
 export interface InvocationResponse {
@@ -62,6 +58,57 @@ export class InvocationTerminatedError extends Error {
   }
 }
 
+/**
+ * How a scheduled or storage event went. Never a rejection: a failure is an
+ * outcome with the error (the function threw, a limit ended it, its worker
+ * died, the version is quarantined).
+ */
+export type EventOutcome =
+  | { ok: true; noRetry: boolean; cold: boolean }
+  | { ok: false; error: InvocationError | InvocationTerminatedError | AtollError; noRetry: boolean };
+
+/** One line of console output (or an uncaught error) of an invocation. */
+export interface InvocationLogLine {
+  level: LogLevel;
+  message: string;
+  /** ms since the epoch, when the front received it. */
+  time: number;
+}
+
+/**
+ * Keeps the log lines of one invocation for whoever asked (a direct
+ * invocation answers with them), and says when the invocation is over and
+ * how much CPU it used. Lines the runtime could not credit to an invocation
+ * (code resumed after an await while several invocations share the isolate)
+ * are not among them. With `maxLines` 0 it only waits for the end (the data
+ * plane's log line).
+ */
+export class InvocationRecorder {
+  readonly logs: InvocationLogLine[] = [];
+  /** Lines past `maxLines`, counted but not kept. */
+  dropped = 0;
+  /** CPU time the invocation was charged, ms, once it is over; null when it never ran or its worker died. */
+  cpuMs: number | null = null;
+  /** Resolves once the invocation is over: done, ended by a limit, or lost with its worker. */
+  readonly over: Promise<void>;
+  private end!: () => void;
+
+  constructor(private readonly maxLines = 1000) {
+    this.over = new Promise<void>((resolve) => (this.end = resolve));
+  }
+
+  add(level: LogLevel, message: string): void {
+    if (this.logs.length < this.maxLines) this.logs.push({ level, message, time: Date.now() });
+    else this.dropped++;
+  }
+
+  /** @internal the executor calls it when the invocation is over, with what it used when it ran to its end. */
+  finish(usage?: { cpuMs: number }): void {
+    if (usage) this.cpuMs = usage.cpuMs;
+    this.end();
+  }
+}
+
 export interface CodeForVersion {
   bundle: string;
   codeCache: Uint8Array | null;
@@ -72,6 +119,8 @@ export interface LogEntry {
   key: VersionKey;
   level: LogLevel;
   message: string;
+  /** The invocation it belongs to (the executor's number), when the runtime could tell. */
+  invocation: number | null;
 }
 
 export type ValidationResult =
@@ -91,9 +140,12 @@ export interface ExecutorOptions {
   /**
    * A function called one of its bindings (KV, bucket). Resolves with plain
    * data; rejects with an error whose `errorName` ("TypeError" | "Error") and
-   * message the function sees.
+   * message the function sees. `chain`: the storage-trigger chain depth of
+   * the invocation that called (0 outside storage events).
    */
-  onBinding(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown>;
+  onBinding(key: VersionKey, binding: string, method: string, args: unknown[], chain: number): Promise<unknown>;
+  /** Worker exits and quarantines, for GET /metrics. */
+  metrics?: Pick<HostMetrics, "workerExits" | "quarantined">;
 }
 
 interface Invocation {
@@ -105,9 +157,20 @@ interface Invocation {
   pendingRead: { resolve(chunk: Uint8Array | null): void; reject(error: Error): void } | null;
   /** Set when the response body ended, failed or was cancelled. */
   finished: boolean;
-  /** Told once, when the invocation is over; null when its worker died first. */
-  onDone: ((usage: InvocationUsage | null) => void) | undefined;
+  /** Keeps the invocation's logs for a direct invocation; null: nobody asked. */
+  recorder: InvocationRecorder | null;
+  /** A scheduled or storage event: what happened so far, and who waits for the outcome. */
+  trigger: TriggerRun | null;
 }
+
+interface TriggerRun {
+  handled: boolean;
+  cold: boolean;
+  error: InvocationError | InvocationTerminatedError | null;
+  resolve(outcome: EventOutcome): void;
+}
+
+const NO_HEAD = () => {};
 
 /** Restarts within this window count towards a crash loop, ms. */
 const CRASH_WINDOW_MS = 10_000;
@@ -145,8 +208,6 @@ export class Executor {
    * Runs an HTTP event; resolves with the response head once the function has one.
    * `whenClientGone` registers the callback to run if the client disconnects
    * first (a plain callback: an AbortSignal per request costs measurably).
-   * `onDone` is called exactly once: with what the invocation used once it is
-   * over, or with null when it never ran or its worker died.
    */
   fetch(
     key: VersionKey,
@@ -154,26 +215,53 @@ export class Executor {
     body: RequestBodySource | null,
     whenClientGone?: (abort: () => void) => void,
     depth = 0,
-    onDone?: (usage: InvocationUsage | null) => void,
+    recorder: InvocationRecorder | null = null,
   ): Promise<InvocationResponse> {
     const quarantine = this.quarantined.get(versionId(key));
     if (quarantine !== undefined) {
-      onDone?.(null);
+      recorder?.finish();
       return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
     }
     const worker = this.workers[this.slotFor(key.script)]!;
     if (!worker.alive) {
-      onDone?.(null);
+      recorder?.finish();
       return Promise.reject(new WorkerUnavailableError("the worker for this script is restarting"));
     }
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
-      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, onDone });
+      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, recorder, trigger: null });
       worker.send({ t: "invoke", id, key, event, depth });
       whenClientGone?.(() => {
         const invocation = this.invocations.get(id);
         if (invocation && !invocation.finished) worker.send({ t: "abort", id, reason: "the client went away" });
       });
+    });
+  }
+
+  /**
+   * Runs a scheduled or storage event against a version, on the worker its
+   * HTTP requests go to, under the same CPU, wall-clock and memory limits.
+   * Resolves with the outcome once the invocation is over (every
+   * ctx.waitUntil settled); never rejects. `chain`: the storage-trigger chain
+   * depth of a storage event (bucket writes it makes cause events one deeper).
+   */
+  run(key: VersionKey, event: TriggerEvent, options: { chain?: number; recorder?: InvocationRecorder } = {}): Promise<EventOutcome> {
+    const recorder = options.recorder ?? null;
+    const failed = (error: AtollError): Promise<EventOutcome> => {
+      recorder?.finish();
+      return Promise.resolve({ ok: false, error, noRetry: false });
+    };
+    const quarantine = this.quarantined.get(versionId(key));
+    if (quarantine !== undefined) return failed(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
+    const worker = this.workers[this.slotFor(key.script)]!;
+    if (!worker.alive) return failed(new WorkerUnavailableError("the worker for this script is restarting"));
+    const id = this.nextId++;
+    return new Promise<EventOutcome>((resolve) => {
+      const trigger: TriggerRun = { handled: false, cold: false, error: null, resolve };
+      this.invocations.set(id, { worker, resolveHead: NO_HEAD, rejectHead: NO_HEAD, headSent: true, body: null, pendingRead: null, finished: false, recorder, trigger });
+      const message: { t: "invoke"; id: number; key: VersionKey; event: InvocationEvent; depth: number; chain?: number } = { t: "invoke", id, key, event, depth: 0 };
+      if (options.chain) message.chain = options.chain;
+      worker.send(message);
     });
   }
 
@@ -243,10 +331,11 @@ export class Executor {
     for (const [id, invocation] of this.invocations) {
       if (invocation.worker !== worker) continue;
       this.invocations.delete(id);
-      const error = new WorkerCrashedError();
+      const error = new WorkerCrashedError(culprits);
       if (!invocation.headSent) invocation.rejectHead(error);
       invocation.pendingRead?.reject(error);
-      invocation.onDone?.(null);
+      invocation.trigger?.resolve({ ok: false, error, noRetry: false });
+      invocation.recorder?.finish();
     }
     for (const [id, validation] of this.validations) {
       if (validation.worker !== worker) continue;
@@ -257,7 +346,8 @@ export class Executor {
     if (this.draining.delete(worker)) {
       // Its replacement already serves; a crash while draining still counts against the culprit.
       this.options.onEvent(`worker ${slot} (drained) exited (${signal ?? `code ${code}`})`);
-      for (const culprit of culprits) this.countCrash(culprit, Date.now());
+      this.options.metrics?.workerExits.inc({ kind: "drained" });
+      if (culprits.length === 1) this.countCrash(culprits[0]!, Date.now());
       return;
     }
     const now = Date.now();
@@ -267,7 +357,9 @@ export class Executor {
     const delay = recent.length > CRASHES_BEFORE_BACKOFF ? RESTART_BACKOFF_MS : 0;
     const executing = culprits.length > 0 ? ` while executing ${culprits.join(", ")}` : "";
     this.options.onEvent(`worker ${slot} exited (${signal ?? `code ${code}`})${executing}; restarting${delay ? ` in ${delay} ms` : ""}`);
-    for (const culprit of culprits) this.countCrash(culprit, now);
+    this.options.metrics?.workerExits.inc({ kind: "crash" });
+    // Only a death with one version executing names a culprit: with several, any of them may be innocent.
+    if (culprits.length === 1) this.countCrash(culprits[0]!, now);
     // Without back-off the replacement starts now and queues requests until it is ready.
     if (delay === 0) this.workers[slot] = this.spawn(slot);
     else
@@ -287,6 +379,7 @@ export class Executor {
     const reason = `it was executing when its worker process died ${recent.length} times within ${QUARANTINE_WINDOW_MS / 60_000} minutes (a V8 fatal error or a crash)`;
     this.quarantined.set(version, reason);
     this.options.onEvent(`quarantined ${version}: ${reason}; its requests get 503 ATOLL_QUARANTINED until another version is deployed`);
+    this.options.metrics?.quarantined.set(this.quarantined.size);
   }
 
   private receive(worker: WorkerProcess, message: WorkerMessage): void {
@@ -301,7 +394,7 @@ export class Executor {
         return;
       case "binding": {
         const { req } = message;
-        this.options.onBinding(message.key, message.binding, message.method, message.args).then(
+        this.options.onBinding(message.key, message.binding, message.method, message.args, message.chain ?? 0).then(
           (value) => worker.send({ t: "binding-result", req, ok: true, value: value ?? null }),
           (error: unknown) => worker.send({ t: "binding-result", req, ok: false, value: bindingFailure(error) }),
         );
@@ -326,7 +419,8 @@ export class Executor {
         return;
       }
       case "log":
-        this.options.onLog({ key: message.key, level: message.level, message: message.message });
+        if (message.id !== null) this.invocations.get(message.id)?.recorder?.add(message.level, message.message);
+        this.options.onLog({ key: message.key, level: message.level, message: message.message, invocation: message.id });
         return;
       case "response": {
         const invocation = this.invocations.get(message.id);
@@ -348,12 +442,25 @@ export class Executor {
         read.resolve(message.t === "chunk" ? message.data : null);
         return;
       }
+      case "handled": {
+        const trigger = this.invocations.get(message.id)?.trigger;
+        if (!trigger || trigger.error) return;
+        trigger.handled = true;
+        trigger.cold = message.cold;
+        return;
+      }
       case "error":
       case "terminated": {
         const invocation = this.invocations.get(message.id);
         if (!invocation) return;
         const error =
           message.t === "error" ? new InvocationError(message.kind, message.message, message.stack) : new InvocationTerminatedError(message.limit, message.message);
+        if (invocation.trigger) {
+          // The first failure is the outcome; a limit that ends a handled event (in waitUntil) fails it too.
+          invocation.trigger.error ??= error;
+          invocation.finished = true;
+          return;
+        }
         invocation.finished = true;
         if (!invocation.headSent) {
           invocation.headSent = true;
@@ -367,8 +474,15 @@ export class Executor {
       case "done": {
         const invocation = this.invocations.get(message.id);
         this.invocations.delete(message.id);
-        if (invocation && !invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
-        invocation?.onDone?.({ cpuMs: message.cpuMs });
+        if (!invocation) return;
+        const trigger = invocation.trigger;
+        if (trigger) {
+          const noRetry = message.noRetry === true;
+          if (trigger.error) trigger.resolve({ ok: false, error: trigger.error, noRetry });
+          else if (trigger.handled) trigger.resolve({ ok: true, noRetry, cold: trigger.cold });
+          else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
+        } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
+        invocation.recorder?.finish({ cpuMs: message.cpuMs });
         return;
       }
       case "body-read": {
@@ -430,11 +544,3 @@ function bindingFailure(error: unknown): { name: string; message: string } {
   return { name: "Error", message: "the host could not complete the call (see its log)" };
 }
 
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}

@@ -1,6 +1,6 @@
 // Messages between the front process and a worker process (child_process IPC
 // with "advanced" serialization, so Uint8Array bodies cross without base64).
-import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+import type { BindingSpec, HeaderList, InstalledHandlers, InvocationEvent, LogLevel } from "../runtime/protocol.js";
 
 /**
  * Set by the host on every outbound fetch: how many function-to-function hops
@@ -39,8 +39,14 @@ export interface IsolateSettings {
 export type TerminationLimit = "cpu_ms" | "wall_ms" | "memory_mb";
 
 export type FrontMessage =
-  /** Run an HTTP event against a version; `depth` counts the fetch hops that led to it. */
-  | { t: "invoke"; id: number; key: VersionKey; event: FetchEvent; depth: number }
+  /**
+   * Run an event against a version: an HTTP request (answered with
+   * `response`), or a scheduled or storage event (answered with `handled` or
+   * `error`). `depth` counts the fetch hops that led to it; `chain` is the
+   * storage-trigger chain depth of a storage event (0 otherwise), which bucket
+   * writes made by the invocation carry on to the events they cause.
+   */
+  | { t: "invoke"; id: number; key: VersionKey; event: InvocationEvent; depth: number; chain?: number }
   /** The code of a version, answering `need-code`. */
   | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings }
   /** The version asked for with `need-code` cannot be had: it no longer exists, or `reason`. */
@@ -64,8 +70,12 @@ export type WorkerMessage =
   | { t: "over-memory"; rssBytes: number }
   /** Draining and idle: the front may stop it. */
   | { t: "drained" }
-  /** A function called a binding (KV, bucket) of version `key`; the front checks it against the version's config. */
-  | { t: "binding"; req: number; key: VersionKey; binding: string; method: string; args: unknown[] }
+  /**
+   * A function called a binding (KV, bucket) of version `key`; the front
+   * checks it against the version's config. `chain`: the storage-trigger
+   * chain depth of the invocation that made the call (0 outside storage events).
+   */
+  | { t: "binding"; req: number; key: VersionKey; binding: string; method: string; args: unknown[]; chain: number }
   | { t: "need-code"; key: VersionKey }
   | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream"; cold: boolean }
   | { t: "chunk"; id: number; data: Uint8Array }
@@ -74,8 +84,10 @@ export type WorkerMessage =
   | { t: "error"; id: number; kind: "script" | "host"; message: string; stack: string }
   /** A limit ended the invocation. */
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string }
-  /** The invocation is over (response sent, waitUntil settled); `cpuMs`: the CPU time it was charged. */
-  | { t: "done"; id: number; cpuMs: number }
+  /** A scheduled or storage handler returned (or its promise resolved); `cold` as on `response`. */
+  | { t: "handled"; id: number; cold: boolean }
+  /** The invocation is over (response sent, waitUntil settled); `cpuMs`: the CPU time it was charged; `noRetry`: the handler called noRetry(). */
+  | { t: "done"; id: number; cpuMs: number; noRetry?: true }
   | { t: "body-read"; id: number }
   | { t: "log"; key: VersionKey; id: number | null; level: LogLevel; message: string }
   | { t: "validated"; id: number; ok: true; handlers: InstalledHandlers; codeCache: Uint8Array | null; compileMs: number }

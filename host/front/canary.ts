@@ -3,6 +3,7 @@
 // the same side for as long as the canary lives, a new canary draws a fresh
 // sample of clients, and raising the percent only adds clients to the canary.
 import type { IncomingHttpHeaders } from "node:http";
+import { fnv1a } from "../hash.js";
 
 /** A client that sends this header is placed by it rather than by its address (a user or session id, say). */
 export const CLIENT_KEY_HEADER = "x-atoll-client-key";
@@ -24,14 +25,6 @@ export function canaryPosition(clientKey: string, version: number): number {
   return (mix(fnv1a(`${version}\0${clientKey}`)) / 0x1_0000_0000) * 100;
 }
 
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
 
 /** MurmurHash3's finaliser: FNV-1a alone spreads similar short keys ("user-1", "user-2") unevenly. */
 function mix(hash: number): number {

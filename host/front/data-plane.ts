@@ -4,9 +4,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError } from "../errors.js";
-import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse, type InvocationUsage } from "../executor/executor.js";
-import { FETCH_DEPTH_HEADER } from "../executor/ipc.js";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, WorkerCrashedError } from "../errors.js";
+import { InvocationError, InvocationTerminatedError, type Executor, type InvocationResponse, InvocationRecorder } from "../executor/executor.js";
+import { FETCH_DEPTH_HEADER, versionId } from "../executor/ipc.js";
+import type { HostMetrics } from "../metrics.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { clientKeyOf } from "./canary.js";
 import type { Deployments } from "./deployments.js";
@@ -22,15 +23,21 @@ export interface DataPlaneOptions {
   /** Function-to-function fetch hops a request may be from its client; deeper ones get 508. */
   maxFetchDepth: number;
   log(line: string): void;
+  /** Counters and histograms for GET /metrics (optional: benches and tests may leave it out). */
+  metrics?: HostMetrics;
 }
 
 /** On every response a function gave (or failed to give): the version that answered. */
 const VERSION_HEADER = "x-atoll-version";
 
+const MIB = 1024 * 1024;
+/** Methods HTTP defines as safe: running one twice has no more effect than once. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /** Headers that describe one hop of HTTP, not the message: never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "proxy-connection", "te", "trailer"]);
 
-export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
+export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics }: DataPlaneOptions): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
 
   app.all("*", async (c) => {
@@ -47,6 +54,12 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     }
     // During a gradual deploy the client's key decides which version answers (./canary.ts).
     const key = deployments.pick(active, () => clientKeyOf(incoming.headers, incoming.socket.remoteAddress));
+    const { limits } = key === active.key || active.canary === null ? active.config : active.canary.config;
+    // The function's own body limits, within the host's.
+    const scriptRequestLimit = limits.request_body_mb * MIB;
+    const requestLimit = Math.min(maxRequestBodyBytes, scriptRequestLimit);
+    const tooLarge = () => new RequestBodyTooLargeError(requestLimit, requestLimit < maxRequestBodyBytes ? "function" : "host");
+    const responseLimit = limits.response_body_mb * MIB;
     const version = String(key.version);
     const method = incoming.method ?? "GET";
     const label = `${key.script}@v${key.version} ${method} ${path}`;
@@ -54,6 +67,8 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     if (depth > maxFetchDepth) {
       const status = sendFailure(outgoing, new FetchLoopError(depth, maxFetchDepth), version);
       log(`${label} ${status} ATOLL_LOOP_DETECTED depth ${depth} ${elapsed(started)}ms`);
+      metrics?.invocations.inc({ script: key.script, status, start: "none" });
+      metrics?.terminations.inc({ script: key.script, limit: "fetch_depth" });
       return RESPONSE_ALREADY_SENT;
     }
     const whenClientGone = (abort: () => void) =>
@@ -63,10 +78,10 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
 
     let response: InvocationResponse;
     let body: RequestBody | undefined;
-    // What the invocation used, known once it is over (after its response and waitUntil work).
-    let usage: Promise<InvocationUsage | null> = Promise.resolve(null);
+    // Says when the invocation is over (after its response and waitUntil work) and the CPU it used.
+    let recorder: InvocationRecorder | null = null;
     try {
-      body = await takeRequestBody(incoming, maxRequestBodyBytes);
+      body = await takeRequestBody(incoming, requestLimit, tooLarge);
       const event: FetchEvent = {
         type: "fetch",
         method,
@@ -74,17 +89,31 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
         headers: headerPairs(incoming.rawHeaders),
         body: body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream",
       };
-      let reportUsage: (used: InvocationUsage | null) => void = () => {};
-      usage = new Promise((resolve) => (reportUsage = resolve));
-      response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth, reportUsage);
+      try {
+        recorder = new InvocationRecorder(0);
+        response = await executor.fetch(key, event, body.kind === "stream" ? body.source : null, whenClientGone, depth, recorder);
+      } catch (crash) {
+        // Another function took the worker down with this request in flight. A
+        // safe request with no body is run again, once, on the replacement; an
+        // unsafe one is not (it may have had effects), nor the culprit's own.
+        if (!(crash instanceof WorkerCrashedError) || !SAFE_METHODS.has(method) || body.kind !== "none" || crash.culprits.includes(versionId(key))) throw crash;
+        log(`${label} retried: its worker died while ${crash.culprits.join(", ") || "something else"} was executing`);
+        recorder = new InvocationRecorder(0);
+        response = await executor.fetch(key, event, null, whenClientGone, depth, recorder);
+      }
     } catch (caught) {
       // A body that outgrew the limit fails the function's read; what the client needs to hear is 413.
-      const error = body?.kind === "stream" && body.source.overflowed ? new RequestBodyTooLargeError(maxRequestBodyBytes) : caught;
+      const error = body?.kind === "stream" && body.source.overflowed ? tooLarge() : caught;
       if (error instanceof RequestBodyTooLargeError) outgoing.shouldKeepAlive = false;
       const status = sendFailure(outgoing, error, version);
       const wallMs = elapsed(started);
       // The reason last: a stack trace spans several lines.
-      log(`${label} ${status} ${wallMs}ms${cpuNote(await usage)} ${describeFailure(error)}`);
+      log(`${label} ${status} ${wallMs}ms${await cpuNote(recorder)} ${describeFailure(error)}`);
+      if (metrics) {
+        metrics.invocations.inc({ script: key.script, status, start: "none" });
+        const limit = terminationOf(error);
+        if (limit) metrics.terminations.inc({ script: key.script, limit });
+      }
       return RESPONSE_ALREADY_SENT;
     }
 
@@ -94,19 +123,36 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     try {
       if (response.body === null || response.body instanceof Uint8Array) {
         const bytes = noBody ? null : response.body;
+        if (bytes && bytes.byteLength > responseLimit) {
+          const status = sendFailure(outgoing, new ResponseBodyTooLargeError(responseLimit), version, { "x-atoll-termination": "response_body_mb" });
+          log(`${label} ${status} ATOLL_RESPONSE_TOO_LARGE ${bytes.byteLength} bytes ${elapsed(started)}ms`);
+          metrics?.invocations.inc({ script: key.script, status, start: response.cold ? "cold" : "warm" });
+          metrics?.terminations.inc({ script: key.script, limit: "response_body_mb" });
+          return RESPONSE_ALREADY_SENT;
+        }
         headers.push("content-length", String(bytes?.byteLength ?? 0));
         outgoing.writeHead(response.status, response.statusText || undefined, headers);
         outgoing.end(bytes ?? undefined);
       } else {
         outgoing.writeHead(response.status, response.statusText || undefined, headers);
-        await pipeBody(response.body, outgoing, noBody);
+        await pipeBody(response.body, outgoing, noBody, responseLimit);
       }
       const wallMs = elapsed(started);
-      log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${wallMs}ms${cpuNote(await usage)}`);
+      log(`${label} ${response.status} ${response.cold ? "cold" : "warm"} ${wallMs}ms${await cpuNote(recorder)}`);
+      if (metrics) {
+        const start = response.cold ? "cold" : "warm";
+        metrics.invocations.inc({ script: key.script, status: response.status, start });
+        metrics.headSeconds.observe({ script: key.script, start }, Number(headMs) / 1000);
+      }
     } catch (error) {
       // The head is out: all we can do is cut the connection so the client sees a broken body.
       outgoing.destroy();
       log(`${label} ${response.status} body failed: ${describeFailure(error)}`);
+      if (metrics) {
+        metrics.invocations.inc({ script: key.script, status: response.status, start: response.cold ? "cold" : "warm" });
+        const limit = terminationOf(error);
+        if (limit) metrics.terminations.inc({ script: key.script, limit });
+      }
     }
     return RESPONSE_ALREADY_SENT;
   });
@@ -114,16 +160,30 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
   return app;
 }
 
-async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean): Promise<void> {
+/** The limit an error stands for, as the terminations metric names it; null for other failures. */
+function terminationOf(error: unknown): string | null {
+  if (error instanceof InvocationTerminatedError) return error.limit;
+  if (error instanceof RequestBodyTooLargeError) return "request_body_mb";
+  if (error instanceof ResponseBodyTooLargeError) return "response_body_mb";
+  return null;
+}
+
+async function pipeBody(reader: NonNullable<Exclude<InvocationResponse["body"], Uint8Array>>, outgoing: ServerResponse, discard: boolean, maxBytes: number): Promise<void> {
   if (discard) {
     reader.cancel("no body is sent for this response");
     outgoing.end();
     return;
   }
+  let sent = 0;
   for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
     if (outgoing.destroyed) {
       reader.cancel("the client went away");
       return;
+    }
+    sent += chunk.byteLength;
+    if (sent > maxBytes) {
+      reader.cancel("the response body is over its limit");
+      throw new ResponseBodyTooLargeError(maxBytes);
     }
     if (!outgoing.write(chunk)) await drained(outgoing);
   }
@@ -175,8 +235,8 @@ function flattenHeaders(headers: HeaderList, serverTiming: string, version: stri
 }
 
 /** Sends the error response for a failed invocation of `version`; returns its status. */
-function sendFailure(outgoing: ServerResponse, error: unknown, version: string): number {
-  const versionHeader = { [VERSION_HEADER]: version };
+function sendFailure(outgoing: ServerResponse, error: unknown, version: string, extraHeaders: Record<string, string> = {}): number {
+  const versionHeader = { [VERSION_HEADER]: version, ...extraHeaders };
   if (error instanceof InvocationTerminatedError) {
     // 503 for CPU (retrying may help once load drops), 504 for wall-clock time, as a gateway would.
     const status = error.limit === "wall_ms" ? 504 : 503;
@@ -223,9 +283,11 @@ function describeFailure(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
-/** " (cpu 0.42ms)": the CPU time an invocation was charged, when it is known. */
-function cpuNote(usage: InvocationUsage | null): string {
-  return usage ? ` (cpu ${usage.cpuMs.toFixed(2)}ms)` : "";
+/** " (cpu 0.42ms)": the CPU time charged to the invocation, once it is over; "" when it never ran to its end. */
+async function cpuNote(recorder: InvocationRecorder | null): Promise<string> {
+  if (!recorder) return "";
+  await recorder.over;
+  return recorder.cpuMs === null ? "" : ` (cpu ${recorder.cpuMs.toFixed(2)}ms)`;
 }
 
 function elapsed(started: number): string {

@@ -46,6 +46,8 @@ export class Deployments {
   /** Per script, bumped on every secret change (VersionKey.envRevision); starts at 0 with the host, as its workers do. */
   private readonly envRevisions = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Told after any change of a script's active version (triggers follow its schedules and buckets). */
+  private readonly activeChangeListeners: ((script: string) => void | Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -65,6 +67,15 @@ export class Deployments {
       this.active.set(script.name, { key: this.keyFor(script.name, script.activeVersion), config: script.config as ScriptConfig, canary });
     }
     this.rebuildRoutes();
+  }
+
+  /**
+   * Calls `listener` after every deploy, rollback, promotion, canary
+   * cancellation and delete of a script, once the new state is in place and
+   * before the change is acknowledged (its promise is awaited).
+   */
+  onActiveChange(listener: (script: string) => void | Promise<void>): void {
+    this.activeChangeListeners.push(listener);
   }
 
   /** The script that answers this host and path. */
@@ -116,6 +127,7 @@ export class Deployments {
       } else {
         this.active.set(name, { key, config, canary: null });
         this.rebuildRoutes();
+        await this.activeChanged(name);
       }
       return saved;
     });
@@ -170,6 +182,7 @@ export class Deployments {
       const removed = await this.store.deleteScript(script);
       this.active.delete(script);
       this.rebuildRoutes();
+      await this.activeChanged(script);
       return removed;
     });
   }
@@ -237,7 +250,19 @@ export class Deployments {
     const deployment = await this.store.setDeployment(script, { kind, activeVersion: version, canary: null });
     this.active.set(script, { key: this.keyFor(script, version), config, canary: null });
     this.rebuildRoutes();
+    await this.activeChanged(script);
     return { deployment, endedCanary };
+  }
+
+  /** Tells the listeners; one that fails is logged by its owner, never undoes the change. */
+  private async activeChanged(script: string): Promise<void> {
+    for (const listener of this.activeChangeListeners) {
+      try {
+        await listener(script);
+      } catch {
+        // The change is saved; a listener reports its own failures.
+      }
+    }
   }
 
   private async checkVarsAgainstSecrets(script: string, config: ScriptConfig, where: string): Promise<void> {

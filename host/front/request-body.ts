@@ -15,14 +15,18 @@ export type RequestBody = { kind: "none" } | { kind: "inline"; bytes: Uint8Array
  * a chunked body that grows past it fails the function's next read instead
  * (and `source.overflowed` tells the data plane to answer 413).
  */
-export async function takeRequestBody(incoming: IncomingMessage, maxBytes: number): Promise<RequestBody> {
+export async function takeRequestBody(
+  incoming: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => RequestBodyTooLargeError = () => new RequestBodyTooLargeError(maxBytes),
+): Promise<RequestBody> {
   const method = incoming.method ?? "GET";
   if (method === "GET" || method === "HEAD") return { kind: "none" };
   const length = incoming.headers["content-length"];
   const chunked = incoming.headers["transfer-encoding"] !== undefined;
   if (!chunked && (length === undefined || length === "0")) return { kind: "none" };
-  if (!chunked && Number(length) > maxBytes) throw new RequestBodyTooLargeError(maxBytes);
-  const source = new IncomingBodySource(incoming, maxBytes);
+  if (!chunked && Number(length) > maxBytes) throw tooLarge();
+  const source = new IncomingBodySource(incoming, maxBytes, tooLarge);
   if (!chunked && Number(length) <= INLINE_BODY_MAX_BYTES) {
     const chunks: Uint8Array[] = [];
     for (let chunk = await source.read(); chunk; chunk = await source.read()) chunks.push(chunk);
@@ -39,17 +43,18 @@ export class IncomingBodySource implements RequestBodySource {
   constructor(
     private readonly stream: IncomingMessage,
     private readonly maxBytes: number,
+    private readonly tooLarge: () => RequestBodyTooLargeError = () => new RequestBodyTooLargeError(maxBytes),
   ) {}
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.overflowed) throw new RequestBodyTooLargeError(this.maxBytes);
+      if (this.overflowed) throw this.tooLarge();
       const chunk = this.stream.read() as Buffer | null;
       if (chunk !== null) {
         this.bytesRead += chunk.byteLength;
         if (this.bytesRead > this.maxBytes) {
           this.overflowed = true;
-          throw new RequestBodyTooLargeError(this.maxBytes);
+          throw this.tooLarge();
         }
         return chunk;
       }

@@ -4,6 +4,7 @@
 // ReadableStream comes from the polyfill itself: streams.ts imports this module.
 import { ReadableStream } from "web-streams-polyfill";
 import { toUSVString, utf8Decode, utf8Encode } from "./encoding.js";
+import { concatBytes } from "./streams.js";
 
 export type BlobPart = ArrayBuffer | ArrayBufferView | Blob | string;
 
@@ -78,7 +79,7 @@ function partsOf(input: unknown, options: Record<string, unknown>, what: string)
   let run: Uint8Array[] = [];
   let runSize = 0;
   const endRun = () => {
-    if (run.length > 0) parts.push(run.length === 1 ? run[0]! : concat(run, runSize));
+    if (run.length > 0) parts.push(run.length === 1 ? run[0]! : concatBytes(run, runSize));
     run = [];
     runSize = 0;
   };
@@ -103,15 +104,6 @@ function sizeOf(parts: readonly Uint8Array[]): number {
   return size;
 }
 
-function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 /** A byte stream (BYOB readers work) over `parts`, copied out chunk by chunk. */
 function streamOfParts(parts: readonly Uint8Array[]): ReadableStream<Uint8Array> {
@@ -236,9 +228,9 @@ export class Blob {
     blobContent = (blob) => {
       const parts = blob.#parts;
       if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.byteLength === parts[0]!.buffer.byteLength) return parts[0]!;
-      return concat(parts, blob.#size);
+      return concatBytes(parts, blob.#size);
     };
-    blobBytes = (blob) => concat(blob.#parts, blob.#size);
+    blobBytes = (blob) => concatBytes(blob.#parts, blob.#size);
     blobStream = (blob) => streamOfParts(blob.#parts);
   }
 }

@@ -15,7 +15,7 @@ type OpRequest =
   | { name: "fetch-upload"; fetch: number; data: Uint8Array | null }
   | { name: "fetch-read"; fetch: number }
   | { name: "subtle"; method: SubtleMethod; args: unknown[] }
-  | { name: "binding"; binding: string; method: string; args: unknown[] };
+  | { name: "binding"; id: number | null; binding: string; method: string; args: unknown[] };
 
 /**
  * Called once with the answer to an op: `ok` false means `value` is an error

@@ -1,13 +1,15 @@
 // Invocations (protocol.ts): install() takes the user's default export,
-// dispatch() runs its fetch handler for one request and reports the response,
+// dispatch() runs its fetch handler for one request and reports the response
+// (or its scheduled or storage handler for one event and reports the outcome),
 // pull() streams the response body one chunk per call, abort() gives up.
 // Nothing the user does can make these throw into the host.
 import { AbortController, type AbortSignal } from "./abort.js";
 import { takeBodyPayload } from "./body.js";
 import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } from "./bridge.js";
 import { DOMException } from "./dom-exception.js";
+import { Bucket } from "./bucket.js";
 import { KVNamespace } from "./kv.js";
-import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent } from "./protocol.js";
+import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent, ScheduledEvent, StorageEvent as StorageEventData, TriggerEvent } from "./protocol.js";
 import { describeError, reportRejection, reportUncaught } from "./report-error.js";
 import { requestFromHost } from "./request.js";
 import { Response, responseHead } from "./response.js";
@@ -34,6 +36,8 @@ interface Invocation {
   responseOver: boolean;
   pendingWaitUntil: number;
   done: boolean;
+  /** The handler called noRetry() (scheduled and storage events). */
+  noRetry: boolean;
   /** request-body-read ops in flight, dropped when the invocation is done. */
   bodyReads: Map<number, (error: Error) => void> | null;
 }
@@ -81,8 +85,7 @@ export function install(defaultExport: unknown, env: Record<string, unknown>, bi
   }
   const fullEnv: Record<string, unknown> = env ?? {};
   for (const binding of bindings ?? []) {
-    // Only KV exists so far; buckets come with their binding class.
-    if (binding.kind === "kv") fullEnv[binding.name] = new KVNamespace(binding.name);
+    fullEnv[binding.name] = binding.kind === "kv" ? new KVNamespace(binding.name) : new Bucket(binding.name);
   }
   installed = { target, fetch, scheduled, storage, env: fullEnv };
   return { fetch: fetch !== null, scheduled: scheduled !== null, storage: storage !== null };
@@ -165,6 +168,7 @@ export function dispatch(id: number, event: InvocationEvent): void {
     responseOver: false,
     pendingWaitUntil: 0,
     done: false,
+    noRetry: false,
     bodyReads: null,
   };
   invocations.set(id, invocation);
@@ -172,12 +176,110 @@ export function dispatch(id: number, event: InvocationEvent): void {
   try {
     const handlers = installed;
     if (handlers === null) throw new Error("the script was not installed");
-    if (event === null || typeof event !== "object" || event.type !== "fetch") throw new TypeError("this runtime only runs fetch invocations");
-    if (handlers.fetch === null) throw new TypeError("this script has no fetch handler (export default { fetch(request, env, ctx) { ... } })");
-    runFetch(invocation, handlers, event);
+    if (event === null || typeof event !== "object") throw new TypeError("the host sent no event");
+    if (event.type === "fetch") {
+      if (handlers.fetch === null) throw new TypeError("this script has no fetch handler (export default { fetch(request, env, ctx) { ... } })");
+      runFetch(invocation, handlers, event);
+    } else runTriggered(invocation, handlers, event);
   } catch (error) {
     fail(invocation, error);
   }
+}
+
+/** The `controller` argument of scheduled(): Workers' ScheduledController. */
+class ScheduledController {
+  readonly type = "scheduled";
+  readonly cron: string;
+  /** When the tick was due, ms since the epoch. */
+  readonly scheduledTime: number;
+  #invocation: Invocation;
+
+  constructor(invocation: Invocation, event: ScheduledEvent) {
+    this.#invocation = invocation;
+    this.cron = String(event.cron);
+    this.scheduledTime = Number(event.scheduledTime);
+  }
+
+  /** A failure of this run is final: no retry, straight to the dead-letter list. */
+  noRetry(): void {
+    this.#invocation.noRetry = true;
+  }
+}
+
+/** The `event` argument of storage(): one change of one object. */
+class StorageEvent {
+  readonly bucket: string;
+  readonly key: string;
+  readonly action: "put" | "delete";
+  readonly size: number;
+  readonly etag: string;
+  /** When the change became durable, ISO 8601. */
+  readonly time: string;
+  #invocation: Invocation;
+
+  constructor(invocation: Invocation, event: StorageEventData) {
+    this.#invocation = invocation;
+    this.bucket = String(event.bucket);
+    this.key = String(event.key);
+    this.action = event.action === "delete" ? "delete" : "put";
+    this.size = Number(event.size);
+    this.etag = String(event.etag);
+    this.time = String(event.time);
+  }
+
+  /** A failure of this invocation is final: no retry, straight to the dead-letter list. */
+  noRetry(): void {
+    this.#invocation.noRetry = true;
+  }
+}
+
+for (const [constructor, name] of [
+  [ScheduledController, "ScheduledController"],
+  [StorageEvent, "StorageEvent"],
+] as const) {
+  Object.defineProperty(constructor.prototype, Symbol.toStringTag, { value: name, configurable: true });
+  Object.defineProperty(constructor, "name", { value: name, configurable: true });
+}
+
+/** Runs the scheduled or storage handler for one event; its outcome is `handled` or `error`. */
+function runTriggered(invocation: Invocation, handlers: Installed, event: TriggerEvent): void {
+  let handler: Handler | null;
+  let argument: object;
+  if (event.type === "scheduled") {
+    handler = handlers.scheduled;
+    if (handler === null) {
+      throw new TypeError("this script has no scheduled handler: cron triggers and `atoll invoke --cron` call export default { scheduled(controller, env, ctx) { ... } }");
+    }
+    argument = new ScheduledController(invocation, event);
+  } else if (event.type === "storage") {
+    handler = handlers.storage;
+    if (handler === null) {
+      throw new TypeError("this script has no storage handler: bucket triggers and `atoll invoke --storage` call export default { storage(event, env, ctx) { ... } }");
+    }
+    argument = new StorageEvent(invocation, event);
+  } else {
+    throw new TypeError(`this runtime cannot run ${JSON.stringify(String((event as { type?: unknown }).type))} events`);
+  }
+  const ctx = new ExecutionContext(invocation);
+  const run = handler;
+  let result: unknown;
+  try {
+    result = runAs(invocation.id, () => run.call(handlers.target, argument, handlers.env, ctx));
+  } catch (error) {
+    fail(invocation, error);
+    return;
+  }
+  Promise.resolve(result).then(
+    () => handled(invocation),
+    (error: unknown) => fail(invocation, error),
+  );
+}
+
+function handled(invocation: Invocation): void {
+  if (invocation.responseOver) return;
+  invocation.responseOver = true;
+  emit({ t: "handled", id: invocation.id });
+  finishIfOver(invocation);
 }
 
 function runFetch(invocation: Invocation, handlers: Installed, event: FetchEvent): void {
@@ -298,7 +400,7 @@ function finishIfOver(invocation: Invocation): void {
   invocation.done = true;
   invocations.delete(invocation.id);
   invocationEnded(invocation.id);
-  emit({ t: "done", id: invocation.id });
+  emit(invocation.noRetry ? { t: "done", id: invocation.id, noRetry: true } : { t: "done", id: invocation.id });
   // Nobody is left to wait for request body chunks: stop asking the host.
   for (const [op, reject] of invocation.bodyReads ?? []) {
     cancelOp(op);

@@ -1,7 +1,7 @@
 // KVNamespace: the Workers KV surface over the `binding` op. Values cross as
 // bytes; conversions (text, json, arrayBuffer, stream) happen here. The host
 // checks keys, sizes and options again and owns the namespace's data.
-import { type OpSettle, startOp } from "./bridge.js";
+import { currentInvocation, type OpSettle, startOp } from "./bridge.js";
 import { utf8Decode, utf8Encode } from "./encoding.js";
 import { ReadableStream, readAllBytes, streamOfInline } from "./streams.js";
 import { KV_LIMITS } from "./protocol.js";
@@ -25,7 +25,7 @@ export interface KVListResult {
 export function bindingCall(binding: string, method: string, args: unknown[]): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     const settle: OpSettle = (ok, value) => (ok ? resolve(value) : reject(bindingError(value)));
-    startOp({ name: "binding", binding, method, args }, settle);
+    startOp({ name: "binding", id: currentInvocation(), binding, method, args }, settle);
   });
 }
 

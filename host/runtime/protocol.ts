@@ -29,7 +29,32 @@ export interface FetchEvent {
   body: null | Uint8Array | "stream";
 }
 
-export type InvocationEvent = FetchEvent;
+/** A cron tick: runs the script's `scheduled(controller, env, ctx)` handler. */
+export interface ScheduledEvent {
+  type: "scheduled";
+  /** The schedule that fired, as written in atoll.toml (or given to `atoll invoke --cron`). */
+  cron: string;
+  /** When the tick was due, ms since the epoch (not when it ran). */
+  scheduledTime: number;
+}
+
+/** An object was put into or deleted from a bucket: runs `storage(event, env, ctx)`. */
+export interface StorageEvent {
+  type: "storage";
+  bucket: string;
+  key: string;
+  action: "put" | "delete";
+  /** The new object's size for a put, the deleted one's for a delete, bytes. */
+  size: number;
+  etag: string;
+  /** When the change became durable, ISO 8601. */
+  time: string;
+}
+
+/** An event that is not an HTTP request: its outcome is "handled" or "error", never a response. */
+export type TriggerEvent = ScheduledEvent | StorageEvent;
+
+export type InvocationEvent = FetchEvent | TriggerEvent;
 
 /** An outbound fetch, as the runtime asks the host to make it. */
 export interface OutboundRequest {
@@ -68,7 +93,11 @@ export interface RuntimeEntryPoints {
    * `env` holds the script's bindings: plain vars for now.
    */
   install(defaultExport: unknown, env: Record<string, unknown>, bindings: BindingSpec[]): InstalledHandlers;
-  /** Start invocation `id`. Results come back through `emit`. Never throws for user errors. */
+  /**
+   * Start invocation `id`. Results come back through `emit`: for a fetch
+   * event `response` (or `error`) then `done`; for a scheduled or storage
+   * event `handled` (or `error`) then `done`. Never throws for user errors.
+   */
   dispatch(id: number, event: InvocationEvent): void;
   /** The host wants the next chunk of invocation `id`'s streamed response body. */
   pull(id: number): void;
@@ -107,8 +136,17 @@ export type IsolateMessage =
   | { t: "end"; id: number }
   /** The handler threw or rejected, or the response body stream errored. */
   | { t: "error"; id: number; message: string; stack: string }
-  /** Invocation `id` is over: response sent and every ctx.waitUntil promise settled. */
-  | { t: "done"; id: number }
+  /**
+   * The scheduled or storage handler of invocation `id` returned, or its
+   * promise resolved: the event was handled (a throw is an `error` instead).
+   */
+  | { t: "handled"; id: number }
+  /**
+   * Invocation `id` is over: response sent (or event handled or failed) and
+   * every ctx.waitUntil promise settled. `noRetry`: the handler called
+   * `noRetry()` (scheduled and storage events), so a failure is not retried.
+   */
+  | { t: "done"; id: number; noRetry?: true }
   /** console output, already formatted. id: the invocation it belongs to, when known. */
   | { t: "log"; id: number | null; level: LogLevel; message: string }
   /** An error nobody handled (unhandled rejection, error thrown in a timer) whose event no listener canceled. */
@@ -130,11 +168,13 @@ export type IsolateMessage =
   /** One crypto.subtle call: `args` as in SubtleArgs, checked again by the host. Answer: a SubtleResult. */
   | { t: "op"; op: number; name: "subtle"; method: SubtleMethod; args: unknown[] }
   /**
-   * A call on a binding in env (KV, bucket): the host finds what `binding`
-   * names in the version's config and checks the method and every argument.
+   * A call on a binding in env (KV, bucket) made by invocation `id` (null:
+   * the runtime cannot tell which): the host finds what `binding` names in
+   * the version's config and checks the method and every argument; a bucket
+   * write from a storage invocation carries that invocation's chain depth.
    * Answered with plain data, or { name, message } on failure.
    */
-  | { t: "op"; op: number; name: "binding"; binding: string; method: string; args: unknown[] }
+  | { t: "op"; op: number; name: "binding"; id: number | null; binding: string; method: string; args: unknown[] }
   /** CryptoKeys that user code can no longer reach (garbage-collected): the host may drop them. */
   | { t: "release-keys"; handles: number[] }
   /** The runtime no longer wants the answer to `op` (clearTimeout), or is done with fetch `op` (abort it). */

@@ -101,7 +101,11 @@ export async function readAllBytes(stream: ReadableStream): Promise<Uint8Array> 
   } finally {
     reader.releaseLock();
   }
-  if (chunks.length === 1) return chunks[0]!;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks, total);
+}
+
+/** The chunks one after another in a new array (`total`: the sum of their lengths). */
+export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

@@ -56,8 +56,8 @@ export interface ObjectUpload {
 
 export interface ObjectListQuery {
   prefix: string;
-  /** Only keys after this one (the cursor's position). */
-  after: string | null;
+  /** Only keys from this one on (inclusive: the cursor's position), or null from the start. */
+  from: string | null;
   limit: number;
   /** Group keys by the part after the prefix up to this (usually "/"). */
   delimiter: string | null;
@@ -66,8 +66,8 @@ export interface ObjectListQuery {
 export interface ObjectListing {
   objects: ObjectRecord[];
   delimitedPrefixes: string[];
-  /** The last key or prefix this page covered, for the next page's cursor; null when complete. */
-  resumeAfter: string | null;
+  /** Where the next page starts (inclusive), for its cursor; null when the listing is complete. */
+  resumeFrom: string | null;
 }
 
 export interface ObjectStore {

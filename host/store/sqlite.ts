@@ -1,9 +1,14 @@
 // The embedded store: one SQLite database file in the data directory (WAL,
 // synchronous=FULL so that an acknowledged write survives power loss).
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import type { Canary, Deployment, DeploymentKind, NewVersion, SealedSecret, ScriptRecord, ScriptVersion, Store, VersionSummary } from "./store.js";
 import type { KvStore } from "./kv.js";
 import { SqliteKv } from "./sqlite-kv.js";
+import type { QueueStore } from "./queue.js";
+import { SqliteQueue } from "./sqlite-queue.js";
+import type { ObjectStore } from "./objects.js";
+import { SqliteObjects } from "./sqlite-objects.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scripts (
@@ -113,16 +118,21 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   readonly kv: KvStore;
+  private readonly sqliteQueue: SqliteQueue;
+  readonly objects: ObjectStore;
   private readonly deploymentStatements;
   private readonly secretStatements;
 
-  constructor(file: string) {
+  /** `file`: the database; `objectsDir`: where bucket objects' bytes go (default: "objects" beside the database). */
+  constructor(file: string, objectsDir?: string) {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     this.kv = new SqliteKv(this.db);
+    this.sqliteQueue = new SqliteQueue(this.db);
+    this.objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
     migrateDeployments(this.db);
     this.statements = {
       nextVersion: this.db.prepare<[string], { last_version: number }>(
@@ -185,6 +195,10 @@ export class SqliteStore implements Store {
         `INSERT INTO secrets_key (id, fingerprint, recorded_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at`,
       ),
     };
+  }
+
+  get queue(): QueueStore {
+    return this.sqliteQueue;
   }
 
   async putVersion(input: NewVersion, options: { canaryPercent?: number } = {}): Promise<ScriptVersion> {
@@ -257,12 +271,14 @@ export class SqliteStore implements Store {
       this.statements.deleteVersions.run(name);
       this.deploymentStatements.deleteHistory.run(name);
       this.secretStatements.deleteAll.run(name);
+      this.sqliteQueue.forgetScriptNow(name);
       return changes > 0;
     });
     return remove.immediate();
   }
 
   async close(): Promise<void> {
+    this.sqliteQueue.flushPending();
     this.db.close();
   }
 

@@ -1,8 +1,11 @@
 // The store interface: deployments (immutable versions, an active pointer and
-// an optional canary per script, the history of activations) and secrets. One interface, several backends: the embedded SQLite file (sqlite.ts)
+// an optional canary per script, the history of activations), secrets, KV
+// and the event queue. One interface, several backends: the embedded SQLite file (sqlite.ts)
 // today, Redis for several hosts sharing one state later. Async on purpose, so
 // that a networked backend fits the same shape.
 import type { KvStore } from "./kv.js";
+import type { QueueStore } from "./queue.js";
+import type { ObjectStore } from "./objects.js";
 
 /** What an upload saves: the parts of a version the store does not assign. */
 export interface NewVersion {
@@ -97,6 +100,10 @@ export interface SealedSecret {
 export interface Store {
   /** KV namespaces (./kv.ts). */
   readonly kv: KvStore;
+  /** The durable event queue, dead letters and cron schedules' last ticks (./queue.ts). */
+  readonly queue: QueueStore;
+  /** Buckets (./objects.ts). */
+  readonly objects: ObjectStore;
   /**
    * Saves a new version and makes it the script's active one (or, with
    * `canaryPercent`, its canary), recording the change in the history, in one
@@ -107,7 +114,7 @@ export interface Store {
   listScripts(): Promise<ScriptRecord[]>;
   getVersion(script: string, version: number): Promise<ScriptVersion | undefined>;
   countVersions(script: string): Promise<number>;
-  /** Deletes the script, all its versions, its history and its secrets; false when there was none. */
+  /** Deletes the script, all its versions, its history, its secrets and its queued and dead-lettered events; false when there was none. */
   deleteScript(name: string): Promise<boolean>;
   close(): Promise<void>;
 

@@ -1,6 +1,7 @@
 // A real HTTP origin on a loopback address, for functions to fetch: text,
-// a 3 MiB streamed body, an echo with a hash of what it received, gzip,
-// redirects, Set-Cookie, and a body that never ends. Records what it served.
+// an HTML page with links, a 3 MiB streamed body, an echo with a hash of what
+// it received, gzip, redirects, Set-Cookie, and a body that never ends.
+// Records what it served.
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,6 +18,11 @@ export interface Origin {
   seen: string[];
 }
 
+/** What /page.html serves: a title and three links (two distinct after resolving). */
+export const PAGE_HTML = `<!doctype html>
+<html><head><title>The Origin Page</title></head>
+<body><a href="/text">text</a> <a href="https://example.test/about">about</a> <a href="/text">again</a></body></html>`;
+
 /** A loopback origin with the routes the functions below fetch. */
 export async function startOrigin(hostname = "127.0.0.1"): Promise<Origin> {
   const seen: string[] = [];
@@ -26,6 +32,9 @@ export async function startOrigin(hostname = "127.0.0.1"): Promise<Origin> {
     switch (url.pathname) {
       case "/text":
         response.writeHead(200, { "content-type": "text/plain", "x-origin": "yes" }).end("hello from the origin");
+        return;
+      case "/page.html":
+        response.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE_HTML);
         return;
       case "/big": {
         // No Content-Length: the body streams in chunks.

@@ -34,6 +34,10 @@ export interface TestHostOptions {
   maxRequestBodyBytes?: number;
   egress?: HostOptions["egress"];
   maxWorkerRssBytes?: number;
+  /** The event queue's settings (retry back-off …): HostOptions.triggers. */
+  triggers?: HostOptions["triggers"];
+  headersTimeoutMs?: number;
+  executionSlotsPerWorker?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -48,6 +52,9 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     ...(options.egress !== undefined ? { egress: options.egress } : {}),
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
+    ...(options.triggers !== undefined ? { triggers: options.triggers } : {}),
+    ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+    ...(options.executionSlotsPerWorker !== undefined ? { executionSlotsPerWorker: options.executionSlotsPerWorker } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

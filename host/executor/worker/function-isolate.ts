@@ -4,7 +4,7 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
+import type { BindingSpec, HeaderList, InvocationEvent, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
@@ -28,7 +28,7 @@ export function useExecutionGate(processGate: ExecutionGate): void {
  */
 export type CheckedMessage =
   | Exclude<IsolateMessage, { t: "done" }>
-  | { t: "done"; id: number; cpuMs: number }
+  | { t: "done"; id: number; cpuMs: number; noRetry?: true }
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
 
 /** Per-invocation limits, from the version's config. */
@@ -46,6 +46,10 @@ interface Running {
   subrequests: number;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
   depth: number;
+  /** Storage-trigger chain depth (0: not a storage event). */
+  chain: number;
+  /** console output so far, in characters; past MAX_LOG_CHARS_PER_INVOCATION the rest is dropped. */
+  logChars: number;
 }
 
 export interface LoadedBundle {
@@ -56,6 +60,11 @@ export interface LoadedBundle {
 }
 
 const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
+/** A call's wall-clock timeout is its remaining CPU budget times this, plus TIMEOUT_SLACK_MS. */
+const TIMEOUT_SLACK_FACTOR = 2;
+const TIMEOUT_SLACK_MS = 20;
+/** console output one invocation may write (about 1 MiB); the rest is dropped, with one line that says so. */
+const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 const MAX_HEADERS = 1000;
 const MAX_URL_CHARS = 16 * 1024;
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
@@ -102,7 +111,7 @@ export class FunctionIsolate {
    * emits it before the call that emitted it returns, so each is finished once
    * the calls in flight at that moment are settled and their CPU charged.
    */
-  private readonly finishing: { id: number; waitingFor: Set<number> }[] = [];
+  private readonly finishing: { id: number; noRetry: boolean; waitingFor: Set<number> }[] = [];
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -184,9 +193,20 @@ export class FunctionIsolate {
     } catch (error) {
       throw new BundleLoadError("evaluate", messageOf(error));
     }
+    let cpuBefore = 0n;
     try {
-      await gate.run(this, this.label, () => module.evaluate({ timeout: evaluateTimeoutMs }));
+      await gate.run(this, this.label, () => {
+        cpuBefore = this.isolate.cpuTime;
+        return module.evaluate({ timeout: evaluateTimeoutMs });
+      });
     } catch (error) {
+      if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
+        const usedMs = Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+        throw new BundleLoadError(
+          "evaluate",
+          `the module's top-level code used more than the start-up CPU budget of ${evaluateTimeoutMs} ms (stopped after ${usedMs.toFixed(0)} ms): move that work into a handler, or do less of it when the module loads`,
+        );
+      }
       throw new BundleLoadError("evaluate", messageOf(error));
     }
     const namespace = module.namespace;
@@ -212,11 +232,28 @@ export class FunctionIsolate {
     this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value));
   }
 
-  /** Starts invocation `id`; `depth` counts the fetch hops that led to it. */
-  dispatch(id: number, event: FetchEvent, depth = 0): void {
+  /**
+   * Starts invocation `id`; `depth` counts the fetch hops that led to it,
+   * `chain` the storage events (ipc.ts `invoke`). The same limits apply to
+   * every kind of event.
+   */
+  dispatch(id: number, event: InvocationEvent, depth = 0, chain = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth });
+    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
     this.call(this.entry.dispatch, [id, event], id);
+  }
+
+  /**
+   * The storage-trigger chain depth of invocation `id`; when the runtime
+   * could not tell which invocation acted (null, or one that is over), the
+   * deepest of those live here: a loop is never made to look shallower.
+   */
+  chainOf(id: number | null): number {
+    const running = id === null ? undefined : this.invocations.get(id);
+    if (running) return running.chain;
+    let chain = 0;
+    for (const live of this.invocations.values()) chain = Math.max(chain, live.chain);
+    return chain;
   }
 
   /** Invocation `id` is over (done or terminated): what it started and nobody else shares ends with it. */
@@ -307,12 +344,21 @@ export class FunctionIsolate {
       // Measured from here: time spent waiting for the gate is not the function's.
       if (this.disposed) return Promise.resolve();
       before = this.isolate.cpuTime;
-      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged)));
+      // isolated-vm's timeout counts wall time: on a busy machine a thread
+      // waiting for a core would be stopped for CPU it never used. So it is
+      // only the soft first stop, with slack; the limit itself is checked
+      // below against the thread's CPU time (CLOCK_THREAD_CPUTIME_ID on Linux).
+      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged) * TIMEOUT_SLACK_FACTOR + TIMEOUT_SLACK_MS));
       return reference.apply(undefined, args, { arguments: { copy: true }, timeout }) as Promise<unknown>;
     }).then(
       () => {
-        this.charge(charged, before);
-        this.callSettled(call);
+        try {
+          const used = this.charge(charged, before);
+          const over = charged.filter((charge) => (this.invocations.get(charge)?.cpuNs ?? 0n) > BigInt(this.limits.cpuMs) * 1_000_000n);
+          if (over.length > 0) this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+        } finally {
+          this.callSettled(call);
+        }
       },
       (error: unknown) => {
         try {
@@ -353,7 +399,7 @@ export class FunctionIsolate {
       const entry = this.finishing[i]!;
       if (!entry.waitingFor.delete(call) || entry.waitingFor.size > 0) continue;
       this.finishing.splice(i--, 1);
-      this.finish(entry.id);
+      this.finish(entry.id, entry.noRetry);
     }
   }
 
@@ -420,8 +466,9 @@ export class FunctionIsolate {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
     if (message.t === "done") {
-      if (this.callsInFlight.size > 0) this.finishing.push({ id: message.id, waitingFor: new Set(this.callsInFlight) });
-      else this.finish(message.id);
+      const noRetry = message.noRetry === true;
+      if (this.callsInFlight.size > 0) this.finishing.push({ id: message.id, noRetry, waitingFor: new Set(this.callsInFlight) });
+      else this.finish(message.id, noRetry);
       return;
     }
     if (message.t === "op") {
@@ -443,16 +490,44 @@ export class FunctionIsolate {
       return;
     }
     if (message.t === "release-keys") return this.keys.release(message.handles);
+    if (message.t === "log" && !this.withinLogBudget(message.id, message.message.length)) return;
     this.onMessage(message);
   }
 
+  /**
+   * Charges console output to its invocation (to every live one when unknown);
+   * false once the budget is spent. The first line over the budget is replaced
+   * by one saying so.
+   */
+  private withinLogBudget(id: number | null, chars: number): boolean {
+    const owners = id !== null ? [id] : [...this.invocations.keys()];
+    let allowed = true;
+    for (const owner of owners) {
+      const running = this.invocations.get(owner);
+      if (!running) continue;
+      const before = running.logChars;
+      running.logChars += chars;
+      if (running.logChars <= MAX_LOG_CHARS_PER_INVOCATION) continue;
+      allowed = false;
+      if (before <= MAX_LOG_CHARS_PER_INVOCATION) {
+        this.onMessage({
+          t: "log",
+          id: owner,
+          level: "warn",
+          message: `[atoll] this invocation wrote more than ${MAX_LOG_CHARS_PER_INVOCATION} characters of console output: the rest is dropped`,
+        });
+      }
+    }
+    return allowed;
+  }
+
   /** Invocation `id` is done: reports it with the CPU time it was charged. */
-  private finish(id: number): void {
+  private finish(id: number, noRetry: boolean): void {
     const running = this.invocations.get(id);
     if (!running) return;
     const cpuMs = Number(running.cpuNs) / 1e6;
     this.invocationOver(id);
-    this.onMessage({ t: "done", id, cpuMs });
+    this.onMessage(noRetry ? { t: "done", id, cpuMs, noRetry: true } : { t: "done", id, cpuMs });
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */
@@ -521,8 +596,11 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
     case "chunk":
       return ownId(m.id) && m.data instanceof Uint8Array ? { t: "chunk", id: m.id, data: m.data } : undefined;
     case "end":
-    case "done":
+    case "handled":
       return ownId(m.id) ? { t: m.t, id: m.id } : undefined;
+    case "done":
+      if (!ownId(m.id)) return undefined;
+      return m.noRetry === true ? { t: "done", id: m.id, noRetry: true } : { t: "done", id: m.id };
     case "error":
       if (!ownId(m.id)) return undefined;
       return { t: "error", id: m.id, message: String(m.message).slice(0, MAX_LOG_MESSAGE_CHARS), stack: String(m.stack ?? "").slice(0, MAX_LOG_MESSAGE_CHARS) };
@@ -544,7 +622,7 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
         return { t: "op", op: m.op as number, name: "fetch-upload", fetch: m.fetch as number, data: m.data };
       }
       if (m.name === "binding" && typeof m.binding === "string" && m.binding.length <= 64 && typeof m.method === "string" && m.method.length <= 32 && Array.isArray(m.args)) {
-        return { t: "op", op: m.op as number, name: "binding", binding: m.binding, method: m.method, args: m.args };
+        return { t: "op", op: m.op as number, name: "binding", id: ownId(m.id) ? m.id : null, binding: m.binding, method: m.method, args: m.args };
       }
       if (m.name === "fetch-read" && Number.isSafeInteger(m.fetch)) return { t: "op", op: m.op as number, name: "fetch-read", fetch: m.fetch as number };
       // The arguments' shapes are the vault's to check.

@@ -4,7 +4,7 @@
 // front restarts it and nothing else is affected.
 import type { Batch, FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
 import { isolateId, Outbox, unbatch, versionId } from "../ipc.js";
-import type { FetchEvent } from "../../runtime/protocol.js";
+import type { InvocationEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate, messageOf, useExecutionGate, type CheckedMessage } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
 import { RuntimeImage } from "./runtime-image.js";
@@ -45,8 +45,10 @@ const coldInvocations = new Set<number>();
 /** An invocation to start once its isolate is ready. */
 interface Pending {
   id: number;
-  event: FetchEvent;
+  event: InvocationEvent;
   depth: number;
+  /** Storage-trigger chain depth (ipc.ts `invoke`). */
+  chain: number;
 }
 
 /** The latest env revision seen per script (ipc.ts VersionKey.envRevision). */
@@ -75,10 +77,10 @@ function invoke(pending: Pending, key: VersionKey): void {
   send({ t: "need-code", key });
 }
 
-function start({ id, event, depth }: Pending, isolate: FunctionIsolate, cold: boolean): void {
+function start({ id, event, depth, chain }: Pending, isolate: FunctionIsolate, cold: boolean): void {
   running.set(id, isolate);
   if (cold) coldInvocations.add(id);
-  isolate.dispatch(id, event, depth);
+  isolate.dispatch(id, event, depth, chain);
 }
 
 async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
@@ -144,6 +146,9 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
       case "response":
         send({ ...message, cold: coldInvocations.delete(message.id) });
         return;
+      case "handled":
+        send({ t: "handled", id: message.id, cold: coldInvocations.delete(message.id) });
+        return;
       case "chunk":
       case "end":
         send(message);
@@ -176,7 +181,7 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
         } else if (message.name === "binding") {
           const req = ++lastBindingCall;
           bindingCalls.set(req, { isolate, op: message.op });
-          send({ t: "binding", req, key, binding: message.binding, method: message.method, args: message.args });
+          send({ t: "binding", req, key, binding: message.binding, method: message.method, args: message.args, chain: isolate.chainOf(message.id) });
         }
         return;
       case "cancel":
@@ -205,7 +210,7 @@ process.on("message", (payload: FrontMessage | Batch<FrontMessage>) => unbatch(p
 function receive(message: FrontMessage): void {
   switch (message.t) {
     case "invoke":
-      invoke({ id: message.id, event: message.event, depth: message.depth }, message.key);
+      invoke({ id: message.id, event: message.event, depth: message.depth, chain: message.chain ?? 0 }, message.key);
       return;
     case "code":
       void receiveCode(message.key, message.bundle, message.codeCache, message.settings);

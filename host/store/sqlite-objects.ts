@@ -1,0 +1,273 @@
+// Buckets on the embedded store: each object's bytes in its own file under
+// <data-dir>/objects, its record in SQLite. An upload writes a temporary file,
+// fsyncs it, renames it into place and fsyncs the directory, and only then
+// commits the record: an object is visible exactly when it is whole and
+// durable. A crash before the commit leaves a file nobody references
+// (temporary files are swept at start-up), never a half-written object.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type Database from "better-sqlite3";
+import { prefixUpperBound } from "./kv.js";
+import type { HttpMetadata, ObjectEvent, ObjectListQuery, ObjectListing, ObjectRecord, ObjectStore, ObjectUpload } from "./objects.js";
+
+export const OBJECTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  file TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  uploaded INTEGER NOT NULL,
+  http_metadata TEXT NOT NULL,
+  custom_metadata TEXT NOT NULL,
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+`;
+
+interface ObjectRow {
+  bucket: string;
+  key: string;
+  file: string;
+  size: number;
+  etag: string;
+  uploaded: number;
+  http_metadata: string;
+  custom_metadata: string;
+}
+
+const TEMP_DIR = ".tmp";
+const READ_CHUNK_BYTES = 1024 * 1024;
+const LIST_BATCH = 256;
+
+export class SqliteObjects implements ObjectStore {
+  private readonly statements;
+  private readonly listeners = new Set<(event: ObjectEvent) => void>();
+  /** Which file each record handed out reads from (records are plain data for callers). */
+  private readonly files = new WeakMap<ObjectRecord, string>();
+
+  constructor(
+    db: Database.Database,
+    private readonly dir: string,
+  ) {
+    db.exec(OBJECTS_SCHEMA);
+    mkdirSync(join(dir, TEMP_DIR), { recursive: true, mode: 0o700 });
+    // Uploads that were in flight when the host stopped: never committed, never visible.
+    for (const name of readdirSync(join(dir, TEMP_DIR))) rmSync(join(dir, TEMP_DIR, name), { force: true });
+    this.statements = {
+      get: db.prepare<[string, string], ObjectRow>(`SELECT * FROM objects WHERE bucket = ? AND key = ?`),
+      upsert: db.prepare(
+        `INSERT INTO objects (bucket, key, file, size, etag, uploaded, http_metadata, custom_metadata)
+         VALUES (@bucket, @key, @file, @size, @etag, @uploaded, @http_metadata, @custom_metadata)
+         ON CONFLICT (bucket, key) DO UPDATE SET file = excluded.file, size = excluded.size, etag = excluded.etag,
+           uploaded = excluded.uploaded, http_metadata = excluded.http_metadata, custom_metadata = excluded.custom_metadata`,
+      ),
+      delete: db.prepare<[string, string]>(`DELETE FROM objects WHERE bucket = ? AND key = ?`),
+      list: db.prepare<[string, string, string, number], ObjectRow>(`SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`),
+    };
+    this.replace = db.transaction((row: ObjectRow): string | undefined => {
+      const old = this.statements.get.get(row.bucket, row.key);
+      this.statements.upsert.run(row);
+      return old?.file;
+    });
+  }
+
+  private readonly replace: (row: ObjectRow) => string | undefined;
+
+  async beginPut(bucket: string): Promise<ObjectUpload> {
+    const id = randomBytes(16).toString("hex");
+    const temp = join(this.dir, TEMP_DIR, id);
+    const handle = await open(temp, "wx", 0o600);
+    return new FileUpload(this, bucket, id, temp, handle);
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const row = this.statements.get.get(bucket, key);
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  openRead(record: ObjectRecord, offset: number, length: number): AsyncIterable<Uint8Array> & { destroy(): void } {
+    const file = this.files.get(record);
+    if (file === undefined) throw new Error("openRead: the record did not come from this store");
+    if (length <= 0) return emptyRead();
+    return createReadStream(join(this.dir, file), { start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  async delete(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const row = this.statements.get.get(bucket, key);
+    if (!row) return undefined;
+    this.statements.delete.run(bucket, key);
+    await rm(join(this.dir, row.file), { force: true });
+    const record = this.toRecord(row);
+    this.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
+    return record;
+  }
+
+  async list(bucket: string, query: ObjectListQuery): Promise<ObjectListing> {
+    const objects: ObjectRecord[] = [];
+    const delimitedPrefixes: string[] = [];
+    const upper = prefixUpperBound(query.prefix) ?? "\u{10ffff}\u{10ffff}\u{10ffff}";
+    let from = query.from !== null && query.from > query.prefix ? query.from : query.prefix;
+    for (;;) {
+      const rows = this.statements.list.all(bucket, from, upper, LIST_BATCH);
+      if (rows.length === 0) return { objects, delimitedPrefixes, resumeFrom: null };
+      for (const row of rows) {
+        if (objects.length + delimitedPrefixes.length === query.limit) return { objects, delimitedPrefixes, resumeFrom: row.key };
+        const rest = row.key.slice(query.prefix.length);
+        const cut = query.delimiter ? rest.indexOf(query.delimiter) : -1;
+        if (cut === -1) {
+          objects.push(this.toRecord(row));
+          from = `${row.key}\0`;
+          continue;
+        }
+        // Everything under this common prefix is one entry: skip past all of it.
+        const common = query.prefix + rest.slice(0, cut + query.delimiter!.length);
+        delimitedPrefixes.push(common);
+        const next = prefixUpperBound(common);
+        if (next === null) return { objects, delimitedPrefixes, resumeFrom: null };
+        from = next;
+        break;
+      }
+    }
+  }
+
+  onChange(listener: (event: ObjectEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** FileUpload's last step: the file is synced and renamed; record it and tell the listeners. */
+  async commitUpload(bucket: string, key: string, id: string, temp: string, fields: Omit<ObjectRecord, "bucket" | "key">): Promise<ObjectRecord> {
+    const file = join(bucket, id.slice(0, 2), id);
+    const target = join(this.dir, file);
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    await rename(temp, target);
+    await syncDirectory(dirname(target));
+    const row: ObjectRow = {
+      bucket,
+      key,
+      file,
+      size: fields.size,
+      etag: fields.etag,
+      uploaded: fields.uploaded,
+      http_metadata: JSON.stringify(fields.httpMetadata),
+      custom_metadata: JSON.stringify(fields.customMetadata),
+    };
+    let replaced: string | undefined;
+    try {
+      replaced = this.replace(row);
+    } catch (error) {
+      await rm(target, { force: true });
+      throw error;
+    }
+    if (replaced !== undefined && replaced !== file) await rm(join(this.dir, replaced), { force: true });
+    const record = this.toRecord(row);
+    this.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
+    return record;
+  }
+
+  private toRecord(row: ObjectRow): ObjectRecord {
+    const record: ObjectRecord = {
+      bucket: row.bucket,
+      key: row.key,
+      size: row.size,
+      etag: row.etag,
+      uploaded: row.uploaded,
+      httpMetadata: JSON.parse(row.http_metadata) as HttpMetadata,
+      customMetadata: JSON.parse(row.custom_metadata) as Record<string, string>,
+    };
+    this.files.set(record, row.file);
+    return record;
+  }
+
+  private emit(event: ObjectEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own; the write is done.
+      }
+    }
+  }
+}
+
+class FileUpload implements ObjectUpload {
+  bytes = 0;
+  private readonly md5 = createHash("md5");
+  private done = false;
+
+  constructor(
+    private readonly store: SqliteObjects,
+    private readonly bucket: string,
+    private readonly id: string,
+    private readonly temp: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new Error("the upload is over");
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset);
+      offset += bytesWritten;
+    }
+    this.md5.update(chunk);
+    this.bytes += chunk.byteLength;
+  }
+
+  async commit(key: string, metadata: { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string }): Promise<ObjectRecord> {
+    if (this.done) throw new Error("the upload is over");
+    this.done = true;
+    const etag = this.md5.digest("hex");
+    try {
+      if (metadata.md5 !== undefined && metadata.md5.toLowerCase() !== etag) {
+        throw new ObjectDigestError(metadata.md5, etag);
+      }
+      await this.handle.sync();
+      await this.handle.close();
+    } catch (error) {
+      await this.handle.close().catch(() => {});
+      await rm(this.temp, { force: true });
+      throw error;
+    }
+    return this.store.commitUpload(this.bucket, key, this.id, this.temp, {
+      size: this.bytes,
+      etag,
+      uploaded: Date.now(),
+      httpMetadata: metadata.httpMetadata,
+      customMetadata: metadata.customMetadata,
+    });
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.handle.close().catch(() => {});
+    await rm(this.temp, { force: true });
+  }
+}
+
+/** The MD5 a writer promised does not match the bytes it sent. */
+export class ObjectDigestError extends Error {
+  constructor(expected: string, actual: string) {
+    super(`the object's MD5 is ${actual}, not the ${expected} the put promised: nothing was stored`);
+    this.name = "ObjectDigestError";
+  }
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function emptyRead(): AsyncIterable<Uint8Array> & { destroy(): void } {
+  return {
+    async *[Symbol.asyncIterator]() {},
+    destroy() {},
+  };
+}

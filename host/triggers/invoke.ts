@@ -1,0 +1,126 @@
+// Runs one invocation of any kind (an HTTP request, a cron tick, a bucket
+// change) against a version and reports how it went, with its log lines:
+// what a direct invocation answers and what the event dispatcher decides on.
+import { AtollError } from "../errors.js";
+import { InvocationError, InvocationRecorder, InvocationTerminatedError, type Executor, type InvocationLogLine } from "../executor/executor.js";
+import type { VersionKey } from "../executor/ipc.js";
+import type { FetchEvent, HeaderList, TriggerEvent } from "../runtime/protocol.js";
+import type { QueuedInvocation } from "../store/queue.js";
+
+/** What an invocation ended with. */
+export interface InvocationResult {
+  ok: boolean;
+  /** The version that ran. */
+  version: number;
+  durationMs: number;
+  /** CPU time charged to the invocation, ms; null when it did not run to its end (its worker died, it never started). */
+  cpuMs: number | null;
+  cold: boolean;
+  /** The handler called noRetry(): a failure is final. */
+  noRetry: boolean;
+  /** Why it failed: an ATOLL_* code and a message (with the function's stack when it threw). */
+  error: { code: string; message: string; stack?: string } | null;
+  /** An HTTP invocation's response; the body read up to `maxResponseBytes`. */
+  response: { status: number; statusText: string; headers: HeaderList; body: Uint8Array; truncated: boolean } | null;
+  logs: InvocationLogLine[];
+  /** Log lines past the recorder's limit, not kept. */
+  droppedLogs: number;
+}
+
+export interface InvokeOptions {
+  /** Storage-trigger chain depth of a storage event (what writes it makes carry on). */
+  chain?: number;
+  /** The response body beyond this is not kept (HTTP), bytes. */
+  maxResponseBytes?: number;
+  /** Whether an HTTP response with a 5xx status counts as a failure (queued events: yes). */
+  failOnServerError?: boolean;
+}
+
+/** Default cap of a response body kept for a direct invocation (1 MiB). */
+export const MAX_INVOKE_RESPONSE_BYTES = 1024 * 1024;
+
+/** Runs `invocation` against `key`; never rejects for the function's failures. */
+export async function invoke(executor: Executor, key: VersionKey, invocation: QueuedInvocation, options: InvokeOptions = {}): Promise<InvocationResult> {
+  const recorder = new InvocationRecorder();
+  const started = performance.now();
+  const result = (partial: Partial<InvocationResult> & Pick<InvocationResult, "ok">): InvocationResult => ({
+    version: key.version,
+    durationMs: Math.round((performance.now() - started) * 100) / 100,
+    cold: false,
+    noRetry: false,
+    error: null,
+    response: null,
+    cpuMs: recorder.cpuMs,
+    logs: recorder.logs,
+    droppedLogs: recorder.dropped,
+    ...partial,
+  });
+
+  if (invocation.kind === "http") {
+    const event: FetchEvent = {
+      type: "fetch",
+      method: invocation.method,
+      url: `http://${key.script}.localhost${invocation.path}`,
+      headers: invocation.headers,
+      body: invocation.body === null ? null : new Uint8Array(Buffer.from(invocation.body, "base64")),
+    };
+    try {
+      const response = await executor.fetch(key, event, null, undefined, 0, recorder);
+      const { body, truncated } = await readBody(response.body, options.maxResponseBytes ?? MAX_INVOKE_RESPONSE_BYTES);
+      await recorder.over;
+      const failed = options.failOnServerError === true && response.status >= 500;
+      return result({
+        ok: !failed,
+        cold: response.cold,
+        response: { status: response.status, statusText: response.statusText, headers: response.headers, body, truncated },
+        error: failed ? { code: "ATOLL_SERVER_ERROR", message: `the function answered ${response.status}` } : null,
+      });
+    } catch (error) {
+      await recorder.over;
+      return result({ ok: false, error: describeFailure(error) });
+    }
+  }
+
+  const event: TriggerEvent =
+    invocation.kind === "scheduled"
+      ? { type: "scheduled", cron: invocation.cron, scheduledTime: invocation.scheduledTime }
+      : { type: "storage", bucket: invocation.bucket, key: invocation.key, action: invocation.action, size: invocation.size, etag: invocation.etag, time: invocation.time };
+  const outcome = await executor.run(key, event, { recorder, ...(options.chain ? { chain: options.chain } : {}) });
+  await recorder.over;
+  if (outcome.ok) return result({ ok: true, cold: outcome.cold, noRetry: outcome.noRetry });
+  return result({ ok: false, noRetry: outcome.noRetry, error: describeFailure(outcome.error) });
+}
+
+async function readBody(
+  body: null | Uint8Array | { read(): Promise<Uint8Array | null>; cancel(reason: string): void },
+  maxBytes: number,
+): Promise<{ body: Uint8Array; truncated: boolean }> {
+  if (body === null) return { body: new Uint8Array(0), truncated: false };
+  if (body instanceof Uint8Array) return body.byteLength > maxBytes ? { body: body.subarray(0, maxBytes), truncated: true } : { body, truncated: false };
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (let chunk = await body.read(); chunk; chunk = await body.read()) {
+    if (bytes + chunk.byteLength > maxBytes) {
+      chunks.push(chunk.subarray(0, maxBytes - bytes));
+      body.cancel("the invocation's response is over the size kept for it");
+      return { body: Buffer.concat(chunks), truncated: true };
+    }
+    chunks.push(chunk);
+    bytes += chunk.byteLength;
+  }
+  return { body: Buffer.concat(chunks), truncated: false };
+}
+
+/** An invocation's failure as an ATOLL_* code and a message an operator can act on. */
+export function describeFailure(error: unknown): { code: string; message: string; stack?: string } {
+  if (error instanceof InvocationTerminatedError) {
+    const code = error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : error.limit === "memory_mb" ? "ATOLL_MEMORY_LIMIT" : "ATOLL_CPU_LIMIT";
+    return { code, message: error.message };
+  }
+  if (error instanceof InvocationError) {
+    if (error.kind === "script") return { code: "ATOLL_SCRIPT_THREW", message: error.message, ...(error.scriptStack ? { stack: error.scriptStack } : {}) };
+    return { code: "ATOLL_WORKER_UNAVAILABLE", message: error.message };
+  }
+  if (error instanceof AtollError) return { code: error.code, message: error.message };
+  return { code: "ATOLL_INTERNAL", message: error instanceof Error ? error.message : String(error) };
+}
