@@ -3,7 +3,7 @@
 // errors with file and line while the last good version keeps answering,
 // prints one line per invocation and the function's console output, maps
 // thrown errors to the TypeScript source, takes secrets from .dev.vars, and
-// answers keys on stdin.
+// answers keys on stdin (rebuild, a scheduled run, a storage event, quit).
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -18,6 +18,26 @@ import { fetch as undiciFetch } from "undici";
 const atollBin = join(repoRoot, "bin", "atoll.js");
 
 let dir: string;
+
+/** The project's atoll.toml, with `greeting` in [vars] and `extra` lines at the end of the top-level keys. */
+function config(greeting: string, extra = ""): string {
+  return `name = "devtest"
+main = "src/index.ts"
+${extra}
+[vars]
+GREETING = "${greeting}"
+
+[[buckets]]
+binding = "UPLOADS"
+bucket_name = "dev-uploads"
+
+[triggers]
+crons = ["0 0 1 1 *"]
+
+[[triggers.storage]]
+bucket = "dev-uploads"
+`;
+}
 let child: ChildProcessWithoutNullStreams;
 let output = "";
 let port = 0;
@@ -62,7 +82,7 @@ async function waitForAnswer(path: string, text: string, timeoutMs = 10_000): Pr
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "atoll-dev-"));
   await mkdir(join(dir, "src"));
-  await writeFile(join(dir, "atoll.toml"), 'name = "devtest"\nmain = "src/index.ts"\n\n[vars]\nGREETING = "Hello"\n');
+  await writeFile(join(dir, "atoll.toml"), config("Hello"));
   await writeFile(join(dir, "src", "message.ts"), 'export const message = (greeting: string) => `${greeting} v1`;\n');
   await writeFile(
     join(dir, "src", "index.ts"),
@@ -79,6 +99,13 @@ export default {
     if (path === "/secret") return new Response(env.API_KEY ?? "no secret");
     console.log("serving", path);
     return new Response(message(env.GREETING));
+  },
+  async scheduled(controller: { cron: string }): Promise<void> {
+    if (controller.cron === "* * * * *") throw new Error("this schedule always fails");
+    console.log("tick", controller.cron);
+  },
+  async storage(event: { action: string; bucket: string; key: string }): Promise<void> {
+    console.log("storage", event.action, event.bucket + "/" + event.key);
   },
 };
 `,
@@ -104,7 +131,7 @@ describe("atoll dev", () => {
   it("deploys the function at start and serves it", async () => {
     assert.match(output, /\[dev\] first build: built in \d+ ms, deployed devtest version \d+ in \d+ ms/);
     assert.match(output, new RegExp(`  http://devtest\\.localhost:${port}/\\n`));
-    assert.match(output, /keys: b rebuild and redeploy now · q quit/);
+    assert.match(output, /keys: b rebuild and redeploy now · c run the scheduled handler now · s send a storage event · q quit/);
     assert.ok(existsSync(join(dir, ".atoll", "dev", "atoll.db")), "the store is in the project's .atoll/dev");
     assert.deepEqual(await get("/"), { status: 200, text: "Hello v1" });
   });
@@ -156,17 +183,35 @@ describe("atoll dev", () => {
     await waitForAnswer("/secret", "from dev vars");
 
     from = output.length;
-    await writeFile(join(dir, "atoll.toml"), 'name = "devtest"\nmain = "src/index.ts"\n\n[vars]\nGREETING = "Howdy"\n');
+    await writeFile(join(dir, "atoll.toml"), config("Howdy"));
     await waitForOutput(/\[dev\] \S*atoll\.toml changed: built in \d+ ms, deployed devtest version \d+/, from);
     await waitForAnswer("/", "Howdy v3");
 
     from = output.length;
-    await writeFile(join(dir, "atoll.toml"), 'name = "devtest"\nmain = "src/index.ts"\nroutez = []\n');
+    await writeFile(join(dir, "atoll.toml"), config("Howdy", "routez = []"));
     await waitForOutput(/atoll\.toml changed: atoll\.toml has problems \(version \d+ keeps serving\):\n[\s\S]*unknown key `routez`.*did you mean `routes`/, from);
     assert.equal((await get("/")).text, "Howdy v3");
     from = output.length;
-    await writeFile(join(dir, "atoll.toml"), 'name = "devtest"\nmain = "src/index.ts"\n\n[vars]\nGREETING = "Howdy"\n');
+    await writeFile(join(dir, "atoll.toml"), config("Howdy"));
     await waitForOutput(/atoll\.toml changed: the bundle and its config are as deployed: version \d+ keeps serving\n/, from);
+  });
+
+  it("runs the scheduled handler on c and sends a storage event on s, with failures mapped to the source", async () => {
+    let from = output.length;
+    child.stdin.write("c\n");
+    await waitForOutput(/\[devtest@v\d+\] log: tick 0 0 1 1 \*\n/, from);
+    await waitForOutput(/devtest@v\d+ invoked scheduled ok [\d.]+ms \(cpu [\d.]+ms\)\n/, from);
+
+    from = output.length;
+    child.stdin.write("c * * * * *\n");
+    const failure = await waitForOutput(/\[dev\] scheduled "\* \* \* \* \*" failed: ATOLL_SCRIPT_THREW: this schedule always fails\n {2}Error: .*\n(.*)\n/, from);
+    assert.match(failure[1]!, /at Object\.scheduled \((\S*\/)?src\/index\.ts:\d+:\d+\)/);
+
+    from = output.length;
+    child.stdin.write("s images/cat.png\n");
+    await waitForOutput(/\[devtest@v\d+\] log: storage put dev-uploads\/images\/cat\.png\n/, from);
+    child.stdin.write("s delete:dev-uploads/old.txt\n");
+    await waitForOutput(/\[devtest@v\d+\] log: storage delete dev-uploads\/old\.txt\n/, from);
   });
 
   it("rebuilds on b and quits on q", async () => {

@@ -1,23 +1,49 @@
-// The keys `atoll dev` understands while it runs: one keystroke at a terminal,
-// or one line per command when stdin is a pipe (scripts and tests write "b\n").
+// The keys `atoll dev` understands while it runs: one keystroke at a terminal
+// (a key that takes an argument asks for it on a line), or one line per
+// command when stdin is a pipe, the key first and its argument after it
+// (scripts and tests write "b\n" or "s put:uploads/a.txt\n").
+import { createInterface } from "node:readline";
 
 export interface KeyBinding {
   key: string;
   /** What it does, for the help line. */
   description: string;
-  run(): void;
+  /** At a terminal, ask for an argument with this prompt (an empty answer passes undefined). */
+  prompt?: string;
+  run(argument: string | undefined): void;
 }
 
 /** Listens on `input`; returns a function that stops listening. */
-export function listenForKeys(input: NodeJS.ReadStream, bindings: KeyBinding[]): () => void {
+export function listenForKeys(input: NodeJS.ReadStream, bindings: KeyBinding[], output: NodeJS.WriteStream = process.stdout): () => void {
   const byKey = new Map(bindings.map((binding) => [binding.key, binding]));
-  const press = (key: string) => byKey.get(key === "\u0003" ? "q" : key.toLowerCase())?.run();
+  const find = (key: string) => byKey.get(key === "\u0003" ? "q" : key.toLowerCase());
+  input.setEncoding("utf8");
   if (input.isTTY) {
-    input.setRawMode(true);
-    input.setEncoding("utf8");
+    let asking = false;
     const onData = (chunk: string) => {
-      for (const key of chunk) press(key);
+      if (asking) return;
+      for (const key of chunk) {
+        const binding = find(key);
+        if (!binding) continue;
+        if (binding.prompt === undefined) {
+          binding.run(undefined);
+          continue;
+        }
+        // Cooked mode for the answer, so it can be edited; raw again after it.
+        asking = true;
+        input.setRawMode(false);
+        const line = createInterface({ input, output, terminal: true });
+        line.question(binding.prompt, (answer) => {
+          line.close();
+          input.setRawMode(true);
+          input.resume();
+          asking = false;
+          binding.run(answer.trim() === "" ? undefined : answer.trim());
+        });
+        return;
+      }
     };
+    input.setRawMode(true);
     input.on("data", onData);
     input.resume();
     return () => {
@@ -32,10 +58,11 @@ export function listenForKeys(input: NodeJS.ReadStream, bindings: KeyBinding[]):
     for (let newline = buffered.indexOf("\n"); newline !== -1; newline = buffered.indexOf("\n")) {
       const line = buffered.slice(0, newline).trim();
       buffered = buffered.slice(newline + 1);
-      if (line !== "") press(line[0]!);
+      if (line === "") continue;
+      const argument = line.slice(1).trim();
+      find(line[0]!)?.run(argument === "" ? undefined : argument);
     }
   };
-  input.setEncoding("utf8");
   input.on("data", onData);
   input.resume();
   return () => {

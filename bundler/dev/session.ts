@@ -11,7 +11,7 @@ import { context, type BuildContext } from "esbuild";
 import { CONFIG_FILE_NAME } from "../../host/config/defaults.js";
 import type { RunningHost } from "../../host/main.js";
 import { asBuildError, bundleOf, esbuildOptions, loadProject, type BundleResult, type Project } from "../bundle.js";
-import { ControlClient } from "../control-client.js";
+import { ControlClient, type InvokeRequest, type InvokeResult } from "../control-client.js";
 import { uploadBundle } from "../deploy.js";
 import { DEV_VARS_FILE, loadDevVars } from "../dev-vars.js";
 import { displayPath } from "../display-path.js";
@@ -137,6 +137,46 @@ export class DevSession {
     this.queued = queued;
     this.running = queued.done.catch(() => undefined);
     return queued.done;
+  }
+
+  /** Runs the scheduled handler once now, for `cron` (default: the first schedule in atoll.toml). */
+  fireScheduled(cron?: string): Promise<InvokeResult | undefined> {
+    const crons = this.project.config.triggers.crons;
+    const chosen = cron ?? crons[0] ?? "";
+    return this.fire({ kind: "scheduled", ...(chosen === "" ? {} : { cron: chosen }) }, `scheduled ${JSON.stringify(chosen)}`);
+  }
+
+  /**
+   * Runs the storage handler once now for `spec`, "put:BUCKET/KEY" or
+   * "delete:BUCKET/KEY"; a bare KEY means a put in the first bucket the
+   * script watches (`[[triggers.storage]]`).
+   */
+  fireStorage(spec: string): Promise<InvokeResult | undefined> {
+    const full = /^(put|delete):([^/]+)\/(.+)$/.exec(spec.trim());
+    const watched = this.project.config.triggers.storage[0]?.bucket;
+    if (!full && (watched === undefined || spec.trim() === "")) {
+      this.options.print(`${clock()} [dev] a storage event is action:bucket/key, e.g. put:uploads/images/cat.png${watched ? `, or a key in ${watched}` : ""}`);
+      return Promise.resolve(undefined);
+    }
+    const [action, bucket, key] = full ? [full[1] as "put" | "delete", full[2]!, full[3]!] : (["put", watched!, spec.trim()] as const);
+    return this.fire({ kind: "storage", action, bucket, key }, `storage ${action} ${bucket}/${key}`);
+  }
+
+  /** A direct invocation through the control API; prints a failure with its stack mapped to the sources. */
+  private async fire(request: InvokeRequest, what: string): Promise<InvokeResult | undefined> {
+    try {
+      const answer = await this.client.invoke(this.project.config.name, request);
+      if ("queued" in answer) return undefined;
+      if (answer.outcome !== "ok") {
+        const error = answer.error;
+        const stack = error?.stack ? `\n  ${this.mapper.mapStack(answer.name, answer.version, error.stack).replace(/\n/g, "\n  ")}` : "";
+        this.options.print(`${clock()} [dev] ${what} failed: ${error?.code ?? "ATOLL_INTERNAL"}: ${error?.message ?? "failed"}${stack}`);
+      }
+      return answer;
+    } catch (error) {
+      this.options.print(`${clock()} [dev] ${what}: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {

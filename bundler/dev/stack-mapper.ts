@@ -38,11 +38,15 @@ export class StackMapper {
   mapLine(text: string): string {
     if (!text.includes("file:///")) return text;
     const named = /(?:^|\[)([a-z0-9-]+)@v(\d+)\b/.exec(text);
-    return mapFrames(withoutRuntimeFrames(text), (script) => {
-      const maps = this.versions.get(script);
+    return named ? this.mapStack(named[1]!, Number(named[2]), text) : this.mapStack(null, null, text);
+  }
+
+  /** Maps the frames of `text` as thrown by `script` version `version` (or, for other scripts or versions, their latest). */
+  mapStack(script: string | null, version: number | null, text: string): string {
+    return mapFrames(withoutRuntimeFrames(text), (name) => {
+      const maps = this.versions.get(name);
       if (!maps || maps.size === 0) return undefined;
-      const version = named && named[1] === script && maps.has(Number(named[2])) ? Number(named[2]) : Math.max(...maps.keys());
-      return maps.get(version);
+      return maps.get(name === script && version !== null && maps.has(version) ? version : Math.max(...maps.keys()));
     });
   }
 }
