@@ -9,8 +9,7 @@ export type CliErrorCode =
   | "ATOLL_CONTROL_API"
   | "ATOLL_EMPTY_SECRET"
   | "ATOLL_BAD_DEV_VARS"
-  | "ATOLL_INIT_EXISTS"
-  | "ATOLL_BAD_TEMPLATE";
+  | "ATOLL_INIT_EXISTS";
 
 export class CliError extends Error {
   readonly code: string;

@@ -14,6 +14,8 @@ import { packageRoot, packageVersion } from "./package-root.js";
 export const TEMPLATES = {
   fetch: { description: "a fetch handler answering JSON", dependencies: [] },
   hono: { description: "a Hono app", dependencies: ["hono"] },
+  cron: { description: "a scheduled job keeping its runs in KV", dependencies: [] },
+  bucket: { description: "a processor of the files put in a bucket", dependencies: [] },
 } as const satisfies Record<string, { description: string; dependencies: readonly string[] }>;
 
 export type TemplateName = keyof typeof TEMPLATES;

@@ -1,7 +1,9 @@
 // `atoll init` and `atoll types` through the CLI: every template scaffolds a
 // project that type-checks against this repository's SDK at once (its
 // node_modules/atoll a link to the repository, as `npm install` would give
-// it), and the fetch and Hono ones run on a real host as they are.
+// it), and each runs on a real host as it is: the fetch and Hono ones
+// deployed with the CLI's code, the cron and bucket ones under
+// atoll/sdk/testing.
 import { strict as assert } from "node:assert";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deployProject } from "../bundler/deploy.js";
 import { TEMPLATES } from "../bundler/scaffold.js";
+import { createTestHost } from "atoll/sdk/testing";
 import { atoll, repoRoot } from "./support/cli.js";
 import { startTestHost, type TestHost } from "./support/test-host.js";
 import { typeCheckProject } from "./support/typecheck.js";
@@ -56,7 +59,9 @@ describe("atoll init", () => {
       if (template === "hono") assert.ok(manifest.dependencies?.["hono"]);
       assert.match(await readFile(join(dir, ".gitignore"), "utf8"), /^\.dev\.vars$/m);
       assert.match(await readFile(join(dir, "atoll.toml"), "utf8"), new RegExp(`^name = "my-${template}"$`, "m"));
-      assert.match(await readFile(join(dir, "atoll-env.d.ts"), "utf8"), /interface Env \{\n[^}]*GREETING: "Hello";/);
+      const env = await readFile(join(dir, "atoll-env.d.ts"), "utf8");
+      const binding = { fetch: 'GREETING: "Hello";', hono: 'GREETING: "Hello";', cron: "RUNS: KVNamespace;", bucket: "FILES: Bucket;" }[template];
+      assert.ok(binding && env.includes(binding), env);
       assert.deepEqual(typeCheckProject(dir), []);
     });
   }
@@ -88,6 +93,34 @@ describe("atoll init", () => {
     assert.equal((await host.request("my-hono.localhost", "/nope")).status, 404);
   });
 
+  it("scaffolds a cron job whose scheduled handler runs and keeps its runs in KV", async () => {
+    const host = await createTestHost({ dir: join(scratch, "my-cron") });
+    try {
+      assert.deepEqual(await (await host.fetch("/")).json(), { message: "no run yet: it runs every five minutes (press c in atoll dev to run it now)" });
+      for (let i = 0; i < 2; i++) assert.equal((await host.scheduled()).ok, true);
+      const last = (await (await host.fetch("/")).json()) as { cron: string; count: number };
+      assert.equal(last.cron, "*/5 * * * *");
+      assert.equal(last.count, 2);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("scaffolds a bucket processor that processes each file put under incoming/", async () => {
+    const host = await createTestHost({ dir: join(scratch, "my-bucket") });
+    try {
+      const put = await host.fetch("/incoming/note.txt", { method: "PUT", headers: { "content-type": "text/plain" }, body: "three small words" });
+      assert.equal(put.status, 201);
+      await host.waitForLog(/my-bucket@v1\] log: incoming\/note\.txt: 3 words, processed into processed\/note\.txt/, 10_000);
+      const processed = await host.fetch("/processed/note.txt");
+      assert.equal(await processed.text(), "THREE SMALL WORDS");
+      assert.equal(processed.headers.get("x-meta-words"), "3");
+      assert.equal(processed.headers.get("content-type"), "text/plain; charset=utf-8");
+    } finally {
+      await host.close();
+    }
+  });
+
   it("refuses a folder that is not empty, a bad name and an unknown template", async () => {
     const exists = await atoll(["init", "my-fetch"], { cwd: scratch });
     assert.equal(exists.code, 1);
@@ -97,7 +130,7 @@ describe("atoll init", () => {
     assert.match(badName.stderr, /My_Function/);
     const badTemplate = await atoll(["init", "x", "--template", "vue"], { cwd: scratch });
     assert.equal(badTemplate.code, 1);
-    assert.match(badTemplate.stderr, /expected one of fetch, hono/);
+    assert.match(badTemplate.stderr, /expected one of fetch, hono, cron, bucket/);
   });
 });
 

@@ -1,4 +1,4 @@
-// `atoll init NAME [--template fetch|hono]`: scaffold a function folder.
+// `atoll init NAME [--template fetch|hono|cron|bucket]`: scaffold a function folder.
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { displayPath } from "../display-path.js";
@@ -18,7 +18,7 @@ export function initCommand(): Command {
     .option("-t, --template <template>", `what to start from: ${Object.entries(TEMPLATES).map(([name, t]) => `${name} (${t.description})`).join(", ")}`, parseTemplate, "fetch")
     .option("--dir <dir>", "where to create it (default: ./<name>)")
     .option("--atoll-spec <spec>", "devDependencies.atoll in package.json, e.g. file:../atoll or a git URL (default: ^<this atoll's version>)")
-    .addHelpText("after", `\nTemplates: ${names}. Examples:\n  atoll init hello\n  atoll init api --template hono\n`)
+    .addHelpText("after", `\nTemplates: ${names}. Examples:\n  atoll init hello\n  atoll init api --template hono\n  atoll init nightly --template cron\n  atoll init thumbnails --template bucket\n`)
     .action(async (name: string, flags: InitFlags) => {
       const dir = resolve(flags.dir ?? name);
       const { files } = await scaffold(name, dir, flags.template, flags.atollSpec !== undefined ? { atollSpec: flags.atollSpec } : {});
