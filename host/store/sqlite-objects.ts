@@ -3,7 +3,9 @@
 // fsyncs it, renames it into place and fsyncs the directory, and only then
 // commits the record: an object is visible exactly when it is whole and
 // durable. A crash before the commit leaves a file nobody references
-// (temporary files are swept at start-up), never a half-written object.
+// (temporary files are swept at start-up; after a crash, so are files renamed
+// into place whose record never committed or was replaced), never a
+// half-written object.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
@@ -65,6 +67,7 @@ export class SqliteObjects implements ObjectStore {
       ),
       delete: db.prepare<[string, string]>(`DELETE FROM objects WHERE bucket = ? AND key = ?`),
       list: db.prepare<[string, string, string, number], ObjectRow>(`SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`),
+      filesOf: db.prepare<[string], { file: string }>(`SELECT file FROM objects WHERE bucket = ?`),
     };
     this.replace = db.transaction((row: ObjectRow): string | undefined => {
       const old = this.statements.get.get(row.bucket, row.key);
@@ -74,6 +77,30 @@ export class SqliteObjects implements ObjectStore {
   }
 
   private readonly replace: (row: ObjectRow) => string | undefined;
+
+  /**
+   * Removes object files no record points at; returns how many. A crash
+   * leaves them between a commit's rename and its record, and between a
+   * record's replacement or deletion and the removal of its old file. Only
+   * for start-up, before any upload: an upload in progress has such a file too.
+   */
+  sweepUnreferenced(): number {
+    let removed = 0;
+    for (const bucket of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!bucket.isDirectory() || bucket.name === TEMP_DIR) continue;
+      const referenced = new Set(this.statements.filesOf.all(bucket.name).map((row) => row.file));
+      for (const shard of readdirSync(join(this.dir, bucket.name), { withFileTypes: true })) {
+        if (!shard.isDirectory()) continue;
+        for (const name of readdirSync(join(this.dir, bucket.name, shard.name))) {
+          const file = join(bucket.name, shard.name, name);
+          if (referenced.has(file)) continue;
+          rmSync(join(this.dir, file), { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
 
   async beginPut(bucket: string): Promise<ObjectUpload> {
     const id = randomBytes(16).toString("hex");
