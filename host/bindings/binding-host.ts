@@ -27,7 +27,12 @@ export class BindingHost {
   /** Runs one call; throws BindingCallError with what the function should see. */
   async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
     const target = (await this.bindingsOf(key)).get(binding);
-    if (!target) throw new BindingCallError("Error", `env.${binding} is not a binding of ${key.script} version ${key.version}`);
+    if (!target) {
+      throw new BindingCallError(
+        "Error",
+        `env.${binding} is not a binding of ${key.script} version ${key.version}: declare it in atoll.toml ([[kv_namespaces]] or [[buckets]]) and deploy again`,
+      );
+    }
     if (target.kind === "kv") return this.callKv(target.namespace, method, args);
     return this.callBucket(new Bucket(this.store.objects, target.bucket, this.bucketHandles, versionId(key)), method, args);
   }
