@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { SqliteStore } from "../host/store/sqlite.js";
 import type { ObjectEvent } from "../host/store/objects.js";
 
@@ -102,4 +103,34 @@ test("after a crash, object files no record points at are swept at start; after 
     const afterCleanClose = new SqliteStore(join(dir, "atoll.db"));
     assert.equal(afterCleanClose.crashRecovery, null);
     await afterCleanClose.close();
+  }));
+
+test("an upload in many small chunks, some large ones and a reused buffer reads back whole", () =>
+  withStore(async (store) => {
+    const upload = await store.objects.beginPut("b");
+    const expected = createHash("md5");
+    const pieces: Buffer[] = [];
+    // One buffer, refilled after every write: the store must have taken its own copy.
+    const reused = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < 40; i++) {
+      const size = [1, 1000, 64 * 1024, 3000][i % 4]!;
+      reused.fill(i, 0, size);
+      const piece = reused.subarray(0, size);
+      pieces.push(Buffer.from(piece));
+      expected.update(piece);
+      await upload.write(piece);
+      if (i % 10 === 9) {
+        const large = Buffer.alloc(1024 * 1024 + 7, 200 + i);
+        pieces.push(large);
+        expected.update(large);
+        await upload.write(large);
+      }
+    }
+    const record = await upload.commit("k", { httpMetadata: {}, customMetadata: {} });
+    const whole = Buffer.concat(pieces);
+    assert.equal(record.size, whole.byteLength);
+    assert.equal(record.etag, expected.digest("hex"));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of store.objects.openRead(record, 0, record.size)) chunks.push(chunk);
+    assert.ok(Buffer.concat(chunks).equals(whole));
   }));

@@ -41,6 +41,8 @@ interface ObjectRow {
 
 const TEMP_DIR = ".tmp";
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Uploads reach their file this many bytes at a time (fewer writes than one per socket chunk). */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 const LIST_BATCH = 256;
 
 export class SqliteObjects implements ObjectStore {
@@ -223,6 +225,9 @@ class FileUpload implements ObjectUpload {
   bytes = 0;
   private readonly md5 = createHash("md5");
   private done = false;
+  /** Small chunks (a socket's are ~64 KiB) gather here and reach the file WRITE_BUFFER_BYTES at a time. */
+  private staged: Buffer | null = null;
+  private stagedBytes = 0;
 
   constructor(
     private readonly store: SqliteObjects,
@@ -234,13 +239,32 @@ class FileUpload implements ObjectUpload {
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.done) throw new Error("the upload is over");
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset);
-      offset += bytesWritten;
-    }
     this.md5.update(chunk);
     this.bytes += chunk.byteLength;
+    if (this.stagedBytes + chunk.byteLength < WRITE_BUFFER_BYTES) {
+      // Copied: the caller may reuse its buffer once this resolves.
+      this.staged ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+      this.staged.set(chunk, this.stagedBytes);
+      this.stagedBytes += chunk.byteLength;
+      return;
+    }
+    await this.flushStaged();
+    await this.writeFully(chunk);
+  }
+
+  private async flushStaged(): Promise<void> {
+    if (this.stagedBytes === 0) return;
+    const bytes = this.stagedBytes;
+    this.stagedBytes = 0;
+    await this.writeFully(this.staged!.subarray(0, bytes));
+  }
+
+  private async writeFully(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      const { bytesWritten } = await this.handle.write(bytes, offset, bytes.byteLength - offset);
+      offset += bytesWritten;
+    }
   }
 
   async commit(key: string, metadata: { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string }): Promise<ObjectRecord> {
@@ -251,6 +275,7 @@ class FileUpload implements ObjectUpload {
       if (metadata.md5 !== undefined && metadata.md5.toLowerCase() !== etag) {
         throw new ObjectDigestError(metadata.md5, etag);
       }
+      await this.flushStaged();
       await this.handle.sync();
       await this.handle.close();
     } catch (error) {
