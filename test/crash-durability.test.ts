@@ -656,7 +656,7 @@ test("SIGKILL mid-stream, five times: every acknowledged write survives, nothing
   const work = new Workload();
   let host: HostProcess | undefined;
   try {
-    host = await startHostProcess(dataDir);
+    host = await startHostProcess(dataDir, { workers: 1 });
     const deployed = await call(`${host.controlUrl}/v1/scripts/${WRITER}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${host.token}`, "content-type": "application/json" },
@@ -689,7 +689,7 @@ test("SIGKILL mid-stream, five times: every acknowledged write survives, nothing
       assert.deepEqual(lingering, [], "worker processes outlived the front");
       const leftInTmp = readdirSync(join(dataDir, "objects", ".tmp")).length;
 
-      host = await startHostProcess(dataDir);
+      host = await startHostProcess(dataDir, { workers: 1 });
       const report = await checkEverything(host, work);
       const { deploys, kvFunction, kvControl, objectsFunction, objectsControl } = round.acked;
       // Files a crash left between a rename and its record (or a replaced record and its old file's removal) are swept at restart.

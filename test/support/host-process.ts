@@ -4,7 +4,7 @@
 // only ever signals those: processes it started, checked by start time so that
 // a recycled pid is never hit.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -40,6 +40,7 @@ export interface HostProcess {
 }
 
 export interface HostProcessOptions {
+  /** `--workers`; left out, the host starts one per core. */
   workers?: number;
   /** Extra `atoll start` flags. */
   args?: string[];
@@ -47,11 +48,13 @@ export interface HostProcessOptions {
   readyTimeoutMs?: number;
 }
 
-/** `node --no-node-snapshot bin/atoll.js start --port 0 --control-port 0 --data-dir DIR`; resolves once it serves. */
+/** `node --no-node-snapshot bin/atoll.js start --port 0 --control-port 0 --data-dir DIR [--workers N]`; resolves once it serves. */
 export async function startHostProcess(dataDir: string, options: HostProcessOptions = {}): Promise<HostProcess> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
-  const args = ["--no-node-snapshot", atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir, "--workers", String(options.workers ?? 1), ...(options.args ?? [])];
+  const args = ["--no-node-snapshot", atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir];
+  if (options.workers !== undefined) args.push("--workers", String(options.workers));
+  args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk: string) => {
@@ -152,6 +155,21 @@ export function killIfSame(target: ProcessId): void {
 /** Peak resident set size (VmHWM) of a running process, bytes; 0 once it is gone. */
 export function peakRssBytes(target: ProcessId): number {
   return statusField(target, "VmHWM");
+}
+
+/**
+ * Resets the process's peak resident set size (VmHWM) to its current RSS
+ * (Linux: `echo 5 > /proc/<pid>/clear_refs`), so that the next peakRssBytes
+ * is the peak of what follows. False where that is not allowed.
+ */
+export function resetPeakRss(target: ProcessId): boolean {
+  if (!isRunning(target)) return false;
+  try {
+    writeFileSync(`/proc/${target.pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Current resident set size (VmRSS), bytes; 0 once it is gone. */
