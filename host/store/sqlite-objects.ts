@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { prefixUpperBound } from "./kv.js";
 import type { HttpMetadata, ObjectEvent, ObjectListQuery, ObjectListing, ObjectRecord, ObjectStore, ObjectUpload } from "./objects.js";
@@ -170,9 +170,17 @@ export class SqliteObjects implements ObjectStore {
   async commitUpload(bucket: string, key: string, id: string, temp: string, fields: Omit<ObjectRecord, "bucket" | "key">): Promise<ObjectRecord> {
     const file = join(bucket, id.slice(0, 2), id);
     const target = join(this.dir, file);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const created = await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     await rename(temp, target);
     await syncDirectory(dirname(target));
+    // A directory made just now must itself be durable in its parent, up to the objects directory.
+    if (created !== undefined) {
+      const first = resolve(created);
+      for (let made = resolve(dirname(target)); made.length > first.length - 1; made = dirname(made)) {
+        await syncDirectory(dirname(made));
+        if (made === first) break;
+      }
+    }
     const row: ObjectRow = {
       bucket,
       key,
