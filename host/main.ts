@@ -78,6 +78,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   mkdirSync(options.dataDir, { recursive: true });
   const { token, file: tokenFile } = loadOrCreateToken(options.dataDir);
   const store = new SqliteStore(join(options.dataDir, "atoll.db"));
+  if (store.crashRecovery?.unreferencedObjectFiles) {
+    log(`the store was not closed cleanly last time: removed ${store.crashRecovery.unreferencedObjectFiles} object files that no object record points at`);
+  }
   // A missing or wrong secrets key stops the host here, with the file named (ATOLL_SECRETS_KEY).
   const secrets = await openSecretBox(options.dataDir, store).catch(async (error: unknown) => {
     await store.close();

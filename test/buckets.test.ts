@@ -37,7 +37,8 @@ const FILES = `export default {
     const results = [];
     for (const [method, ...args] of calls) {
       try {
-        let value = await env.FILES[method](...args);
+        // "undeclared": a bucket object for a binding the config does not declare, built by hand.
+        let value = method === "undeclared" ? await new env.FILES.constructor(args[0]).head("x") : await env.FILES[method](...args);
         if (value && typeof value === "object" && "key" in value) value = { key: value.key, size: value.size, etag: value.etag, text: "body" in value ? await value.text() : undefined, custom: value.customMetadata, http: value.httpMetadata };
         if (value && typeof value === "object" && "objects" in value) value = { ...value, objects: value.objects.map((o) => ({ key: o.key, size: o.size, custom: o.customMetadata, http: o.httpMetadata })) };
         results.push({ ok: value ?? null });
@@ -182,6 +183,38 @@ test("bad keys and a wrong md5 are refused; nothing half-written is visible", as
   assert.equal((results[7]!.ok as { size: number }).size, 5);
   // No temporary file is left behind by the refused upload.
   assert.deepEqual(readdirSync(join(host.dataDir, "objects", ".tmp")), []);
+});
+
+test("a binding the version does not declare is refused by the host, even when the function builds one itself", async () => {
+  const [result] = await rpc([["undeclared", "SOMEONE_ELSES"]]);
+  assert.match(result!.error!, /^Error: env\.SOMEONE_ELSES is not a binding of files version \d+: declare it in atoll\.toml/);
+});
+
+test("the control API refuses keys with NUL or a \"..\" segment, keys too long and another bucket's cursor", async () => {
+  const auth = { authorization: `Bearer ${host.token}` };
+  const put = (key: string) => fetch(`${host.controlUrl}/v1/buckets/files/objects/${key}`, { method: "PUT", headers: auth, body: "x" });
+  const refusals = [
+    [await put("nul%00key"), /contains a NUL character/],
+    [await put("a%2F..%2Fb"), /the key "a\/\.\.\/b" has a "\.\." segment/],
+    [await put("..%2Fescape"), /has a "\.\." segment/],
+    [await put("k".repeat(1025)), /1025 bytes, over the limit of 1024/],
+    [await fetch(`${host.controlUrl}/v1/buckets/files/objects/nul%00key`, { headers: auth }), /contains a NUL character/],
+  ] as const;
+  for (const [response, message] of refusals) {
+    assert.equal(response.status, 400);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, "ATOLL_BAD_REQUEST");
+    assert.match(error.message, message);
+  }
+  assert.deepEqual(readdirSync(join(host.dataDir, "objects", ".tmp")), [], "a refused put leaves no temporary file");
+
+  await rpc([["put", "cursor/1", "a"], ["put", "cursor/2", "b"]]);
+  const [first] = await rpc([["list", { prefix: "cursor/", limit: 1 }]]);
+  const cursor = (first!.ok as { cursor: string }).cursor;
+  // A real cursor, but from bucket "files": bucket "other" must not take it.
+  const foreign = await fetch(`${host.controlUrl}/v1/buckets/other/objects?cursor=${cursor}`, { headers: auth });
+  assert.equal(foreign.status, 400);
+  assert.match(JSON.stringify(await foreign.json()), /the cursor is not one that list\(\) on this bucket returned/);
 });
 
 test("objects survive a host restart", async () => {

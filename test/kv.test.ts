@@ -31,6 +31,9 @@ const KV_RPC = `export default {
           results.push({ ok: buffer === null ? null : [...new Uint8Array(buffer)] });
         } else if (method === "putBytes") {
           results.push({ ok: await env.CACHE.put(args[0], new Uint8Array(args[1])) ?? null });
+        } else if (method === "undeclared") {
+          // A namespace object for a binding the config does not declare, built by hand.
+          results.push({ ok: await new env.CACHE.constructor(args[0]).get("k") });
         } else if (method === "putBig") {
           results.push({ ok: await env.CACHE.put(args[0], "x".repeat(args[1])) ?? null });
         } else {
@@ -163,6 +166,29 @@ test("a binding the config does not declare is not in env; a duplicate binding n
   });
   assert.equal(response.status, 400);
   assert.match(JSON.stringify(await response.json()), /kv_namespaces\[0\]\.binding` binds env\.CACHE, which `vars\.CACHE` binds already/);
+});
+
+test("a binding the version does not declare is refused by the host, even when the function builds one itself", async () => {
+  const [result] = await rpc([["undeclared", "ELSEWHERE"]]);
+  assert.match(result!.error!, /^Error: env\.ELSEWHERE is not a binding of kv-rpc version \d+: declare it in atoll\.toml/);
+});
+
+test("the control API refuses a value over 25 MiB and a cursor from another namespace, saying why", async () => {
+  const auth = { authorization: `Bearer ${host.token}` };
+  const tooLarge = await fetch(`${host.controlUrl}/v1/kv/cache/values/huge`, { method: "PUT", headers: auth, body: new Uint8Array(25 * 1024 * 1024 + 1) });
+  assert.equal(tooLarge.status, 400);
+  assert.match(JSON.stringify(await tooLarge.json()), /the value is over the KV limit of 26214400 bytes \(25 MiB\)/);
+  assert.deepEqual(await rpc([["get", "huge"]]), [{ ok: null }]);
+
+  await rpc([["put", "page:1", "a"], ["put", "page:2", "b"]]);
+  const [first] = await rpc([["list", { prefix: "page:", limit: 1 }]]);
+  const cursor = (first!.ok as { cursor: string }).cursor;
+  // A real cursor, but from namespace "cache": "elsewhere" must not take it.
+  const foreign = await fetch(`${host.controlUrl}/v1/kv/elsewhere/keys?cursor=${cursor}`, { headers: auth });
+  assert.equal(foreign.status, 400);
+  assert.match(JSON.stringify(await foreign.json()), /the cursor is not one that list\(\) on this namespace returned/);
+  const own = await fetch(`${host.controlUrl}/v1/kv/cache/keys?prefix=page:&cursor=${cursor}`, { headers: auth });
+  assert.deepEqual(((await own.json()) as { keys: { name: string }[] }).keys.map((key) => key.name), ["page:2"]);
 });
 
 test("KV data survives a host restart", async () => {

@@ -29,7 +29,12 @@ export class BindingHost {
   /** Runs one call; throws BindingCallError with what the function should see. */
   async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
     const target = (await this.bindingsOf(key)).get(binding);
-    if (!target) throw new BindingCallError("Error", `env.${binding} is not a binding of ${key.script} version ${key.version}`);
+    if (!target) {
+      throw new BindingCallError(
+        "Error",
+        `env.${binding} is not a binding of ${key.script} version ${key.version}: declare it in atoll.toml ([[kv_namespaces]] or [[buckets]]) and deploy again`,
+      );
+    }
     try {
       const result =
         target.kind === "kv"

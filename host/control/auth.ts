@@ -12,7 +12,8 @@ export function loadOrCreateToken(dataDir: string): { token: string; file: strin
     const token = readFileSync(file, "utf8").trim();
     if (token.length >= 32) return { token, file };
   }
-  const token = randomBytes(32).toString("base64url");
+  // A prefix: a token that began with "-" would read as a flag in `--token <token>` (and is easy to grep for in leaks).
+  const token = `atoll_${randomBytes(32).toString("base64url")}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token, file };
 }

@@ -40,7 +40,7 @@ export interface ObjectEvent {
 
 /** An object being written: bytes go to a temporary file until `commit`. */
 export interface ObjectUpload {
-  /** Appends bytes; resolves once they are written (not yet synced). */
+  /** Appends bytes; resolves once they are written or buffered (the caller may then reuse them); `commit` writes and syncs everything. */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes written so far. */
   readonly bytes: number;

@@ -3,11 +3,13 @@
 // fsyncs it, renames it into place and fsyncs the directory, and only then
 // commits the record: an object is visible exactly when it is whole and
 // durable. A crash before the commit leaves a file nobody references
-// (temporary files are swept at start-up), never a half-written object.
+// (temporary files are swept at start-up; after a crash, so are files renamed
+// into place whose record never committed or was replaced), never a
+// half-written object.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { prefixUpperBound } from "./kv.js";
 import type { HttpMetadata, ObjectEvent, ObjectListQuery, ObjectListing, ObjectRecord, ObjectStore, ObjectUpload } from "./objects.js";
@@ -39,6 +41,8 @@ interface ObjectRow {
 
 const TEMP_DIR = ".tmp";
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Uploads reach their file this many bytes at a time (fewer writes than one per socket chunk). */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 const LIST_BATCH = 256;
 
 export class SqliteObjects implements ObjectStore {
@@ -65,6 +69,7 @@ export class SqliteObjects implements ObjectStore {
       ),
       delete: db.prepare<[string, string]>(`DELETE FROM objects WHERE bucket = ? AND key = ?`),
       list: db.prepare<[string, string, string, number], ObjectRow>(`SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`),
+      filesOf: db.prepare<[string], { file: string }>(`SELECT file FROM objects WHERE bucket = ?`),
     };
     this.replace = db.transaction((row: ObjectRow): string | undefined => {
       const old = this.statements.get.get(row.bucket, row.key);
@@ -74,6 +79,30 @@ export class SqliteObjects implements ObjectStore {
   }
 
   private readonly replace: (row: ObjectRow) => string | undefined;
+
+  /**
+   * Removes object files no record points at; returns how many. A crash
+   * leaves them between a commit's rename and its record, and between a
+   * record's replacement or deletion and the removal of its old file. Only
+   * for start-up, before any upload: an upload in progress has such a file too.
+   */
+  sweepUnreferenced(): number {
+    let removed = 0;
+    for (const bucket of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!bucket.isDirectory() || bucket.name === TEMP_DIR) continue;
+      const referenced = new Set(this.statements.filesOf.all(bucket.name).map((row) => row.file));
+      for (const shard of readdirSync(join(this.dir, bucket.name), { withFileTypes: true })) {
+        if (!shard.isDirectory()) continue;
+        for (const name of readdirSync(join(this.dir, bucket.name, shard.name))) {
+          const file = join(bucket.name, shard.name, name);
+          if (referenced.has(file)) continue;
+          rmSync(join(this.dir, file), { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
 
   async beginPut(bucket: string): Promise<ObjectUpload> {
     const id = randomBytes(16).toString("hex");
@@ -141,9 +170,17 @@ export class SqliteObjects implements ObjectStore {
   async commitUpload(bucket: string, key: string, id: string, temp: string, fields: Omit<ObjectRecord, "bucket" | "key">): Promise<ObjectRecord> {
     const file = join(bucket, id.slice(0, 2), id);
     const target = join(this.dir, file);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const created = await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     await rename(temp, target);
     await syncDirectory(dirname(target));
+    // A directory made just now must itself be durable in its parent, up to the objects directory.
+    if (created !== undefined) {
+      const first = resolve(created);
+      for (let made = resolve(dirname(target)); made.length > first.length - 1; made = dirname(made)) {
+        await syncDirectory(dirname(made));
+        if (made === first) break;
+      }
+    }
     const row: ObjectRow = {
       bucket,
       key,
@@ -196,6 +233,9 @@ class FileUpload implements ObjectUpload {
   bytes = 0;
   private readonly md5 = createHash("md5");
   private done = false;
+  /** Small chunks (a socket's are ~64 KiB) gather here and reach the file WRITE_BUFFER_BYTES at a time. */
+  private staged: Buffer | null = null;
+  private stagedBytes = 0;
 
   constructor(
     private readonly store: SqliteObjects,
@@ -207,13 +247,32 @@ class FileUpload implements ObjectUpload {
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.done) throw new Error("the upload is over");
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset);
-      offset += bytesWritten;
-    }
     this.md5.update(chunk);
     this.bytes += chunk.byteLength;
+    if (this.stagedBytes + chunk.byteLength < WRITE_BUFFER_BYTES) {
+      // Copied: the caller may reuse its buffer once this resolves.
+      this.staged ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+      this.staged.set(chunk, this.stagedBytes);
+      this.stagedBytes += chunk.byteLength;
+      return;
+    }
+    await this.flushStaged();
+    await this.writeFully(chunk);
+  }
+
+  private async flushStaged(): Promise<void> {
+    if (this.stagedBytes === 0) return;
+    const bytes = this.stagedBytes;
+    this.stagedBytes = 0;
+    await this.writeFully(this.staged!.subarray(0, bytes));
+  }
+
+  private async writeFully(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      const { bytesWritten } = await this.handle.write(bytes, offset, bytes.byteLength - offset);
+      offset += bytesWritten;
+    }
   }
 
   async commit(key: string, metadata: { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string }): Promise<ObjectRecord> {
@@ -224,6 +283,7 @@ class FileUpload implements ObjectUpload {
       if (metadata.md5 !== undefined && metadata.md5.toLowerCase() !== etag) {
         throw new ObjectDigestError(metadata.md5, etag);
       }
+      await this.flushStaged();
       await this.handle.sync();
       await this.handle.close();
     } catch (error) {

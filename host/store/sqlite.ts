@@ -10,6 +10,18 @@ import { SqliteQueue } from "./sqlite-queue.js";
 import type { ObjectStore } from "./objects.js";
 import { SqliteObjects } from "./sqlite-objects.js";
 
+/**
+ * A row while a host has the database open, removed by a clean close: finding
+ * it at start means the last run crashed (then the object files it may have
+ * left unreferenced are swept).
+ */
+const OPEN_MARKER_SCHEMA = `
+CREATE TABLE IF NOT EXISTS store_open (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  opened_at TEXT NOT NULL
+);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scripts (
   name TEXT PRIMARY KEY,
@@ -120,6 +132,8 @@ export class SqliteStore implements Store {
   readonly kv: KvStore;
   private readonly sqliteQueue: SqliteQueue;
   readonly objects: ObjectStore;
+  /** Set when the previous run ended without closing the store (a crash, a kill, a power cut): what opening it cleaned up. */
+  readonly crashRecovery: { unreferencedObjectFiles: number } | null;
   private readonly deploymentStatements;
   private readonly secretStatements;
 
@@ -132,8 +146,10 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     this.kv = new SqliteKv(this.db);
     this.sqliteQueue = new SqliteQueue(this.db);
-    this.objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
+    const objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
+    this.objects = objects;
     migrateDeployments(this.db);
+    this.crashRecovery = markOpen(this.db) ? { unreferencedObjectFiles: objects.sweepUnreferenced() } : null;
     this.statements = {
       nextVersion: this.db.prepare<[string], { last_version: number }>(
         `INSERT INTO version_counters (script, last_version) VALUES (?, 1)
@@ -279,6 +295,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.sqliteQueue.flushPending();
+    this.db.prepare(`DELETE FROM store_open`).run();
     this.db.close();
   }
 
@@ -388,6 +405,22 @@ function toDeployment(row: DeploymentRow): Deployment {
     canary: row.canary_version === null || row.canary_percent === null ? null : { version: row.canary_version, percent: row.canary_percent },
     createdAt: row.created_at,
   };
+}
+
+/**
+ * Records that the database is open; true when it already was, i.e. the
+ * previous run never closed it. A database from before the marker existed
+ * counts as crashed once, so that what older crashes left is swept too.
+ */
+function markOpen(db: Database.Database): boolean {
+  const mark = db.transaction((): boolean => {
+    const hadMarker = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'store_open'`).get()!.n > 0;
+    db.exec(OPEN_MARKER_SCHEMA);
+    const wasOpen = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM store_open`).get()!.n > 0;
+    db.prepare(`INSERT OR REPLACE INTO store_open (id, opened_at) VALUES (1, ?)`).run(new Date().toISOString());
+    return wasOpen || !hadMarker;
+  });
+  return mark.immediate();
 }
 
 /**
