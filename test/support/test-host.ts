@@ -23,6 +23,11 @@ export interface TestHost extends RunningHost {
   control(method: string, path: string, body?: unknown, token?: string | null): Promise<Response>;
   /** Uploads an ES module with a config; throws unless the answer is 201. */
   deploy(name: string, bundle: string, config?: Record<string, unknown>): Promise<{ version: number; urls: string[] }>;
+  /**
+   * The first log line matching `pattern`, waiting for it (up to `timeoutMs`):
+   * an invocation's line is written once it is over, just after its response.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Stops the host; the data directory stays (for restart tests) until `cleanUp`. */
   stop(): Promise<void>;
   cleanUp(): void;
@@ -78,6 +83,15 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       const answer = (await response.json()) as { version: number; urls: string[] };
       if (response.status !== 201) throw new Error(`deploy of ${name} failed with ${response.status}: ${JSON.stringify(answer)}`);
       return answer;
+    },
+    waitForLog: async (pattern, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = logs.find((entry) => pattern.test(entry));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`no log line matched ${pattern} within ${timeoutMs} ms:\n${logs.join("\n")}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
     stop: () => host.close(),
     cleanUp: () => rmSync(dataDir, { recursive: true, force: true }),
