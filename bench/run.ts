@@ -10,6 +10,7 @@ import { build } from "esbuild";
 import { parse as parseToml } from "smol-toml";
 import { startHost } from "../host/main.js";
 import { deployProject } from "../bundler/deploy.js";
+import { load, type LoadResult } from "./load.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HONO_FIXTURE = join(ROOT, "fixtures", "hono-app");
@@ -21,13 +22,6 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 30);
 const WARM_ISOLATES = Number(process.env.BENCH_WARM_ISOLATES ?? 100);
 
-interface LoadResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-}
 
 const work = mkdtempSync(join(tmpdir(), "atoll-bench-"));
 const figures: string[] = [];
@@ -41,11 +35,11 @@ try {
 
   // 1. The ceiling: the same apps bundled for Node and served by @hono/node-server.
   const bare = await startBareHono(HONO_FIXTURE);
-  const bareLoad = await load(`http://127.0.0.1:${bare.port}${LOAD_PATH}`, {});
+  const bareLoad = await load(`http://127.0.0.1:${bare.port}${LOAD_PATH}`, {}, { connections: CONNECTIONS, durationS: DURATION_S });
   bare.child.kill();
   say(`hono-app, bare @hono/node-server: ${fmtLoad(bareLoad)}`);
   const bareHello = await startBareHono(HELLO_FIXTURE);
-  const bareHelloLoad = await load(`http://127.0.0.1:${bareHello.port}/`, {});
+  const bareHelloLoad = await load(`http://127.0.0.1:${bareHello.port}/`, {}, { connections: CONNECTIONS, durationS: DURATION_S });
   bareHello.child.kill();
   say(`hello,    bare @hono/node-server: ${fmtLoad(bareHelloLoad)}`);
 
@@ -55,11 +49,11 @@ try {
     const port = Number(new URL(host.dataUrl).port);
     const deployed = await deployProject(HONO_FIXTURE, { controlUrl: host.controlUrl, token: host.token });
     const name = deployed.name;
-    const atollLoad = await load(`http://127.0.0.1:${port}${LOAD_PATH}`, { host: `${name}.localhost:${port}` });
+    const atollLoad = await load(`http://127.0.0.1:${port}${LOAD_PATH}`, { host: `${name}.localhost:${port}` }, { connections: CONNECTIONS, durationS: DURATION_S });
     say(`hono-app, atoll:                  ${fmtLoad(atollLoad)}`);
     say(`  ratio atoll/bare: throughput ${ratio(atollLoad.requestsPerSecond, bareLoad.requestsPerSecond)} (target ≥ 0.35); p50 ${ratio(atollLoad.p50Ms, bareLoad.p50Ms)}, p99 ${ratio(atollLoad.p99Ms, bareLoad.p99Ms)}`);
     const hello = await deployProject(HELLO_FIXTURE, { controlUrl: host.controlUrl, token: host.token });
-    const atollHelloLoad = await load(`http://127.0.0.1:${port}/`, { host: `${hello.name}.localhost:${port}` });
+    const atollHelloLoad = await load(`http://127.0.0.1:${port}/`, { host: `${hello.name}.localhost:${port}` }, { connections: CONNECTIONS, durationS: DURATION_S });
     say(`hello,    atoll:                  ${fmtLoad(atollHelloLoad)}`);
     say(`  ratio atoll/bare: throughput ${ratio(atollHelloLoad.requestsPerSecond, bareHelloLoad.requestsPerSecond)}; p50 ${ratio(atollHelloLoad.p50Ms, bareHelloLoad.p50Ms)}, p99 ${ratio(atollHelloLoad.p99Ms, bareHelloLoad.p99Ms)}`);
 
@@ -115,17 +109,6 @@ async function startBareHono(fixture: string): Promise<{ child: ChildProcess; po
   return { child, port };
 }
 
-async function load(url: string, headers: Record<string, string>): Promise<LoadResult> {
-  const args = [join(ROOT, "node_modules/autocannon/autocannon.js"), "-c", String(CONNECTIONS), "-d", String(DURATION_S), "-j", "-w", "2"];
-  for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}=${value}`);
-  args.push(url);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk));
-  await new Promise((resolve) => child.once("exit", resolve));
-  const result = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
-  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
-}
 
 function fmtLoad(r: LoadResult): string {
   return `${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, non-2xx ${r.non2xx}`;

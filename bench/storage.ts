@@ -3,19 +3,17 @@
 // to bare baselines measured in the same run: better-sqlite3 with the store's
 // pragmas for KV, a file written and fsynced by Node for objects. Prints
 // figures and ratios; it never passes or fails.
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 // The same helper the crash test uses: `atoll start` as a child process, its pids, /proc readings.
 import { cpuMs, peakRssBytes, resetPeakRss, rssBytes, startHostProcess, type HostProcess, type ProcessId } from "../test/support/host-process.js";
+import { load } from "./load.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DURATION_S = Number(process.env.BENCH_STORAGE_DURATION_S ?? 5);
 /** Operations per request in the batched KV runs. */
 const OPS_PER_REQUEST = Number(process.env.BENCH_KV_OPS_PER_REQUEST ?? 100);
@@ -63,13 +61,6 @@ const STORAGE_BUNDLE = `export default {
   },
 };`;
 
-interface LoadResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-}
 
 const work = mkdtempSync(join(tmpdir(), "atoll-bench-storage-"));
 const say = (line: string) => console.log(line);
@@ -108,7 +99,7 @@ async function kvFigures(host: HostProcess, hostHeader: string): Promise<void> {
   ];
   const opsPerSecond = new Map<string, number>();
   for (const run of kvRuns) {
-    const result = await load(`${host.dataUrl}${run.path}`, { host: hostHeader }, run.connections);
+    const result = await load(`${host.dataUrl}${run.path}`, { host: hostHeader }, { connections: run.connections, durationS: DURATION_S });
     const rate = result.requestsPerSecond * run.ops;
     opsPerSecond.set(run.path, rate);
     say(`  ${run.label} -c ${String(run.connections).padEnd(2)}: ${fmt(rate, 0).padStart(6)} ops/s; request p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${run.ops > 1 ? ` (≈ ${(result.p50Ms / run.ops).toFixed(2)} ms per op)` : ""}; errors ${result.errors}, non-2xx ${result.non2xx}`);
@@ -295,17 +286,6 @@ async function deploy(host: HostProcess, name: string, limits: Record<string, nu
   if (response.status !== 201) throw new Error(`deploy of ${name}: ${response.status} ${await response.text()}`);
 }
 
-async function load(url: string, headers: Record<string, string>, connections: number): Promise<LoadResult> {
-  const args = [join(ROOT, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(DURATION_S), "-j", "-w", "2"];
-  for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}=${value}`);
-  args.push(url);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk));
-  await new Promise((resolve) => child.once("exit", resolve));
-  const result = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
-  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
-}
 
 // ---- Baselines -----------------------------------------------------------------
 

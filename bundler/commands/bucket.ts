@@ -5,10 +5,11 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { ControlClient } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
+import { parsePositive } from "../arguments.js";
 
 function objectPath(bucket: string, key: string): string {
   return `/v1/buckets/${encodeURIComponent(bucket)}/objects/${encodeURIComponent(key)}`;
@@ -136,8 +137,3 @@ class Progress {
   }
 }
 
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a positive integer");
-  return number;
-}

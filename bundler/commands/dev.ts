@@ -5,7 +5,7 @@ import { DevSession } from "../dev/session.js";
 import { keyHelp, listenForKeys, type KeyBinding } from "../dev/keys.js";
 import { displayPath } from "../display-path.js";
 import { stopOnSignal } from "../stop-on-signal.js";
-import { collect, parseCount, parsePort } from "./start.js";
+import { collect, parseCount, parsePort } from "../arguments.js";
 
 interface DevFlags {
   port: number;

@@ -1,12 +1,13 @@
 // `atoll dlq list|replay|purge NAME`: the events a script kept failing (cron
 // ticks, bucket events, async invocations) after their retries ran out.
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { isValidScriptName } from "../../host/config/script-config.js";
 import { BadScriptNameError } from "../../host/errors.js";
 import { ControlClient, type DeadLetterInfo } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
 import { formatTable } from "../table.js";
+import { parsePositive } from "../arguments.js";
 
 async function client(name: string, flags: ControlFlags): Promise<ControlClient> {
   if (!isValidScriptName(name)) throw new BadScriptNameError(name);
@@ -96,8 +97,3 @@ function parseId(value: string): number {
   return number;
 }
 
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
-  return number;
-}

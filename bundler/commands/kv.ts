@@ -1,10 +1,11 @@
 // `atoll kv get|put|delete|list NAMESPACE ...`: the KV namespaces functions
 // bind with [[kv_namespaces]], for operators (seed data, inspect, clean up).
 import { readFile } from "node:fs/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { ControlClient } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
+import { parsePositive } from "../arguments.js";
 
 const METADATA_HEADER = "x-atoll-kv-metadata";
 
@@ -88,12 +89,6 @@ export function kvCommand(): Command {
       }),
   );
   return kv;
-}
-
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("must be a positive integer");
-  return number;
 }
 
 async function readStdin(): Promise<Uint8Array> {

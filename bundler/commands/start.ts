@@ -1,7 +1,7 @@
 // `atoll start`: run a host (data plane + control API) in this process until
 // SIGINT or SIGTERM, optionally deploying the example functions in fixtures/.
 import { relative, resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { DEFAULT_DATA_DIR } from "../control-options.js";
 import { deployProject } from "../deploy.js";
 import { displayPath } from "../display-path.js";
@@ -9,6 +9,7 @@ import { deployableFixtureDirs } from "../fixtures.js";
 import { packageRoot } from "../package-root.js";
 import { formatBundleSize } from "../sizes.js";
 import { stopOnSignal } from "../stop-on-signal.js";
+import { collect, parseCount, parsePort } from "../arguments.js";
 
 interface StartFlags {
   port: number;
@@ -56,10 +57,6 @@ export function startCommand(): Command {
     });
 }
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 async function deployFixtures(controlUrl: string, token: string): Promise<void> {
   const root = packageRoot();
   for (const dir of deployableFixtureDirs()) {
@@ -75,14 +72,3 @@ async function deployFixtures(controlUrl: string, token: string): Promise<void> 
   }
 }
 
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError("expected a port number from 0 to 65535");
-  return port;
-}
-
-export function parseCount(value: string): number {
-  const count = Number(value);
-  if (!/^\d+$/.test(value) || count < 1 || count > 256) throw new InvalidArgumentError("expected a whole number from 1 to 256");
-  return count;
-}

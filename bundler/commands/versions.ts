@@ -1,11 +1,12 @@
 // `atoll versions NAME`: a script's versions, newest first, with the active one and any canary marked.
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { isValidScriptName } from "../../host/config/script-config.js";
 import { BadScriptNameError } from "../../host/errors.js";
 import { ControlClient } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { formatBytes } from "../sizes.js";
 import { formatTable } from "../table.js";
+import { parsePositive } from "../arguments.js";
 
 interface VersionsFlags extends ControlFlags {
   json?: boolean;
@@ -46,8 +47,3 @@ export function versionsCommand(): Command {
     });
 }
 
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
-  return number;
-}
