@@ -46,8 +46,6 @@ export const HOST_DEFAULTS = {
       connectTimeoutMs: 10_000,
       responseTimeoutMs: 60_000,
     },
-    /** Replaced at start-up by cores ÷ workers (at least 1). */
-    executionSlots: 1,
     executionMarkerFile: null,
     /** A worker past this RSS is drained and replaced (3 GiB: the warm pool alone may hold 2 GiB of heap). */
     maxRssBytes: 3 * 1024 * 1024 * 1024,

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server, type ServerOptions } from "node:http";
 import { serve } from "@hono/node-server";
 import type { ScriptConfig } from "./config/script-config.js";
 import { loadOrCreateToken } from "./control/auth.js";
@@ -18,7 +18,7 @@ import { HostMetrics } from "./metrics.js";
 /** Binding methods the metrics name; anything else a function calls counts as "other". */
 const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
 import { Deployments } from "./front/deployments.js";
-import { createDataPlane } from "./front/data-plane.js";
+import { createDataPlane, type RequestHandler } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
@@ -47,11 +47,6 @@ export interface HostOptions {
    * tests), `allow` opens chosen addresses or CIDR ranges.
    */
   egress?: { allowPrivate?: boolean; allow?: string[] };
-  /**
-   * Isolates one worker executes at once (default: cores ÷ workers, at least
-   * 1). With 1, a worker that dies names exactly one culprit.
-   */
-  executionSlotsPerWorker?: number;
   /** Time a client has to send a request's head, ms (default 10 s): slow-loris clients are cut off. */
   headersTimeoutMs?: number;
   /** A worker process past this resident set size is drained and replaced, bytes (default 3 GiB). */
@@ -102,7 +97,6 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     workerSettings: {
       ...HOST_DEFAULTS.worker,
       egress,
-      executionSlots: options.executionSlotsPerWorker ?? Math.max(1, Math.floor(availableParallelism() / workerCount)),
       maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
     },
     loadCode: (key) => deployments.loadCode(key),
@@ -137,7 +131,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
   });
-  const dataServer = await listen(dataPlane.fetch, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
+  const dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
   const dataPort = (dataServer.address() as AddressInfo).port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
@@ -166,17 +160,29 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 }
 
 /**
- * An HTTP server for `fetch`. A client gets `headersTimeoutMs` to send its
+ * An HTTP server for `fetch` (the control API). A client gets `headersTimeoutMs` to send its
  * request head, checked every quarter of that: a slow-loris client that
  * dribbles headers is cut off (408) instead of holding a connection for
  * Node's default minute.
  */
 function listen(fetch: (request: Request, env: never) => Response | Promise<Response>, port: number, hostname: string, headersTimeoutMs: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const serverOptions = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.floor(headersTimeoutMs / 4)) };
-    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false, serverOptions }, () => resolve(server as Server)) as Server;
+    const server = serve({ fetch: fetch as never, port, hostname, overrideGlobalObjects: false, serverOptions: serverOptions(headersTimeoutMs) }, () => resolve(server as Server)) as Server;
     server.once("error", reject);
   });
+}
+
+/** The data plane's server: node:http with the data plane's handler, same timeouts. */
+function listenRaw(handler: RequestHandler, port: number, hostname: string, headersTimeoutMs: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(serverOptions(headersTimeoutMs), handler);
+    server.once("error", reject);
+    server.listen(port, hostname, () => resolve(server));
+  });
+}
+
+function serverOptions(headersTimeoutMs: number): ServerOptions {
+  return { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.floor(headersTimeoutMs / 4)) };
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -1,7 +1,8 @@
 // Builds dist/: every TypeScript file of the host, SDK, CLI, tests and benches
 // transpiled one to one (esbuild, no bundling), plus the in-isolate runtime
 // bundled into a single script that the host compiles once per worker. Of the
-// runtime's files, only protocol.ts (the bridge contract) is also host code.
+// runtime's files, only protocol.ts (the bridge contract) is also host code,
+// and url-fast-path.ts is built alone too, for its test against whatwg-url.
 import { build } from "esbuild";
 import { existsSync, readdirSync, statSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ function tsFiles(dir) {
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry);
     if (path === runtimeDir) {
-      out.push(join(runtimeDir, "protocol.ts"));
+      out.push(join(runtimeDir, "protocol.ts"), join(runtimeDir, "url-fast-path.ts"));
       continue;
     }
     if (statSync(path).isDirectory()) out.push(...tsFiles(path));

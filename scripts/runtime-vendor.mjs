@@ -17,6 +17,8 @@ const substitutes = [
   ["whatwg-url", "./encoding", "encoding.ts"],
   // tr46 is needed only for non-ASCII hosts; idna.ts loads it on first use.
   ["whatwg-url", "tr46", "idna.ts"],
+  // The parser's fast path for URLs already in their parsed form (see the patch below).
+  ["whatwg-url", "./atoll-url-fast-path", "url-fast-path.ts"],
 ];
 
 /**
@@ -33,6 +35,12 @@ const edits = {
         "const len = countSymbols(this.buffer);\n    for (let pointer = 0; pointer < len; ++pointer) {\n      const codePoint = this.buffer.codePointAt(pointer);",
         "for (const symbol of this.buffer) {\n      const codePoint = symbol.codePointAt(0);",
         "userinfo after an astral code point lost a character (jsdom/whatwg-url#333, after 15.1.0)",
+      ],
+      [
+        "module.exports.basicURLParse = function (input, options) {\n  if (options === undefined) {\n    options = {};\n  }\n",
+        "const { parseCommonURL } = require(\"./atoll-url-fast-path\");\nmodule.exports.basicURLParse = function (input, options) {\n  if (options === undefined) {\n    options = {};\n  }\n" +
+          "  if (options.baseURL == null && options.url === undefined && options.stateOverride === undefined) {\n    const common = parseCommonURL(input);\n    if (common !== null) return common;\n  }\n",
+        "absolute http(s) URLs already in parsed form skip the state machine (host/runtime/url-fast-path.ts)",
       ],
     ],
   },

@@ -10,7 +10,7 @@ import { startTestHost, type TestHost } from "./support/test-host.js";
 let host: TestHost;
 before(async () => {
   // One slot: the worker's death names exactly the function that was executing.
-  host = await startTestHost({ workers: 1, executionSlotsPerWorker: 1 });
+  host = await startTestHost({ workers: 1 });
   const hog = await bundleProject(fileURLToPath(new URL("../../fixtures/hostile/memory-hog", import.meta.url)));
   await host.deploy(hog.config.name, hog.code, hog.config as unknown as Record<string, unknown>);
   // Slow enough that several requests are in flight when the worker dies.

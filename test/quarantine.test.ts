@@ -15,7 +15,7 @@ let host: TestHost;
 let crasher: { code: string; config: Record<string, unknown> };
 
 before(async () => {
-  host = await startTestHost({ workers: 2, executionSlotsPerWorker: 1 });
+  host = await startTestHost({ workers: 2 });
   const hog = await bundleProject(fixture("hostile/memory-hog"));
   crasher = { code: hog.code, config: { ...(hog.config as unknown as Record<string, unknown>), name: "crasher" } };
   await host.deploy("crasher", crasher.code, crasher.config);

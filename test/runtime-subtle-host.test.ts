@@ -192,7 +192,7 @@ function invoke(isolate: FunctionIsolate, id: number, path: string): Promise<str
         resolve(body);
       }
     });
-    isolate.dispatch(id, { type: "fetch", method: "GET", url: `https://subtle.example${path}`, headers: [], body: null });
+    isolate.dispatch(id, JSON.stringify({ type: "fetch", method: "GET", url: `https://subtle.example${path}`, headers: [] }), null);
   });
 }
 

@@ -4,15 +4,16 @@
 // no callback and no chance to send a message; this file is how the front
 // still learns which function did it, to quarantine it.
 //
-// Layout: one fixed-size record per execution slot of the worker, holding the
-// UTF-8 label of the version executing in it ("script@version"), or zeros.
+// Layout: one fixed-size record holding the UTF-8 label of the version
+// executing ("script@version"), or zeros. (readExecutionMarker reads any
+// number of records.)
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 
 const RECORD_BYTES = 160;
 
-/** Creates (or resets) a marker file with `slots` empty records. */
-export function createExecutionMarker(path: string, slots: number): void {
-  writeFileSync(path, Buffer.alloc(slots * RECORD_BYTES), { mode: 0o600 });
+/** Creates (or resets) a marker file with an empty record. */
+export function createExecutionMarker(path: string): void {
+  writeFileSync(path, Buffer.alloc(RECORD_BYTES), { mode: 0o600 });
 }
 
 /** The labels of the versions that were executing when the file was last written. */
@@ -37,17 +38,30 @@ export function removeExecutionMarker(path: string): void {
   rmSync(path, { force: true });
 }
 
-/** The worker's side: one positioned write when a slot starts executing a version, one when it stops. */
+/**
+ * The worker's side. A worker executes one isolate at a time, on its main
+ * thread, so the file holds one record. `enter` writes the label when it
+ * differs from the one in the file; `exit` clears it at the end of the turn,
+ * not at once: under load the label stays put across calls of the same
+ * version and costs no write. A death between a call's end and that clear
+ * (in host code, not in any isolate) names the version that ran last.
+ */
 export class ExecutionMarkerWriter {
   private readonly fd: number;
   private readonly empty = Buffer.alloc(RECORD_BYTES);
   private readonly encoded = new Map<string, Buffer>();
+  /** What the file says now ("" when empty). */
+  private written = "";
+  private executing = false;
+  private clearScheduled = false;
 
   constructor(path: string) {
     this.fd = openSync(path, "r+");
   }
 
-  enter(slot: number, label: string): void {
+  enter(label: string): void {
+    this.executing = true;
+    if (this.written === label) return;
     let record = this.encoded.get(label);
     if (!record) {
       record = Buffer.alloc(RECORD_BYTES);
@@ -55,11 +69,20 @@ export class ExecutionMarkerWriter {
       if (this.encoded.size > 10_000) this.encoded.clear();
       this.encoded.set(label, record);
     }
-    writeSync(this.fd, record, 0, RECORD_BYTES, slot * RECORD_BYTES);
+    writeSync(this.fd, record, 0, RECORD_BYTES, 0);
+    this.written = label;
   }
 
-  exit(slot: number): void {
-    writeSync(this.fd, this.empty, 0, RECORD_BYTES, slot * RECORD_BYTES);
+  exit(): void {
+    this.executing = false;
+    if (this.clearScheduled) return;
+    this.clearScheduled = true;
+    setImmediate(() => {
+      this.clearScheduled = false;
+      if (this.executing || this.written === "") return;
+      writeSync(this.fd, this.empty, 0, RECORD_BYTES, 0);
+      this.written = "";
+    });
   }
 
   close(): void {

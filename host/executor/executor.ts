@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AtollError, ScriptQuarantinedError, WorkerCrashedError, WorkerUnavailableError } from "../errors.js";
-import type { FetchEvent, HeaderList, InstalledHandlers, InvocationEvent, LogLevel, TriggerEvent } from "../runtime/protocol.js";
+import { encodeEvent, type FetchEvent, type HeaderList, type InstalledHandlers, type LogLevel, type TriggerEvent } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
 import type { HostMetrics } from "../metrics.js";
-import { versionId, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
+import { versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import type { WorkerSettings } from "./worker/settings.js";
 import { fnv1a } from "../hash.js";
@@ -89,12 +89,21 @@ export class InvocationRecorder {
   dropped = 0;
   /** CPU time the invocation was charged, ms, once it is over; null when it never ran or its worker died. */
   cpuMs: number | null = null;
-  /** Resolves once the invocation is over: done, ended by a limit, or lost with its worker. */
-  readonly over: Promise<void>;
-  private end!: () => void;
+  private finished = false;
+  /** Who waits for the end; made on first use (most invocations are over before anyone asks). */
+  private waiting: (() => void)[] | null = null;
 
-  constructor(private readonly maxLines = 1000) {
-    this.over = new Promise<void>((resolve) => (this.end = resolve));
+  constructor(private readonly maxLines = 1000) {}
+
+  /** Resolves once the invocation is over: done, ended by a limit, or lost with its worker. */
+  get over(): Promise<void> {
+    return this.finished ? Promise.resolve() : new Promise<void>((resolve) => this.whenOver(resolve));
+  }
+
+  /** Runs `callback` once the invocation is over (now, if it is). */
+  whenOver(callback: () => void): void {
+    if (this.finished) callback();
+    else (this.waiting ??= []).push(callback);
   }
 
   add(level: LogLevel, message: string): void {
@@ -104,8 +113,12 @@ export class InvocationRecorder {
 
   /** @internal the executor calls it when the invocation is over, with what it used when it ran to its end. */
   finish(usage?: { cpuMs: number }): void {
+    if (this.finished) return;
     if (usage) this.cpuMs = usage.cpuMs;
-    this.end();
+    this.finished = true;
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting) for (const callback of waiting) callback();
   }
 }
 
@@ -230,7 +243,12 @@ export class Executor {
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
       this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, recorder, trigger: null });
-      worker.send({ t: "invoke", id, key, event, depth });
+      const encoded = encodeEvent(event);
+      worker.send(
+        encoded.body === "stream"
+          ? { t: "invoke", id, key, event: encoded.json, body: null, bodyStream: true, depth }
+          : { t: "invoke", id, key, event: encoded.json, body: encoded.body, depth },
+      );
       whenClientGone?.(() => {
         const invocation = this.invocations.get(id);
         if (invocation && !invocation.finished) worker.send({ t: "abort", id, reason: "the client went away" });
@@ -259,7 +277,7 @@ export class Executor {
     return new Promise<EventOutcome>((resolve) => {
       const trigger: TriggerRun = { handled: false, cold: false, error: null, resolve };
       this.invocations.set(id, { worker, resolveHead: NO_HEAD, rejectHead: NO_HEAD, headSent: true, body: null, pendingRead: null, finished: false, recorder, trigger });
-      const message: { t: "invoke"; id: number; key: VersionKey; event: InvocationEvent; depth: number; chain?: number } = { t: "invoke", id, key, event, depth: 0 };
+      const message: Extract<FrontMessage, { t: "invoke" }> = { t: "invoke", id, key, event: encodeEvent(event).json, body: null, depth: 0 };
       if (options.chain) message.chain = options.chain;
       worker.send(message);
     });
@@ -298,7 +316,7 @@ export class Executor {
 
   private spawn(slot: number): WorkerProcess {
     const executionMarkerFile = join(this.markerDir, `worker-${slot}-${++this.generation}`);
-    createExecutionMarker(executionMarkerFile, this.options.workerSettings.executionSlots);
+    createExecutionMarker(executionMarkerFile);
     const worker: WorkerProcess = new WorkerProcess(
       slot,
       { ...this.options.workerSettings, executionMarkerFile },
@@ -427,9 +445,11 @@ export class Executor {
         if (!invocation || invocation.headSent) return;
         invocation.headSent = true;
         const id = message.id;
-        const body = message.body === "stream" ? this.responseBodyReader(id, worker) : message.body;
-        if (message.body !== "stream") invocation.finished = true;
+        // Text bodies arrive as their UTF-8 bytes (./channel.ts).
+        const body = message.stream ? this.responseBodyReader(id, worker) : (message.body as Uint8Array | null);
+        if (!message.stream) invocation.finished = true;
         invocation.resolveHead({ status: message.status, statusText: message.statusText, headers: message.headers, body, cold: message.cold });
+        if (message.done) this.invocationDone(id, message.done);
         return;
       }
       case "chunk":
@@ -471,20 +491,9 @@ export class Executor {
         }
         return;
       }
-      case "done": {
-        const invocation = this.invocations.get(message.id);
-        this.invocations.delete(message.id);
-        if (!invocation) return;
-        const trigger = invocation.trigger;
-        if (trigger) {
-          const noRetry = message.noRetry === true;
-          if (trigger.error) trigger.resolve({ ok: false, error: trigger.error, noRetry });
-          else if (trigger.handled) trigger.resolve({ ok: true, noRetry, cold: trigger.cold });
-          else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
-        } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
-        invocation.recorder?.finish({ cpuMs: message.cpuMs });
+      case "done":
+        this.invocationDone(message.id, message);
         return;
-      }
       case "body-read": {
         const invocation = this.invocations.get(message.id);
         if (!invocation) return;
@@ -500,6 +509,21 @@ export class Executor {
         return;
       }
     }
+  }
+
+  /** Invocation `id` is over (response sent, waitUntil settled): settle its outcome and its recorder. */
+  private invocationDone(id: number, done: { cpuMs: number; noRetry?: true }): void {
+    const invocation = this.invocations.get(id);
+    this.invocations.delete(id);
+    if (!invocation) return;
+    const trigger = invocation.trigger;
+    if (trigger) {
+      const noRetry = done.noRetry === true;
+      if (trigger.error) trigger.resolve({ ok: false, error: trigger.error, noRetry });
+      else if (trigger.handled) trigger.resolve({ ok: true, noRetry, cold: trigger.cold });
+      else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
+    } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
+    invocation.recorder?.finish({ cpuMs: done.cpuMs });
   }
 
   private responseBodyReader(id: number, worker: WorkerProcess): ResponseBodyReader {

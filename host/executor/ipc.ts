@@ -1,6 +1,7 @@
-// Messages between the front process and a worker process (child_process IPC
-// with "advanced" serialization, so Uint8Array bodies cross without base64).
-import type { BindingSpec, HeaderList, InstalledHandlers, InvocationEvent, LogLevel } from "../runtime/protocol.js";
+// Messages between the front process and a worker process, over the channel
+// of ./channel.ts (JSON with bytes beside it, or v8.serialize for arbitrary data).
+import type { ChannelCodec } from "./channel.js";
+import type { BindingSpec, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
 
 /**
  * Set by the host on every outbound fetch: how many function-to-function hops
@@ -46,7 +47,19 @@ export type FrontMessage =
    * storage-trigger chain depth of a storage event (0 otherwise), which bucket
    * writes made by the invocation carry on to the events they cause.
    */
-  | { t: "invoke"; id: number; key: VersionKey; event: InvocationEvent; depth: number; chain?: number }
+  | {
+      t: "invoke";
+      id: number;
+      key: VersionKey;
+      /** The InvocationEvent as JSON, without a fetch event's body: the worker hands it to the isolate unread. */
+      event: string;
+      /** A fetch event's body: null (none or `bodyStream`) or all of it. */
+      body: Uint8Array | null;
+      /** The body streams: the worker asks for it with `body-read`. */
+      bodyStream?: true;
+      depth: number;
+      chain?: number;
+    }
   /** The code of a version, answering `need-code`. */
   | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings }
   /** The version asked for with `need-code` cannot be had: it no longer exists, or `reason`. */
@@ -77,7 +90,20 @@ export type WorkerMessage =
    */
   | { t: "binding"; req: number; key: VersionKey; binding: string; method: string; args: unknown[]; chain: number }
   | { t: "need-code"; key: VersionKey }
-  | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream"; cold: boolean }
+  /** The response head; `done` when the invocation was also over by then (it saves a message: most are). */
+  | {
+      t: "response";
+      id: number;
+      status: number;
+      statusText: string;
+      headers: HeaderList;
+      /** The whole body (text is sent as UTF-8 and arrives as bytes), or null: none, or `stream`. */
+      body: null | Uint8Array | string;
+      /** The body streams: the front pulls it chunk by chunk. */
+      stream?: true;
+      cold: boolean;
+      done?: InvocationDone;
+    }
   | { t: "chunk"; id: number; data: Uint8Array }
   | { t: "end"; id: number }
   /** The invocation failed: the handler threw, or the worker could not run it. */
@@ -87,11 +113,17 @@ export type WorkerMessage =
   /** A scheduled or storage handler returned (or its promise resolved); `cold` as on `response`. */
   | { t: "handled"; id: number; cold: boolean }
   /** The invocation is over (response sent, waitUntil settled); `cpuMs`: the CPU time it was charged; `noRetry`: the handler called noRetry(). */
-  | { t: "done"; id: number; cpuMs: number; noRetry?: true }
+  | ({ t: "done"; id: number } & InvocationDone)
   | { t: "body-read"; id: number }
   | { t: "log"; key: VersionKey; id: number | null; level: LogLevel; message: string }
   | { t: "validated"; id: number; ok: true; handlers: InstalledHandlers; codeCache: Uint8Array | null; compileMs: number }
   | { t: "validated"; id: number; ok: false; error: ValidationFailure };
+
+/** How an invocation ended: the CPU time it was charged; `noRetry`: the handler called noRetry(). */
+export interface InvocationDone {
+  cpuMs: number;
+  noRetry?: true;
+}
 
 export interface ValidationFailure {
   kind: "parse" | "evaluate" | "no-default-export";
@@ -101,47 +133,21 @@ export interface ValidationFailure {
 }
 
 /**
- * Messages sent in one turn of the event loop travel together: under load one
- * pipe write and one deserialisation carry dozens of messages, not one each.
+ * How the channel (./channel.ts) carries each message type, either way:
+ * where its bytes are, and which go through v8.serialize.
  */
-export interface Batch<M> {
-  t: "batch";
-  messages: M[];
-}
-
-/** Collects messages and hands them to `write` once per turn of the event loop. */
-export class Outbox<M> {
-  private pending: M[] = [];
-  private scheduled = false;
-
-  constructor(private readonly write: (payload: M | Batch<M>) => void) {}
-
-  send(message: M): void {
-    this.pending.push(message);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    const messages = this.pending;
-    if (messages.length === 0) return;
-    this.pending = [];
-    this.write(messages.length === 1 ? messages[0]! : { t: "batch", messages });
-  }
-
-  /** Drops what was not sent yet (the other side is gone). */
-  clear(): void {
-    this.pending = [];
-  }
-}
-
-/** Calls `receive` for each message of a payload that may be a batch. */
-export function unbatch<M>(payload: M | Batch<M>, receive: (message: M) => void): void {
-  if ((payload as Batch<M>).t === "batch") for (const message of (payload as Batch<M>).messages) receive(message);
-  else receive(payload as M);
-}
+export const CHANNEL_CODEC: ChannelCodec = {
+  binaryFields: {
+    invoke: [{ path: ["event"], text: true }, { path: ["body"] }],
+    code: [{ path: ["codeCache"] }],
+    "body-chunk": [{ path: ["data"] }],
+    response: [{ path: ["body"] }],
+    chunk: [{ path: ["data"] }],
+    validated: [{ path: ["codeCache"] }],
+  },
+  // A binding call's arguments and result are plain data of any shape (bytes to put, a KV value).
+  serialized: new Set(["binding", "binding-result"]),
+};
 
 export function versionId(key: VersionKey): string {
   return `${key.script}@${key.version}`;

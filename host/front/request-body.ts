@@ -19,26 +19,31 @@ export type RequestBody = { kind: "none" } | { kind: "inline"; bytes: Uint8Array
 /**
  * Throws RequestBodyTooLargeError when the declared length is over `maxBytes`;
  * a chunked body that grows past it fails the function's next read instead
- * (and `source.overflowed` tells the data plane to answer 413).
+ * (and `source.overflowed` tells the data plane to answer 413). Synchronous
+ * unless a small body has to be read whole first.
  */
-export async function takeRequestBody(
+export function takeRequestBody(
   incoming: IncomingMessage,
   maxBytes: number,
   tooLarge: () => RequestBodyTooLargeError = () => new RequestBodyTooLargeError(maxBytes),
-): Promise<RequestBody> {
+): RequestBody | Promise<RequestBody> {
   const method = incoming.method ?? "GET";
-  if (method === "GET" || method === "HEAD") return { kind: "none" };
+  if (method === "GET" || method === "HEAD") return NO_BODY;
   const length = incoming.headers["content-length"];
   const chunked = incoming.headers["transfer-encoding"] !== undefined;
-  if (!chunked && (length === undefined || length === "0")) return { kind: "none" };
+  if (!chunked && (length === undefined || length === "0")) return NO_BODY;
   if (!chunked && Number(length) > maxBytes) throw tooLarge();
   const source = new IncomingBodySource(incoming, maxBytes, tooLarge);
-  if (!chunked && Number(length) <= INLINE_BODY_MAX_BYTES) {
-    const chunks: Uint8Array[] = [];
-    for (let chunk = await source.read(); chunk; chunk = await source.read()) chunks.push(chunk);
-    return { kind: "inline", bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) };
-  }
+  if (!chunked && Number(length) <= INLINE_BODY_MAX_BYTES) return readWhole(source);
   return { kind: "stream", source };
+}
+
+const NO_BODY: RequestBody = Object.freeze({ kind: "none" });
+
+async function readWhole(source: IncomingBodySource): Promise<RequestBody> {
+  const chunks: Uint8Array[] = [];
+  for (let chunk = await source.read(); chunk; chunk = await source.read()) chunks.push(chunk);
+  return { kind: "inline", bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) };
 }
 
 export class IncomingBodySource implements RequestBodySource {

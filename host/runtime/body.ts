@@ -13,8 +13,11 @@ import { type InlineBody, ReadableStream, inlineBytes, isDisturbed, readAllBytes
 
 export type BodyInit = string | ArrayBuffer | ArrayBufferView | Blob | FormData | URLSearchParams | ReadableStream<Uint8Array> | null;
 
-/** What dispatch sends for a body: nothing, the whole of it, or a stream to pull. */
-export type BodyPayload = null | Uint8Array | ReadableStream;
+/**
+ * What dispatch sends for a body: nothing, the whole of it (text stays text:
+ * the host encodes it, natively, as UTF-8), or a stream to pull.
+ */
+export type BodyPayload = null | Uint8Array | string | ReadableStream;
 
 /** A body produced on demand (a request body the host streams in). */
 export type LazyStream = () => ReadableStream<Uint8Array>;
@@ -223,7 +226,7 @@ export abstract class Body {
         source.#stream = null;
         source.#consumed = true;
         // A Blob's own storage can go: the host copies it and nothing changes it.
-        return typeof inline === "string" ? utf8Encode(inline) : inline instanceof Blob ? blobContent(inline) : inline;
+        return inline instanceof Blob ? blobContent(inline) : inline;
       }
       const stream = source.body;
       if (stream !== null && stream.locked) throw new TypeError("the body stream is locked by a reader");

@@ -156,8 +156,14 @@ function requestBodyStream(invocation: Invocation): ReadableStream<Uint8Array> {
   );
 }
 
-/** Entry point: runs invocation `id`. Never throws. */
-export function dispatch(id: number, event: InvocationEvent): void {
+/** Captured at boot: user code may replace JSON's methods. */
+const parseJson = JSON.parse;
+
+/**
+ * Entry point: runs invocation `id`, whose event comes as JSON (a string
+ * crosses cheaply; protocol.ts) and a fetch event's body beside it. Never throws.
+ */
+export function dispatch(id: number, eventJson: string, body: FetchEvent["body"] = null): void {
   if (invocations.has(id)) return;
   const invocation: Invocation = {
     id,
@@ -176,7 +182,9 @@ export function dispatch(id: number, event: InvocationEvent): void {
   try {
     const handlers = installed;
     if (handlers === null) throw new Error("the script was not installed");
+    const event = (typeof eventJson === "string" ? parseJson(eventJson) : null) as InvocationEvent | null;
     if (event === null || typeof event !== "object") throw new TypeError("the host sent no event");
+    if (event.type === "fetch") event.body = body === null || body === "stream" || body instanceof Uint8Array ? body : null;
     if (event.type === "fetch") {
       if (handlers.fetch === null) throw new TypeError("this script has no fetch handler (export default { fetch(request, env, ctx) { ... } })");
       runFetch(invocation, handlers, event);
@@ -321,8 +329,9 @@ function respond(invocation: Invocation, response: unknown): void {
     const head = responseHead(response);
     if (head.type === "error") throw new TypeError("fetch handler returned Response.error()");
     const payload = takeBodyPayload(response);
-    if (payload === null || payload instanceof Uint8Array) {
-      emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body: payload });
+    if (payload === null || payload instanceof Uint8Array || typeof payload === "string") {
+      const body = typeof payload === "string" ? { text: payload } : payload;
+      emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body });
       invocation.responseOver = true;
       finishIfOver(invocation);
       return;

@@ -6,6 +6,7 @@
 // in on demand.
 import { onAbort } from "./abort.js";
 import { takeBodyPayload } from "./body.js";
+import { utf8Encode } from "./encoding.js";
 import { currentInvocation, messageOf, releaseOp, startOp } from "./bridge.js";
 import { headerList } from "./headers.js";
 import type { OutboundRequest, OutboundResponse } from "./protocol.js";
@@ -136,7 +137,7 @@ export function fetch(input: RequestInfo, init?: RequestInit): Promise<Response>
       method: request.method,
       url: request.url,
       headers: headerList(request.headers),
-      body: payload instanceof ReadableStream ? "stream" : payload,
+      body: payload instanceof ReadableStream ? "stream" : typeof payload === "string" ? utf8Encode(payload) : payload,
       redirect: request.redirect as OutboundRequest["redirect"],
     };
     const pending = new OutboundFetch(resolve, reject);

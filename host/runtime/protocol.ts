@@ -4,8 +4,9 @@
 // primitives, plain objects, arrays, Uint8Array); no Reference ever reaches user code.
 //
 // Start-up, done by the host in a fresh context:
-//   1. set globals `__atoll_emit` (Callback, ignored mode: fire-and-forget,
-//      taking one IsolateMessage or an array of them) and
+//   1. set globals `__atoll_emit` (Callback, sync mode, called during the
+//      host's calls into the isolate, taking one IsolateMessage, an array of
+//      them, or the JSON text of such an array) and
 //      `__atoll_random_bytes` (Callback, sync mode);
 //   2. run the runtime script, which captures both in its closure, deletes them,
 //      and leaves `globalThis.__atoll_runtime: RuntimeEntryPoints`;
@@ -78,6 +79,12 @@ export interface OutboundResponse {
   body: null | Uint8Array | "stream";
 }
 
+/** An event as `dispatch` takes it: its JSON (a fetch event's without the body), and the body. */
+export function encodeEvent(event: InvocationEvent): { json: string; body: FetchEvent["body"] } {
+  if (event.type !== "fetch") return { json: JSON.stringify(event), body: null };
+  return { json: JSON.stringify({ type: "fetch", method: event.method, url: event.url, headers: event.headers }), body: event.body };
+}
+
 /** Which handlers the user's default export provides. */
 export interface InstalledHandlers {
   fetch: boolean;
@@ -94,11 +101,13 @@ export interface RuntimeEntryPoints {
    */
   install(defaultExport: unknown, env: Record<string, unknown>, bindings: BindingSpec[]): InstalledHandlers;
   /**
-   * Start invocation `id`. Results come back through `emit`: for a fetch
+   * Start invocation `id`. `event` is the InvocationEvent as JSON (without a
+   * fetch event's body, which is `body`: a string crosses for the price of a
+   * copy, an object for that of a structured clone). Results come back through `emit`: for a fetch
    * event `response` (or `error`) then `done`; for a scheduled or storage
    * event `handled` (or `error`) then `done`. Never throws for user errors.
    */
-  dispatch(id: number, event: InvocationEvent): void;
+  dispatch(id: number, event: string, body: FetchEvent["body"]): void;
   /** The host wants the next chunk of invocation `id`'s streamed response body. */
   pull(id: number): void;
   /**
@@ -124,12 +133,17 @@ export type RejectionReason =
   | { value: string | number | boolean | null | undefined };
 
 /**
- * Fire-and-forget messages from the runtime to the host, via
- * `__atoll_emit(message)` or, for several emitted in one turn, `__atoll_emit([message, ...])`.
+ * Messages from the runtime to the host, via `__atoll_emit(message)` or, for
+ * several emitted in one turn, `__atoll_emit([message, ...])`; a batch without
+ * bytes in it comes as its JSON text, `__atoll_emit("[...]")`. The host
+ * handles them once the call into the isolate that emitted them returns.
  */
 export type IsolateMessage =
-  /** The response head. body: null (none), Uint8Array (whole body, inline), "stream" (pull it). */
-  | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | "stream" }
+  /**
+   * The response head. body: null (none), Uint8Array (whole body, inline),
+   * { text } (whole body, inline, text the host encodes as UTF-8), "stream" (pull it).
+   */
+  | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | { text: string } | "stream" }
   /** One chunk of a streamed response body, answering `pull(id)`. */
   | { t: "chunk"; id: number; data: Uint8Array }
   /** The streamed response body ended, answering `pull(id)`. */

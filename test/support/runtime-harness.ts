@@ -8,7 +8,7 @@ import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, RejectionReason } from "../../host/runtime/protocol.js";
-import { MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
+import { encodeEvent, MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
 import { KeyVault } from "../../host/executor/worker/subtle-host.js";
 
 const RUNTIME_URL = new URL("../../runtime/runtime.js", import.meta.url);
@@ -120,8 +120,9 @@ export class RuntimeHarness {
       "__atoll_emit",
       new ivm.Callback(
         (payload: unknown) => {
-          // One message, or a batch of those emitted in one turn (protocol.ts).
-          for (const message of Array.isArray(payload) ? payload : [payload]) this.receive(message as IsolateMessage);
+          // One message, or a batch of those emitted in one turn, or that batch's JSON (protocol.ts).
+          const batch = typeof payload === "string" ? (JSON.parse(payload) as unknown) : payload;
+          for (const message of Array.isArray(batch) ? batch : [batch]) this.receive(message as IsolateMessage);
         },
         { ignored: true },
       ),
@@ -199,7 +200,8 @@ export class RuntimeHarness {
       : Object.entries(init.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]);
     const body: FetchEvent["body"] = init.bodyChunks ? "stream" : init.body === undefined || init.body === null ? null : toBytes(init.body);
     const event: FetchEvent = { type: "fetch", method: init.method ?? "GET", url: init.url ?? "https://example.com/", headers, body };
-    this.call("dispatch", [id, event]);
+    const encoded = encodeEvent(event);
+    this.call("dispatch", [id, encoded.json, encoded.body]);
 
     const head = await this.next(state, ["response", "error", "done"]);
     const result: FetchResult = {
@@ -237,6 +239,10 @@ export class RuntimeHarness {
     if (head.body instanceof Uint8Array) {
       result.bodyKind = "inline";
       result.body = head.body;
+    } else if (head.body !== null && typeof head.body === "object") {
+      // Text, which the host encodes as UTF-8.
+      result.bodyKind = "inline";
+      result.body = new TextEncoder().encode(head.body.text);
     } else if (head.body === "stream") {
       result.bodyKind = "stream";
       const parts: Uint8Array[] = [];

@@ -42,7 +42,6 @@ export interface TestHostOptions {
   /** The event queue's settings (retry back-off …): HostOptions.triggers. */
   triggers?: HostOptions["triggers"];
   headersTimeoutMs?: number;
-  executionSlotsPerWorker?: number;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -59,7 +58,6 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
     ...(options.triggers !== undefined ? { triggers: options.triggers } : {}),
     ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
-    ...(options.executionSlotsPerWorker !== undefined ? { executionSlotsPerWorker: options.executionSlotsPerWorker } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

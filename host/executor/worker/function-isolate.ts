@@ -4,21 +4,32 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { BindingSpec, HeaderList, InvocationEvent, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
+import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
 import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { KeyVault } from "./subtle-host.js";
 import { Subrequests } from "./subrequests.js";
-import { ExecutionGate } from "./execution-gate.js";
+import type { ExecutionMarkerWriter } from "../execution-marker.js";
 
-/** Every call into any isolate of this process goes through this gate. */
-let gate = ExecutionGate.unlimited();
+/**
+ * Names the version executing in this process, for the front to read if the
+ * process dies mid-call (../execution-marker.ts); none outside a worker.
+ */
+let marker: ExecutionMarkerWriter | null = null;
 
-/** Sets the process-wide gate (the worker does, once, before any isolate runs). */
-export function useExecutionGate(processGate: ExecutionGate): void {
-  gate = processGate;
+/** Sets the process's execution marker (the worker does, once, before any isolate runs). */
+export function useExecutionMarker(writer: ExecutionMarkerWriter): void {
+  marker = writer;
+}
+
+/** A call into the isolate, waiting for the one running to return. */
+interface PendingCall {
+  reference: ivm.Reference<Function>;
+  args: unknown[];
+  /** The invocation it concerns (charged its CPU), or null: every live one. */
+  id: number | null;
 }
 
 /**
@@ -27,7 +38,7 @@ export function useExecutionGate(processGate: ExecutionGate): void {
  * CPU time the invocation was charged.
  */
 export type CheckedMessage =
-  | Exclude<IsolateMessage, { t: "done" }>
+  | Exclude<ValidMessage, { t: "done" }>
   | { t: "done"; id: number; cpuMs: number; noRetry?: true }
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
 
@@ -41,7 +52,8 @@ export interface InvocationLimits {
 
 /** One invocation in flight: what it has used and its wall-clock deadline. */
 interface Running {
-  cpuNs: bigint;
+  /** CPU time charged so far, ms. */
+  cpuMs: number;
   wallTimer: NodeJS.Timeout;
   subrequests: number;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
@@ -95,23 +107,16 @@ export class FunctionIsolate {
   private readonly timers = new Map<number, { timer: NodeJS.Timeout; owners: Set<number> }>();
   /** Outbound fetches; null until allowFetch (a validation isolate never fetches). */
   private subrequests: Subrequests | null = null;
-  /**
-   * isolate.cpuTime up to which CPU has been charged. Calls in flight together
-   * (a burst of op answers) have overlapping windows; without this, each would
-   * be charged the CPU of those queued before it, quadratically.
-   */
-  private cpuChargedUntil = 0n;
   /** crypto.subtle's keys, per isolate: user code may keep a CryptoKey across invocations. */
   private readonly keys = new KeyVault();
-  /** Calls into the isolate not yet settled (their CPU not yet charged), by number. */
-  private readonly callsInFlight = new Set<number>();
-  private lastCall = 0;
   /**
-   * Invocations whose `done` arrived while calls were in flight: the runtime
-   * emits it before the call that emitted it returns, so each is finished once
-   * the calls in flight at that moment are settled and their CPU charged.
+   * Calls made while another runs or while its messages are handled (an op
+   * answered at once): they run in order once it is done, never nested in it.
    */
-  private readonly finishing: { id: number; noRetry: boolean; waitingFor: Set<number> }[] = [];
+  private readonly calls: PendingCall[] = [];
+  private calling = false;
+  /** Messages the runtime emitted during the call running now; handled once it returns. */
+  private emitted: unknown[] = [];
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, entry: FunctionIsolate["entry"], memoryMb: number) {
     this.isolate = isolate;
@@ -123,7 +128,11 @@ export class FunctionIsolate {
   /**
    * Creates an isolate with the runtime loaded and no user code yet (a spare).
    * Every step is asynchronous: booting runs on isolated-vm's threads, so the
-   * worker keeps serving other isolates meanwhile.
+   * worker keeps serving other isolates meanwhile. Everything after (loading
+   * the bundle, every invocation) runs synchronously on the worker's thread:
+   * a thread hop costs more than a hello request does, and the isolate's
+   * messages then come back during the call, so that its result is at hand
+   * when it returns (one worker runs one isolate at a time either way).
    */
   static async boot(image: RuntimeImage, memoryMb: number): Promise<FunctionIsolate> {
     const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
@@ -131,7 +140,8 @@ export class FunctionIsolate {
       const context = await isolate.createContext();
       const global = context.global;
       let booted: FunctionIsolate | undefined;
-      await global.set("__atoll_emit", new ivm.Callback((message: unknown) => booted?.receive(message), { ignored: true }));
+      // Synchronous: called on this thread during applySync, it costs a function call.
+      await global.set("__atoll_emit", new ivm.Callback((message: unknown) => booted?.emitted.push(message), { sync: true }));
       await global.set("__atoll_random_bytes", new ivm.Callback(randomBytes, { sync: true }));
       await (await image.compile(isolate)).run(context);
       const runtime = (await global.get("__atoll_runtime", { reference: true })) as ivm.Reference<Record<string, unknown>>;
@@ -195,9 +205,9 @@ export class FunctionIsolate {
     }
     let cpuBefore = 0n;
     try {
-      await gate.run(this, this.label, () => {
+      this.runSync(() => {
         cpuBefore = this.isolate.cpuTime;
-        return module.evaluate({ timeout: evaluateTimeoutMs });
+        module.evaluateSync({ timeout: evaluateTimeoutMs });
       });
     } catch (error) {
       if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
@@ -214,10 +224,13 @@ export class FunctionIsolate {
     try {
       const exported = namespace.getSync("default", { reference: true }) as ivm.Reference<unknown> | undefined;
       if (!exported || exported.typeof === "undefined") throw new Error("the module has no default export");
-      handlers = this.entry.install.applySync(undefined, [exported.derefInto(), new ivm.ExternalCopy(env).copyInto(), new ivm.ExternalCopy(bindings).copyInto()], {
-        result: { copy: true },
-        timeout: evaluateTimeoutMs,
-      }) as InstalledHandlers;
+      handlers = this.runSync(
+        () =>
+          this.entry.install.applySync(undefined, [exported.derefInto(), new ivm.ExternalCopy(env).copyInto(), new ivm.ExternalCopy(bindings).copyInto()], {
+            result: { copy: true },
+            timeout: evaluateTimeoutMs,
+          }) as InstalledHandlers,
+      );
       exported.release();
     } catch (error) {
       throw new BundleLoadError("no-default-export", messageOf(error));
@@ -237,10 +250,10 @@ export class FunctionIsolate {
    * `chain` the storage events (ipc.ts `invoke`). The same limits apply to
    * every kind of event.
    */
-  dispatch(id: number, event: InvocationEvent, depth = 0, chain = 0): void {
+  dispatch(id: number, event: string, body: FetchEvent["body"] = null, depth = 0, chain = 0): void {
     const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuNs: 0n, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
-    this.call(this.entry.dispatch, [id, event], id);
+    this.invocations.set(id, { cpuMs: 0, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
+    this.call(this.entry.dispatch, [id, event, body], id);
   }
 
   /**
@@ -300,8 +313,9 @@ export class FunctionIsolate {
    * Total V8 heap in use, plus what its crypto keys take on the host, bytes
    * (async: the sync form blocks while the isolate runs).
    */
-  async heapBytes(): Promise<number> {
-    const stats = await this.isolate.getHeapStatistics();
+  heapBytes(): number {
+    // Never busy when this thread asks: every call into it runs on this thread.
+    const stats = this.isolate.getHeapStatisticsSync();
     return stats.used_heap_size + stats.externally_allocated_size + this.keys.bytes;
   }
 
@@ -315,7 +329,8 @@ export class FunctionIsolate {
     this.keys.dispose();
     for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
     this.invocations.clear();
-    this.finishing.length = 0;
+    this.calls.length = 0;
+    this.emitted = [];
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -327,47 +342,72 @@ export class FunctionIsolate {
   }
 
   /**
-   * Calls into the isolate on isolated-vm's threads. The call's CPU time is
-   * charged to the invocation it concerns (to every one in flight when it
+   * Runs `work` (a synchronous call into the isolate) with the execution
+   * marker naming this version, then handles what the runtime emitted during
+   * it. Throws what `work` threw, after handling those messages.
+   */
+  private runSync<T>(work: () => T): T {
+    marker?.enter(this.label);
+    try {
+      return work();
+    } finally {
+      marker?.exit();
+      this.takeEmitted();
+    }
+  }
+
+  /** Handles the messages emitted during the call that just returned (unless the isolate is gone). */
+  private takeEmitted(): void {
+    const emitted = this.emitted;
+    if (emitted.length === 0) return;
+    this.emitted = [];
+    for (let i = 0; i < emitted.length && !this.disposed; i++) this.receive(emitted[i]);
+  }
+
+  /**
+   * Calls into the isolate, synchronously on this thread. The call's CPU time
+   * is charged to the invocation it concerns (to every one in flight when it
    * concerns none, such as a timer firing), and its `timeout` is what is left
    * of the tightest budget: a loop, synchronous or after an await, is stopped
    * there. V8 counts CPU per isolate, so invocations running concurrently in
-   * one isolate are charged for each other: a conservative reading.
+   * one isolate are charged for each other: a conservative reading. A call
+   * made while one runs (by the handling of its messages) waits for it.
    */
   private call(reference: ivm.Reference<Function>, args: unknown[], id: number | null): void {
     if (this.disposed) return;
+    this.calls.push({ reference, args, id });
+    if (this.calling) return;
+    this.calling = true;
+    try {
+      for (let next = this.calls.shift(); next !== undefined && !this.disposed; next = this.calls.shift()) this.runCall(next);
+    } finally {
+      this.calling = false;
+      this.calls.length = 0;
+    }
+  }
+
+  private runCall({ reference, args, id }: PendingCall): void {
     const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
-    let before = 0n;
-    const call = ++this.lastCall;
-    this.callsInFlight.add(call);
-    gate.run<unknown>(this, this.label, () => {
-      // Measured from here: time spent waiting for the gate is not the function's.
-      if (this.disposed) return Promise.resolve();
-      before = this.isolate.cpuTime;
-      // isolated-vm's timeout counts wall time: on a busy machine a thread
-      // waiting for a core would be stopped for CPU it never used. So it is
-      // only the soft first stop, with slack; the limit itself is checked
-      // below against the thread's CPU time (CLOCK_THREAD_CPUTIME_ID on Linux).
-      const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged) * TIMEOUT_SLACK_FACTOR + TIMEOUT_SLACK_MS));
-      return reference.apply(undefined, args, { arguments: { copy: true }, timeout }) as Promise<unknown>;
-    }).then(
-      () => {
-        try {
-          const used = this.charge(charged, before);
-          const over = charged.filter((charge) => (this.invocations.get(charge)?.cpuNs ?? 0n) > BigInt(this.limits.cpuMs) * 1_000_000n);
-          if (over.length > 0) this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
-        } finally {
-          this.callSettled(call);
-        }
-      },
-      (error: unknown) => {
-        try {
-          this.callFailed(reference, id, charged, before, error);
-        } finally {
-          this.callSettled(call);
-        }
-      },
-    );
+    // isolated-vm's timeout counts wall time: on a busy machine a thread
+    // waiting for a core would be stopped for CPU it never used. So it is
+    // only the soft first stop, with slack; the limit itself is checked
+    // below against the isolate's CPU time (CLOCK_THREAD_CPUTIME_ID on Linux).
+    const timeout = Math.max(1, Math.ceil(this.remainingCpuMs(charged) * TIMEOUT_SLACK_FACTOR + TIMEOUT_SLACK_MS));
+    marker?.enter(this.label);
+    const before = this.isolate.cpuTime;
+    let failure: { error: unknown } | null = null;
+    try {
+      reference.applySync(undefined, args, { arguments: { copy: true }, timeout });
+    } catch (error) {
+      failure = { error };
+    }
+    marker?.exit();
+    if (failure !== null) return this.callFailed(reference, id, charged, before, failure.error);
+    const used = this.charge(charged, before);
+    const over = charged.filter((charge) => (this.invocations.get(charge)?.cpuMs ?? 0) > this.limits.cpuMs);
+    // What a call that went over its budget emitted is dropped with the isolate.
+    if (over.length > 0) return this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+    this.takeEmitted();
   }
 
   /** A call into the isolate threw: a limit, a lost isolate, or an unhandled rejection inside. */
@@ -384,44 +424,32 @@ export class FunctionIsolate {
       return;
     }
     this.charge(charged, before);
-    // isolated-vm rejects the call in progress when a promise rejection goes
-    // unhandled inside. The runtime carries on; it dispatches the rejection
-    // as an "unhandledrejection" event and logs it unless a listener cancels.
+    // isolated-vm throws from the call in progress when a promise rejection
+    // goes unhandled inside; what the call did otherwise stands. The runtime
+    // carries on; it dispatches the rejection as an "unhandledrejection"
+    // event and logs it unless a listener cancels.
+    this.takeEmitted();
     const owner = id !== null && this.invocations.has(id) ? id : null;
     if (reference !== this.entry.rejection) this.call(this.entry.rejection, [owner, rejectionReason(error)], owner);
     else this.onMessage({ t: "uncaught", id: owner, message: messageOf(error), stack: stackOf(error) });
   }
 
-  /** A call settled (its CPU charged, or its failure handled): finish the invocations that reported `done` during it. */
-  private callSettled(call: number): void {
-    this.callsInFlight.delete(call);
-    for (let i = 0; i < this.finishing.length; i++) {
-      const entry = this.finishing[i]!;
-      if (!entry.waitingFor.delete(call) || entry.waitingFor.size > 0) continue;
-      this.finishing.splice(i--, 1);
-      this.finish(entry.id, entry.noRetry);
-    }
-  }
-
   /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
   private charge(ids: number[], before: bigint): number {
     if (this.isolate.isDisposed) return 0;
-    const now = this.isolate.cpuTime;
-    const from = before > this.cpuChargedUntil ? before : this.cpuChargedUntil;
-    const used = now > from ? now - from : 0n;
-    if (now > this.cpuChargedUntil) this.cpuChargedUntil = now;
+    const usedMs = Math.max(0, Number(this.isolate.cpuTime - before) / 1e6);
     for (const id of ids) {
       const running = this.invocations.get(id);
-      if (running) running.cpuNs += used;
+      if (running) running.cpuMs += usedMs;
     }
-    return Number(used) / 1e6;
+    return usedMs;
   }
 
   private remainingCpuMs(ids: number[]): number {
     let remaining = this.limits.cpuMs;
     for (const id of ids) {
       const running = this.invocations.get(id);
-      if (running) remaining = Math.min(remaining, this.limits.cpuMs - Number(running.cpuNs) / 1e6);
+      if (running) remaining = Math.min(remaining, this.limits.cpuMs - running.cpuMs);
     }
     return remaining;
   }
@@ -433,7 +461,7 @@ export class FunctionIsolate {
       if (!running) continue;
       this.invocationOver(id);
       this.onMessage({ t: "terminated", id, limit, message });
-      this.onMessage({ t: "done", id, cpuMs: Number(running.cpuNs) / 1e6 });
+      this.onMessage({ t: "done", id, cpuMs: running.cpuMs });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
       this.call(this.entry.abort, [id, message], null);
     }
@@ -446,7 +474,7 @@ export class FunctionIsolate {
    */
   private terminateIsolate(limit: TerminationLimit, culprits: number[], message: string): void {
     const onMessage = this.onMessage;
-    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: Number(running.cpuNs) / 1e6 }));
+    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: running.cpuMs }));
     this.dispose();
     for (const { id, cpuMs } of ended) {
       const own = culprits.includes(id);
@@ -457,6 +485,14 @@ export class FunctionIsolate {
 
   /** Takes one message, or a batch of them, from the runtime. */
   private receive(raw: unknown): void {
+    if (typeof raw === "string") {
+      // A batch without bytes comes as JSON (protocol.ts); one that does not parse is dropped.
+      try {
+        raw = JSON.parse(raw);
+      } catch {
+        return;
+      }
+    }
     if (!Array.isArray(raw)) this.receiveOne(raw);
     else for (let i = 0; i < raw.length && i < MAX_MESSAGES_PER_BATCH; i++) this.receiveOne(raw[i]);
   }
@@ -466,9 +502,8 @@ export class FunctionIsolate {
     const message = checkMessage(raw, this.invocations);
     if (!message) return;
     if (message.t === "done") {
-      const noRetry = message.noRetry === true;
-      if (this.callsInFlight.size > 0) this.finishing.push({ id: message.id, noRetry, waitingFor: new Set(this.callsInFlight) });
-      else this.finish(message.id, noRetry);
+      // The call that emitted it has returned and been charged.
+      this.finish(message.id, message.noRetry === true);
       return;
     }
     if (message.t === "op") {
@@ -525,7 +560,7 @@ export class FunctionIsolate {
   private finish(id: number, noRetry: boolean): void {
     const running = this.invocations.get(id);
     if (!running) return;
-    const cpuMs = Number(running.cpuNs) / 1e6;
+    const cpuMs = running.cpuMs;
     this.invocationOver(id);
     this.onMessage(noRetry ? { t: "done", id, cpuMs, noRetry: true } : { t: "done", id, cpuMs });
   }
@@ -583,15 +618,32 @@ export class FunctionIsolate {
   }
 }
 
-function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): IsolateMessage | undefined {
+/** A response head as checked: a text body as the string, a streamed body flagged. */
+interface CheckedResponse {
+  t: "response";
+  id: number;
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+  body: null | Uint8Array | string;
+  stream?: true;
+}
+
+/** A message of the runtime that passed checkMessage. */
+type ValidMessage = Exclude<IsolateMessage, { t: "response" }> | CheckedResponse;
+
+function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): ValidMessage | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const m = raw as Record<string, unknown>;
   const ownId = (value: unknown): value is number => typeof value === "number" && invocations.has(value);
   switch (m.t) {
     case "response": {
       if (!ownId(m.id) || !isStatus(m.status) || typeof m.statusText !== "string" || !isHeaderList(m.headers)) return undefined;
-      if (!(m.body === null || m.body === "stream" || m.body instanceof Uint8Array)) return undefined;
-      return { t: "response", id: m.id, status: m.status, statusText: m.statusText.slice(0, 256), headers: m.headers, body: m.body };
+      const head = { t: "response" as const, id: m.id, status: m.status, statusText: m.statusText.slice(0, 256), headers: m.headers };
+      if (m.body === "stream") return { ...head, body: null, stream: true };
+      if (m.body === null || m.body instanceof Uint8Array) return { ...head, body: m.body };
+      const text = (m.body as { text?: unknown } | null)?.text;
+      return typeof text === "string" ? { ...head, body: text } : undefined;
     }
     case "chunk":
       return ownId(m.id) && m.data instanceof Uint8Array ? { t: "chunk", id: m.id, data: m.data } : undefined;

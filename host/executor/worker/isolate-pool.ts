@@ -50,6 +50,8 @@ export class IsolatePool {
       ttl: options.idleTtlMs,
       updateAgeOnGet: true,
       ttlAutopurge: true,
+      // Idle TTLs are minutes long: a coarse clock spares every get a timer (the default is 1 ms).
+      ttlResolution: 1000,
       // Evicted while serving: keep it alive until its invocations are done.
       dispose: (isolate) => {
         if (isolate.idle) isolate.dispose();
@@ -91,21 +93,16 @@ export class IsolatePool {
     const now = performance.now();
     const last = this.lastHeapSample.get(isolate);
     if (last && !last.watched && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return;
-    this.lastHeapSample.set(isolate, { at: now, watched: last?.watched ?? false, invocations: 0 });
-    isolate.heapBytes().then(
-      (bytes) => {
-        if (this.warm.peek(versionId) !== isolate) return;
-        const limitBytes = isolate.memoryMb * 1024 * 1024;
-        if (bytes >= RECYCLE_FRACTION * limitBytes) {
-          this.recycled++;
-          this.warm.delete(versionId);
-          return;
-        }
-        this.lastHeapSample.set(isolate, { at: now, watched: bytes >= WATCH_FRACTION * limitBytes, invocations: 0 });
-        this.warm.set(versionId, isolate, { size: Math.max(1, bytes), noDisposeOnSet: true });
-      },
-      () => {},
-    );
+    if (this.warm.peek(versionId) !== isolate) return;
+    const bytes = isolate.heapBytes();
+    const limitBytes = isolate.memoryMb * 1024 * 1024;
+    if (bytes >= RECYCLE_FRACTION * limitBytes) {
+      this.recycled++;
+      this.warm.delete(versionId);
+      return;
+    }
+    this.lastHeapSample.set(isolate, { at: now, watched: bytes >= WATCH_FRACTION * limitBytes, invocations: 0 });
+    this.warm.set(versionId, isolate, { size: Math.max(1, bytes), noDisposeOnSet: true });
   }
 
   /** Retires every warm isolate of a script (its settings changed): each is disposed once idle. */

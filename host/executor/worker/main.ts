@@ -1,22 +1,24 @@
 // A worker process: owns isolates, runs invocations the front sends it, and
-// talks to the front only through IPC messages (../ipc.ts). Forked by the
-// front with --no-node-snapshot; if user code takes this process down, the
-// front restarts it and nothing else is affected.
-import type { Batch, FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
-import { isolateId, Outbox, unbatch, versionId } from "../ipc.js";
-import type { InvocationEvent } from "../../runtime/protocol.js";
-import { FunctionIsolate, messageOf, useExecutionGate, type CheckedMessage } from "./function-isolate.js";
+// talks to the front only through the channel on its fd 3 (../channel.ts,
+// messages in ../ipc.ts). Spawned by the front with --no-node-snapshot; if
+// user code takes this process down, the front restarts it and nothing else
+// is affected.
+import { Socket } from "node:net";
+import { FrameChannel } from "../channel.js";
+import type { FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
+import { isolateId, versionId, CHANNEL_CODEC } from "../ipc.js";
+import type { FetchEvent } from "../../runtime/protocol.js";
+import { FunctionIsolate, messageOf, useExecutionMarker, type CheckedMessage } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
 import { RuntimeImage } from "./runtime-image.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { workerSettingsFromEnv } from "./settings.js";
 import { warmUpRuntime } from "./runtime-warmup.js";
 import { EgressPolicy } from "./egress.js";
-import { ExecutionGate } from "./execution-gate.js";
 import { ExecutionMarkerWriter } from "../execution-marker.js";
 
 const settings = workerSettingsFromEnv(process.env);
-useExecutionGate(new ExecutionGate(settings.executionSlots, settings.executionMarkerFile ? new ExecutionMarkerWriter(settings.executionMarkerFile) : null));
+if (settings.executionMarkerFile) useExecutionMarker(new ExecutionMarkerWriter(settings.executionMarkerFile));
 const image = RuntimeImage.load();
 // Before the first spare boots: every isolate of this process starts from the cache it leaves.
 await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll worker: runtime warm-up failed: ${messageOf(error)}\n`));
@@ -24,10 +26,15 @@ const pool = new IsolatePool(image, settings.pool);
 /** Every function's outbound fetches go through this Agent: one connection pool per worker, every address checked. */
 const egress = new EgressPolicy(settings.egress).createAgent();
 
-const outbox = new Outbox<WorkerMessage>((payload) => process.send?.(payload));
+/** The front: our only reason to live. When the channel closes, go. */
+const channel = new FrameChannel<FrontMessage, WorkerMessage>(new Socket({ fd: 3, readable: true, writable: true }), CHANNEL_CODEC, receive, () => {
+  pool.close();
+  // Give disposed isolates a moment: exiting right after disposing a busy one can segfault.
+  setTimeout(() => process.exit(0), 50).unref();
+});
 
 function send(message: WorkerMessage): void {
-  outbox.send(message);
+  channel.send(message);
 }
 
 /** The isolate each running invocation lives in. */
@@ -45,7 +52,9 @@ const coldInvocations = new Set<number>();
 /** An invocation to start once its isolate is ready. */
 interface Pending {
   id: number;
-  event: InvocationEvent;
+  /** The event as JSON (ipc.ts `invoke`), and a fetch event's body. */
+  event: string;
+  body: FetchEvent["body"];
   depth: number;
   /** Storage-trigger chain depth (ipc.ts `invoke`). */
   chain: number;
@@ -77,10 +86,10 @@ function invoke(pending: Pending, key: VersionKey): void {
   send({ t: "need-code", key });
 }
 
-function start({ id, event, depth, chain }: Pending, isolate: FunctionIsolate, cold: boolean): void {
+function start({ id, event, body, depth, chain }: Pending, isolate: FunctionIsolate, cold: boolean): void {
   running.set(id, isolate);
   if (cold) coldInvocations.add(id);
-  isolate.dispatch(id, event, depth, chain);
+  isolate.dispatch(id, event, body, depth, chain);
 }
 
 async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
@@ -139,12 +148,31 @@ function reportIfDrained(): void {
   }
 }
 
+/**
+ * Response heads held until the isolate's messages of this turn are handled,
+ * so that the `done` right behind (a handler that answered at once, with no
+ * waitUntil work) travels in the same message.
+ */
+const heldResponses = new Map<number, Extract<WorkerMessage, { t: "response" }>>();
+let heldFlushQueued = false;
+
+function holdResponse(message: Extract<WorkerMessage, { t: "response" }>): void {
+  heldResponses.set(message.id, message);
+  if (heldFlushQueued) return;
+  heldFlushQueued = true;
+  queueMicrotask(() => {
+    heldFlushQueued = false;
+    for (const held of heldResponses.values()) send(held);
+    heldResponses.clear();
+  });
+}
+
 function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
   const vid = isolateId(key);
   isolate.listen((message: CheckedMessage) => {
     switch (message.t) {
       case "response":
-        send({ ...message, cold: coldInvocations.delete(message.id) });
+        holdResponse({ ...message, cold: coldInvocations.delete(message.id) } as Extract<WorkerMessage, { t: "response" }>);
         return;
       case "handled":
         send({ t: "handled", id: message.id, cold: coldInvocations.delete(message.id) });
@@ -159,15 +187,21 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
       case "terminated":
         send(message);
         return;
-      case "done":
+      case "done": {
         running.delete(message.id);
         coldInvocations.delete(message.id);
         bodyReads.delete(message.id);
-        send(message);
+        const held = heldResponses.get(message.id);
+        if (held) {
+          heldResponses.delete(message.id);
+          held.done = message.noRetry ? { cpuMs: message.cpuMs, noRetry: true } : { cpuMs: message.cpuMs };
+          send(held);
+        } else send(message);
         if (isolate.broken) pool.discard(vid, isolate);
         else pool.released(vid, isolate);
         reportIfDrained();
         return;
+      }
       case "log":
         send({ t: "log", key, id: message.id, level: message.level, message: message.message });
         return;
@@ -205,12 +239,10 @@ async function validate(id: number, bundle: string, isolateSettings: IsolateSett
   }
 }
 
-process.on("message", (payload: FrontMessage | Batch<FrontMessage>) => unbatch(payload, receive));
-
 function receive(message: FrontMessage): void {
   switch (message.t) {
     case "invoke":
-      invoke({ id: message.id, event: message.event, depth: message.depth, chain: message.chain ?? 0 }, message.key);
+      invoke({ id: message.id, event: message.event, body: message.bodyStream ? "stream" : message.body, depth: message.depth, chain: message.chain ?? 0 }, message.key);
       return;
     case "code":
       void receiveCode(message.key, message.bundle, message.codeCache, message.settings);
@@ -260,12 +292,5 @@ function receive(message: FrontMessage): void {
       return;
   }
 }
-
-// The front is our only reason to live: when the IPC channel closes, go.
-process.on("disconnect", () => {
-  pool.close();
-  // Give disposed isolates a moment: exiting right after disposing a busy one can segfault.
-  setTimeout(() => process.exit(0), 50).unref();
-});
 
 send({ t: "ready", pid: process.pid });

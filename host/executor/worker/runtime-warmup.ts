@@ -3,7 +3,7 @@
 // compiles functions lazily, so a cache taken right after boot would lack the
 // whole request path (Request, Headers, Response, dispatch), and every cold
 // start would compile it again. Measured: ~2-4 ms off each cold start.
-import type { FetchEvent } from "../../runtime/protocol.js";
+import { encodeEvent, type FetchEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate } from "./function-isolate.js";
 import type { RuntimeImage } from "./runtime-image.js";
 
@@ -55,7 +55,7 @@ function runToCompletion(isolate: FunctionIsolate, id: number, event: FetchEvent
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the runtime warm-up did not finish within 1 s")), 1000);
     isolate.listen((message) => {
-      if (message.t === "response" && message.body === "stream") isolate.pull(id);
+      if (message.t === "response" && message.stream) isolate.pull(id);
       else if (message.t === "chunk") isolate.pull(id);
       else if (message.t === "error") reject(new Error(`runtime warm-up failed: ${message.message}`));
       else if (message.t === "done") {
@@ -63,6 +63,7 @@ function runToCompletion(isolate: FunctionIsolate, id: number, event: FetchEvent
         resolve();
       }
     });
-    isolate.dispatch(id, event);
+    const { json, body } = encodeEvent(event);
+    isolate.dispatch(id, json, body);
   });
 }

@@ -8,8 +8,6 @@ export interface WorkerSettings {
   evaluateTimeoutMs: number;
   /** Where functions' outbound fetches may connect. */
   egress: EgressSettings;
-  /** Isolates of one worker executing at once: its share of the cores. */
-  executionSlots: number;
   /** The execution marker file (../execution-marker.ts) the front reads if this worker dies; set per worker by the executor. */
   executionMarkerFile: string | null;
   /** Past this resident set size the worker asks to be drained and replaced, bytes. */
