@@ -44,6 +44,16 @@ const edits = {
       ],
     ],
   },
+  "whatwg-url/lib/URL-impl.js": {
+    patches: [
+      [
+        "    this._query = URLSearchParams.createImpl(globalObject, [query], { doNotStripQMark: true });\n    this._query._url = this;\n  }\n",
+        "    this._globalObject = globalObject;\n    this._queryImpl = null;\n  }\n\n" +
+          "  get _query() {\n    if (this._queryImpl === null) {\n      this._queryImpl = URLSearchParams.createImpl(this._globalObject, [this._url.query !== null ? this._url.query : \"\"], { doNotStripQMark: true });\n      this._queryImpl._url = this;\n    }\n    return this._queryImpl;\n  }\n",
+        "a URL's URLSearchParams is made when first asked for: building it took a fifth of a request's `new URL()`",
+      ],
+    ],
+  },
   // urlpattern-polyfill 10.1 ships minified; these follow the URL Pattern Standard of 2026.
   "urlpattern-polyfill/dist/urlpattern.js": {
     imports: { "url.ts": ["URL"], "url-pattern-canonical.ts": ["canonicalizeHostname", "canonicalizePort"] },

@@ -175,7 +175,10 @@ function encodeInto(message: { t: string }, codec: ChannelCodec, out: Buffer[]):
   const attachments: Uint8Array[] = [];
   if (paths === undefined) json = Buffer.from(JSON.stringify(message));
   else {
-    let stripped: Record<string, unknown> = message as unknown as Record<string, unknown>;
+    const fields = message as unknown as Record<string, unknown>;
+    let stripped = fields;
+    /** Top-level fields set to null for the JSON and put back after (no copy of the message). */
+    let restore: [string, unknown][] | null = null;
     for (let i = 0; i < paths.length; i++) {
       const { path } = paths[i]!;
       const value = valueAt(message, path);
@@ -183,9 +186,16 @@ function encodeInto(message: { t: string }, codec: ChannelCodec, out: Buffer[]):
       else if (value instanceof Uint8Array) attachments.push(value);
       else continue;
       mask |= 1 << i;
-      stripped = withNullAt(stripped, path, 0);
+      if (path.length === 1) {
+        (restore ??= []).push([path[0]!, value]);
+        stripped[path[0]!] = null;
+      } else stripped = withNullAt(stripped, path, 0);
     }
-    json = Buffer.from(JSON.stringify(stripped));
+    try {
+      json = Buffer.from(JSON.stringify(stripped));
+    } finally {
+      if (restore !== null) for (const [key, value] of restore) fields[key] = value;
+    }
   }
   let copied = 0;
   let large = false;

@@ -209,6 +209,8 @@ export class Executor {
   private readonly crashesByVersion = new Map<string, number[]>();
   /** Versions refused until redeployed, with the reason. */
   private readonly quarantined = new Map<string, string>();
+  /** Each script's worker slot (rendezvous hashing, cached: the worker count never changes). */
+  private readonly slots = new Map<string, number>();
 
   constructor(private readonly options: ExecutorOptions) {
     for (let slot = 0; slot < options.workers; slot++) {
@@ -230,7 +232,7 @@ export class Executor {
     depth = 0,
     recorder: InvocationRecorder | null = null,
   ): Promise<InvocationResponse> {
-    const quarantine = this.quarantined.get(versionId(key));
+    const quarantine = this.quarantined.size === 0 ? undefined : this.quarantined.get(versionId(key));
     if (quarantine !== undefined) {
       recorder?.finish();
       return Promise.reject(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
@@ -269,7 +271,7 @@ export class Executor {
       recorder?.finish();
       return Promise.resolve({ ok: false, error, noRetry: false });
     };
-    const quarantine = this.quarantined.get(versionId(key));
+    const quarantine = this.quarantined.size === 0 ? undefined : this.quarantined.get(versionId(key));
     if (quarantine !== undefined) return failed(new ScriptQuarantinedError(`${key.script} version ${key.version}`, quarantine));
     const worker = this.workers[this.slotFor(key.script)]!;
     if (!worker.alive) return failed(new WorkerUnavailableError("the worker for this script is restarting"));
@@ -548,6 +550,16 @@ export class Executor {
 
   /** Rendezvous hashing: each script's worker stays the same while the worker count does. */
   private slotFor(script: string): number {
+    let slot = this.slots.get(script);
+    if (slot === undefined) {
+      slot = this.rendezvous(script);
+      if (this.slots.size >= 100_000) this.slots.clear();
+      this.slots.set(script, slot);
+    }
+    return slot;
+  }
+
+  private rendezvous(script: string): number {
     let best = 0;
     let bestScore = -1;
     for (let slot = 0; slot < this.workers.length; slot++) {
