@@ -6,7 +6,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -47,6 +48,8 @@ const STORAGE_BUNDLE = `export default {
         await Promise.all(Array.from({ length: n }, (_, i) => env.KV.put(url.searchParams.has("fill") ? "k" + i : key(), ${JSON.stringify(KV_VALUE)})));
         return new Response("ok");
       }
+      case "/proxy":
+        return fetch(url.searchParams.get("from"));
       case "/object": {
         const name = url.searchParams.get("key");
         if (request.method === "PUT") {
@@ -68,13 +71,15 @@ const say = (line: string) => console.log(line);
 let host: HostProcess | undefined;
 try {
   say(`\nstorage: ${cpus().length} cores, node ${process.version}; host: atoll start (default workers) as a child process; data dir on ${tmpdir()}`);
-  host = await startHostProcess(join(work, "data"));
+  // Loopback is allowed for the pass-through figures' origin (in this process).
+  host = await startHostProcess(join(work, "data"), { args: ["--egress-allow", "127.0.0.1/32"] });
   // Enough CPU for 100 KV calls in one request and for streaming a large object (measured below).
   await deploy(host, "storage", { cpu_ms: 60_000, wall_ms: 120_000 });
   const hostHeader = `storage.localhost:${new URL(host.dataUrl).port}`;
 
   if (PARTS.has("kv")) await kvFigures(host, hostHeader);
   if (PARTS.has("buckets")) await bucketFigures(host, hostHeader);
+  if (PARTS.has("buckets")) await passThroughFigures(host);
 } finally {
   host?.kill();
   rmSync(work, { recursive: true, force: true });
@@ -286,6 +291,62 @@ async function deploy(host: HostProcess, name: string, limits: Record<string, nu
   if (response.status !== 201) throw new Error(`deploy of ${name}: ${response.status} ${await response.text()}`);
 }
 
+
+// ---- Bodies passed along -------------------------------------------------------
+
+/**
+ * Bodies a function only passes along never enter its isolate: the CPU it is
+ * charged (from the host's log line) for `return fetch(url)` of a large body
+ * and for `bucket.put(key, request.body)` is that of its JS, whatever the size,
+ * with the default cpu_ms of 50.
+ */
+async function passThroughFigures(host: HostProcess): Promise<void> {
+  await deploy(host, "pass", {});
+  const hostHeader = `pass.localhost:${new URL(host.dataUrl).port}`;
+  const body = randomBytes(OBJECT_MIB * MiB);
+  const origin = createServer((_request, response) => response.end(body));
+  await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
+  try {
+    const from = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/big`;
+    say(`bodies passed along, ${OBJECT_MIB} MiB, the function deployed with the default limits (cpu_ms 50):`);
+    for (const [label, path, method, payload] of [
+      // Twice: the isolate's first fetch also compiles the runtime's fetch code.
+      ["return fetch(url), first        ", `/proxy?from=${encodeURIComponent(from)}`, "GET", undefined],
+      ["return fetch(url), second       ", `/proxy?from=${encodeURIComponent(from)}&again`, "GET", undefined],
+      ["bucket.put(key, request.body)   ", "/object?key=pass.bin", "PUT", body],
+      ["new Response(object.body)       ", "/object?key=pass.bin", "GET", undefined],
+    ] as const) {
+      const linesBefore = loggedCpuLines(host, method, path.split("?")[0]!).length;
+      const started = performance.now();
+      const answer = await send(`${host.dataUrl}${path}`, method, { host: hostHeader }, payload);
+      const ms = performance.now() - started;
+      if (answer.status !== 200 || (method === "GET" && answer.bytes !== body.byteLength)) {
+        say(`  ${label}: FAILED (status ${answer.status}, ${answer.bytes} bytes: ${answer.text.slice(0, 200)})`);
+        continue;
+      }
+      const cpu = await loggedCpuMs(host, method, path.split("?")[0]!, linesBefore);
+      say(`  ${label}: ${fmt(body.byteLength / 1e6 / (ms / 1000)).padStart(6)} MB/s; function CPU ${cpu === null ? "?" : `${fmt(cpu, 2)} ms`}${path.startsWith("/proxy") ? " (target < 5 ms)" : ""}`);
+    }
+  } finally {
+    origin.close();
+  }
+}
+
+/** The CPU figures of the host's log lines for `pass` invocations of `method path`, oldest first. */
+function loggedCpuLines(host: HostProcess, method: string, path: string): number[] {
+  const pattern = new RegExp(`pass@v\\d+ ${method} ${path}\\S* \\d+ \\w+ [\\d.]+ms \\(cpu ([\\d.]+)ms\\)`, "g");
+  return [...host.output().matchAll(pattern)].map((match) => Number(match[1]));
+}
+
+/** The CPU of the next `pass` invocation of `method path` after the first `seen` (its log line follows its response). */
+async function loggedCpuMs(host: HostProcess, method: string, path: string, seen: number): Promise<number | null> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const lines = loggedCpuLines(host, method, path);
+    if (lines.length > seen) return lines[seen]!;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return null;
+}
 
 // ---- Baselines -----------------------------------------------------------------
 

@@ -110,3 +110,68 @@ test("TextEncoderStream and TextDecoderStream", async () => {
   `);
   assert.equal(seen, "h😀!");
 });
+
+/** Bytes of every kind UTF-8 decoding meets: ASCII, valid sequences, stray continuations, bad and truncated leads. */
+const MIXED_BYTES = `(seed, size) => {
+  let state = seed;
+  const next = () => (state = (state * 1103515245 + 12345) >>> 0) >>> 8;
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) {
+    const r = next() % 10;
+    out[i] = r < 4 ? next() % 128 : r < 7 ? 0x80 + (next() % 64) : 0xc0 + (next() % 64);
+  }
+  return out;
+}`;
+
+test("large inputs are coded by the host's native UTF-8 exactly as the Encoding Standard says: replacement, fatal, BOM, chunks split mid-sequence", async () => {
+  const seen = (await runInIsolate(`
+    const mixed = ${MIXED_BYTES};
+    const out = { whole: [], fatal: [], streamed: [] };
+    for (let seed = 1; seed <= 6; seed++) {
+      const bytes = mixed(seed, 20000 + seed * 3001);
+      out.whole.push(new TextDecoder().decode(bytes));
+      try { new TextDecoder("utf-8", { fatal: true }).decode(bytes); out.fatal.push("decoded"); } catch (e) { out.fatal.push(e.name); }
+      const decoder = new TextDecoder();
+      let text = "";
+      for (let at = 0; at < bytes.length; ) {
+        const size = 9000 + ((seed * 7919 + at) % 5000);
+        text += decoder.decode(bytes.subarray(at, at + size), { stream: true });
+        at += size;
+      }
+      out.streamed.push(text + decoder.decode());
+    }
+    const valid = "é€😀 ascii ".repeat(2000);
+    const validBytes = new TextEncoder().encode(valid);
+    out.validFatal = new TextDecoder("utf-8", { fatal: true }).decode(validBytes) === valid;
+    const withBom = new Uint8Array(validBytes.length + 3);
+    withBom.set([0xef, 0xbb, 0xbf]);
+    withBom.set(validBytes, 3);
+    out.bomDropped = new TextDecoder().decode(withBom) === valid;
+    out.bomKept = new TextDecoder("utf-8", { ignoreBOM: true }).decode(withBom) === "\\ufeff" + valid;
+    out.textBody = (await new Response(withBom).text()) === valid;
+    const lone = "a\\ud800b\\udc00".repeat(5000);
+    out.lone = Array.from(new TextEncoder().encode(lone).subarray(0, 8));
+    out.loneLength = new TextEncoder().encode(lone).length;
+    return out;
+  `)) as Record<string, unknown>;
+  const mixed = new Function(`return ${MIXED_BYTES}`)() as (seed: number, size: number) => Uint8Array;
+  const reference = { whole: [] as string[], fatal: [] as string[], streamed: [] as string[] };
+  for (let seed = 1; seed <= 6; seed++) {
+    const bytes = mixed(seed, 20000 + seed * 3001);
+    const text = new TextDecoder().decode(bytes);
+    reference.whole.push(text);
+    reference.fatal.push("TypeError");
+    reference.streamed.push(text);
+  }
+  assert.ok(Array.isArray(seen.whole), `the isolate failed: ${JSON.stringify(seen).slice(0, 500)}`);
+  const result = seen;
+  assert.deepEqual(result.whole, reference.whole);
+  assert.deepEqual(result.fatal, reference.fatal);
+  assert.deepEqual(result.streamed, reference.streamed);
+  assert.equal(result.validFatal, true);
+  assert.equal(result.bomDropped, true);
+  assert.equal(result.bomKept, true);
+  assert.equal(result.textBody, true);
+  assert.deepEqual(result.lone, [0x61, 0xef, 0xbf, 0xbd, 0x62, 0xef, 0xbf, 0xbd]);
+  assert.equal(result.loneLength, 5000 * 8);
+});

@@ -81,7 +81,7 @@ test("a non-byte chunk in a response stream ends the response with an error", as
   );
 });
 
-test("request bodies: inline JSON, and a streamed body echoed back as a stream", async () => {
+test("request bodies: inline JSON, and a streamed body passed back untouched goes to the host as a pipe, never read in the isolate", async () => {
   await withHandler(
     `export default {
       async fetch(request) {
@@ -98,11 +98,38 @@ test("request bodies: inline JSON, and a streamed body echoed back as a stream",
       assert.equal(json.header("content-type"), "application/json");
 
       const echo = await harness.fetch({ method: "PUT", url: "https://example.com/echo", headers: { "content-type": "text/x-echo" }, bodyChunks: ["one,", "two,", "three"] });
-      assert.equal(echo.bodyKind, "stream");
+      assert.equal(echo.bodyKind, "piped");
       assert.equal(echo.text, "one,two,three");
       assert.equal(echo.header("content-type"), "text/x-echo");
       const reads = harness.messages.filter((m) => m.t === "op" && m.name === "request-body-read");
-      assert.equal(reads.length, 4);
+      assert.equal(reads.length, 0);
+    },
+  );
+});
+
+test("a streamed request body the function has started reading is pumped through the isolate, not piped", async () => {
+  await withHandler(
+    `export default {
+      async fetch(request) {
+        const reader = request.body.getReader();
+        const first = await reader.read();
+        reader.releaseLock();
+        const rest = request.body;
+        return new Response(new ReadableStream({
+          start(controller) { controller.enqueue(first.value); },
+          async pull(controller) {
+            const r = rest.getReader();
+            for (;;) { const { done, value } = await r.read(); if (done) break; controller.enqueue(value); }
+            controller.close();
+          },
+        }));
+      },
+    };`,
+    async (harness) => {
+      const echo = await harness.fetch({ method: "PUT", url: "https://example.com/echo", bodyChunks: ["one,", "two,", "three"] });
+      assert.equal(echo.bodyKind, "stream");
+      assert.equal(echo.text, "one,two,three");
+      assert.equal(harness.messages.filter((m) => m.t === "op" && m.name === "request-body-read").length, 4);
     },
   );
 });

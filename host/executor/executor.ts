@@ -9,8 +9,9 @@ import { type AtollError, ScriptQuarantinedError, WorkerCrashedError, WorkerUnav
 import { encodeEvent, type FetchEvent, type HeaderList, type InstalledHandlers, type LogLevel, type TriggerEvent } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
 import type { HostMetrics } from "../metrics.js";
-import { versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage } from "./ipc.js";
+import { versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage, type FrontHeldRef } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
+import { type HostSource, isHostStreamRef, openHostSource, putFromSource } from "./pass-through.js";
 import type { WorkerSettings } from "./worker/settings.js";
 import { fnv1a } from "../hash.js";
 
@@ -163,6 +164,7 @@ export interface ExecutorOptions {
 
 interface Invocation {
   worker: WorkerProcess;
+  key: VersionKey;
   resolveHead(response: InvocationResponse): void;
   rejectHead(error: Error): void;
   headSent: boolean;
@@ -244,7 +246,7 @@ export class Executor {
     }
     const id = this.nextId++;
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
-      this.invocations.set(id, { worker, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, recorder, trigger: null });
+      this.invocations.set(id, { worker, key, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, recorder, trigger: null });
       const encoded = encodeEvent(event);
       worker.send(
         encoded.body === "stream"
@@ -278,7 +280,7 @@ export class Executor {
     const id = this.nextId++;
     return new Promise<EventOutcome>((resolve) => {
       const trigger: TriggerRun = { handled: false, cold: false, error: null, resolve };
-      this.invocations.set(id, { worker, resolveHead: NO_HEAD, rejectHead: NO_HEAD, headSent: true, body: null, pendingRead: null, finished: false, recorder, trigger });
+      this.invocations.set(id, { worker, key, resolveHead: NO_HEAD, rejectHead: NO_HEAD, headSent: true, body: null, pendingRead: null, finished: false, recorder, trigger });
       const message: Extract<FrontMessage, { t: "invoke" }> = { t: "invoke", id, key, event: encodeEvent(event).json, body: null, depth: 0 };
       if (options.chain) message.chain = options.chain;
       worker.send(message);
@@ -414,6 +416,13 @@ export class Executor {
         return;
       case "binding": {
         const { req } = message;
+        if (message.method === "putFrom") {
+          this.putFrom(message).then(
+            (value) => worker.send({ t: "binding-result", req, ok: true, value }),
+            (error: unknown) => worker.send({ t: "binding-result", req, ok: false, value: bindingFailure(error) }),
+          );
+          return;
+        }
         this.options.onBinding(message.key, message.binding, message.method, message.args, message.chain ?? 0).then(
           (value) => worker.send({ t: "binding-result", req, ok: true, value: value ?? null }),
           (error: unknown) => worker.send({ t: "binding-result", req, ok: false, value: bindingFailure(error) }),
@@ -448,8 +457,15 @@ export class Executor {
         invocation.headSent = true;
         const id = message.id;
         // Text bodies arrive as their UTF-8 bytes (./channel.ts).
-        const body = message.stream ? this.responseBodyReader(id, worker) : (message.body as Uint8Array | null);
-        if (!message.stream) invocation.finished = true;
+        let body: ResponseBodyReader | Uint8Array | null;
+        if (message.pipe !== undefined) {
+          // Bytes this process holds (the request body, an object): they go out from here.
+          body = this.frontHeldSource(message.pipe, invocation.key, 0);
+          invocation.finished = true;
+        } else {
+          body = message.stream ? this.responseBodyReader(id, worker) : (message.body as Uint8Array | null);
+          if (!message.stream) invocation.finished = true;
+        }
         invocation.resolveHead({ status: message.status, statusText: message.statusText, headers: message.headers, body, cold: message.cold });
         if (message.done) this.invocationDone(id, message.done);
         return;
@@ -526,6 +542,30 @@ export class Executor {
       else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
     } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
     invocation.recorder?.finish({ cpuMs: done.cpuMs });
+  }
+
+  /**
+   * Opens a body this process holds that a function passes on (./pass-through.ts):
+   * the request body of one of its invocations, or an object it is reading.
+   * Captured now: the invocation may be over before the body is.
+   */
+  private frontHeldSource(ref: FrontHeldRef, key: VersionKey, chain: number): HostSource {
+    const body = ref.from === "request" ? (this.invocations.get(ref.id)?.body ?? null) : null;
+    return openHostSource(ref, {
+      readRequestBody: () => (body ? body.read() : Promise.resolve(null)),
+      ownsInvocation: (id) => this.invocations.has(id),
+      takeFetchBody: () => null,
+      callBinding: (binding, method, args) => this.options.onBinding(key, binding, method, args, chain),
+    });
+  }
+
+  /** `bucket.put(key, stream)` of a body this process holds (the worker checked the ref): stored from here. */
+  private putFrom(message: Extract<WorkerMessage, { t: "binding" }>): Promise<unknown> {
+    const [objectKey, ref, settings] = message.args;
+    if (!isHostStreamRef(ref) || ref.from === "fetch") return Promise.reject(new TypeError("bucket put: that body stream cannot be stored here"));
+    const source = this.frontHeldSource(ref, message.key, message.chain ?? 0);
+    const call = (binding: string, method: string, args: unknown[]) => this.options.onBinding(message.key, binding, method, args, message.chain ?? 0);
+    return putFromSource(source, message.binding, objectKey, settings, call);
   }
 
   private responseBodyReader(id: number, worker: WorkerProcess): ResponseBodyReader {

@@ -1,7 +1,10 @@
 // Messages between the front process and a worker process, over the channel
 // of ./channel.ts (JSON with bytes beside it, or v8.serialize for arbitrary data).
 import type { ChannelCodec } from "./channel.js";
-import type { BindingSpec, HeaderList, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+import type { BindingSpec, HeaderList, HostStreamRef, InstalledHandlers, LogLevel } from "../runtime/protocol.js";
+
+/** A body the front holds, passed on by a function (runtime/protocol.ts HostStreamRef). */
+export type FrontHeldRef = Exclude<HostStreamRef, { from: "fetch" }>;
 
 /**
  * Set by the host on every outbound fetch: how many function-to-function hops
@@ -101,6 +104,8 @@ export type WorkerMessage =
       body: null | Uint8Array | string;
       /** The body streams: the front pulls it chunk by chunk. */
       stream?: true;
+      /** The body is one the front holds (a request body, a bucket object): it sends it on itself (./pass-through.ts). */
+      pipe?: FrontHeldRef;
       cold: boolean;
       done?: InvocationDone;
     }

@@ -6,7 +6,7 @@
 // .apply, Reflect or anything user code could replace), so no user-reachable
 // code ever receives them.
 import type { IsolateMessage, OutboundRequest, SubtleMethod } from "./protocol.js";
-import { MAX_RANDOM_BYTES } from "./protocol.js";
+import { MAX_LOG_CHARS_PER_INVOCATION, MAX_RANDOM_BYTES } from "./protocol.js";
 
 type OpRequest =
   | { name: "timer"; ms: number; id: number | null }
@@ -160,6 +160,23 @@ export function invocationStarted(id: number): void {
 
 export function invocationEnded(id: number): void {
   liveInvocations.delete(id);
+  logChars.delete(id);
+}
+
+/** Console characters each live invocation has sent. */
+const logChars = new Map<number, number>();
+
+/**
+ * Counts `chars` of console output against invocation `id`'s budget; false
+ * once it is spent. The first message past it still goes: the host, which
+ * enforces the budget, then says that the rest is dropped.
+ */
+export function spendLogChars(id: number | null, chars: number): boolean {
+  if (id === null) return true;
+  const before = logChars.get(id) ?? 0;
+  if (before > MAX_LOG_CHARS_PER_INVOCATION) return false;
+  logChars.set(id, before + chars);
+  return true;
 }
 
 /**

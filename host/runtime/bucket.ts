@@ -6,6 +6,7 @@ import { Blob, blobBytes } from "./blob.js";
 import { utf8Decode, utf8Encode } from "./encoding.js";
 import { Headers } from "./headers.js";
 import { bindingCall } from "./kv.js";
+import { claimHostStream, markHostStream } from "./host-stream.js";
 import { ReadableStream, chunkBytes, concatBytes, readAllBytes, streamOfInline } from "./streams.js";
 
 /** What the host sends for an object (uploaded: ms since the epoch). */
@@ -184,6 +185,9 @@ export class Bucket {
   /** Streams `stream` to the host in chunks of about 1 MiB, each acknowledged before the next is sent. */
   async #putStream(key: string, stream: ReadableStream<unknown>, settings: Record<string, unknown>): Promise<BucketObject> {
     if (stream.locked) throw new TypeError("bucket put: the body stream is locked");
+    const pipe = claimHostStream(stream);
+    // Bytes the host holds (a request body, a fetch response, another object): it stores them itself.
+    if (pipe !== null) return new BucketObject((await bindingCall(this.#binding, "putFrom", [key, pipe, settings])) as WireObject);
     const handle = (await bindingCall(this.#binding, "beginPut", [])) as number;
     const reader = stream.getReader();
     let pending: Uint8Array[] = [];
@@ -216,7 +220,7 @@ export class Bucket {
   #readStream(handle: number): ReadableStream<Uint8Array> {
     const binding = this.#binding;
     let over = false;
-    return new ReadableStream<Uint8Array>(
+    const stream = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
           const chunk = (await bindingCall(binding, "read", [handle])) as Uint8Array | null;
@@ -231,6 +235,7 @@ export class Bucket {
       },
       { highWaterMark: 0 },
     );
+    return markHostStream(stream, { from: "object", binding, read: handle });
   }
 }
 

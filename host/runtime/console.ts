@@ -1,7 +1,7 @@
 // console, per the Console Standard (https://console.spec.whatwg.org/) with
 // Node's formatting (%s %d %i %f %o %O %j %c, util.inspect for objects).
 // Every line goes to the host as one `log` message, credited to the running invocation.
-import { currentInvocation, emit } from "./bridge.js";
+import { currentInvocation, emit, spendLogChars } from "./bridge.js";
 import { inspect } from "./inspect.js";
 import type { LogLevel } from "./protocol.js";
 
@@ -90,7 +90,9 @@ const timers = new Map<string, number>();
 function send(level: LogLevel, message: string): void {
   let text = groupIndent === "" ? message : groupIndent + message.replace(/\n/g, `\n${groupIndent}`);
   if (text.length > MAX_MESSAGE_CHARS) text = `${text.slice(0, MAX_MESSAGE_CHARS)}... (${text.length - MAX_MESSAGE_CHARS} more characters)`;
-  emit({ t: "log", id: currentInvocation(), level, message: text });
+  const id = currentInvocation();
+  // Counted as the host counts it (./protocol.ts MAX_LOG_CHARS_PER_INVOCATION).
+  if (spendLogChars(id, text.length)) emit({ t: "log", id, level, message: text });
 }
 
 function labelOf(label: unknown): string {

@@ -10,6 +10,7 @@ import { DOMException } from "./dom-exception.js";
 import { Bucket } from "./bucket.js";
 import { KVNamespace } from "./kv.js";
 import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent, ScheduledEvent, StorageEvent as StorageEventData, TriggerEvent } from "./protocol.js";
+import { claimHostStream, markHostStream } from "./host-stream.js";
 import { describeError, reportRejection, reportUncaught } from "./report-error.js";
 import { requestFromHost } from "./request.js";
 import { Response, responseHead } from "./response.js";
@@ -131,7 +132,7 @@ function signalOf(invocation: Invocation): AbortSignal {
 
 /** The request body the host streams: each pull asks the host for the next chunk. */
 function requestBodyStream(invocation: Invocation): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
         if (invocation.done) return Promise.reject(new TypeError("the request body cannot be read after the invocation is over"));
@@ -154,6 +155,7 @@ function requestBodyStream(invocation: Invocation): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+  return markHostStream(stream, { from: "request", id: invocation.id });
 }
 
 /** Captured at boot: user code may replace JSON's methods. */
@@ -332,6 +334,14 @@ function respond(invocation: Invocation, response: unknown): void {
     if (payload === null || payload instanceof Uint8Array || typeof payload === "string") {
       const body = typeof payload === "string" ? { text: payload } : payload;
       emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body });
+      invocation.responseOver = true;
+      finishIfOver(invocation);
+      return;
+    }
+    const pipe = claimHostStream(payload);
+    if (pipe !== null) {
+      // Bytes the host holds: it sends them on itself, and the function's part is over.
+      emit({ t: "response", id: invocation.id, status: head.status, statusText: head.statusText, headers: head.headers, body: { pipe } });
       invocation.responseOver = true;
       finishIfOver(invocation);
       return;

@@ -3,11 +3,57 @@
 // UTF-16LE/BE and windows-1252 (latin1, ascii). Also the UTF-8 helpers the
 // body code uses directly.
 
+import { type HostTextCodec, TEXT_ON_HOST_BYTES } from "./protocol.js";
+
+// ---- the host's native UTF-8 -------------------------------------------------
+
+/** Large inputs are coded by the host in native code (~15 ms of JS per MiB otherwise). */
+let hostText: HostTextCodec | null = null;
+
+/** Takes `__atoll_text` (protocol.ts); without it (some tests), everything is coded here. */
+export function useHostText(codec: unknown): void {
+  if (typeof codec === "function") hostText = codec as HostTextCodec;
+}
+
+/** The host's UTF-8 decoding of `bytes` (null: not valid UTF-8, when `fatal`), or undefined when it could not. */
+function decodeOnHost(bytes: Uint8Array, fatal: boolean): string | null | undefined {
+  try {
+    const text = hostText!(fatal ? "decode-fatal" : "decode", bytes);
+    if (typeof text === "string" || (fatal && text === null)) return text;
+  } catch {
+    // Out of memory on the host side, or the like: the JS path gives the same answer.
+  }
+  return undefined;
+}
+
+/**
+ * Where a stream's chunk may be cut so that the rest (at most 3 bytes) holds
+ * only an unfinished sequence: just before a lead byte whose sequence runs
+ * past the end. Decoding both parts one after the other is decoding the whole.
+ */
+function completeLength(bytes: Uint8Array): number {
+  const length = bytes.length;
+  for (let back = 1; back <= 3 && back <= length; back++) {
+    const byte = bytes[length - back]!;
+    if (byte < 0x80) return length;
+    if (byte >= 0xc0) return (byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2) > back ? length - back : length;
+  }
+  return length;
+}
+
 // ---- UTF-8 encoding --------------------------------------------------------
 
 /** UTF-8 bytes of `input`; lone surrogates become U+FFFD. */
 export function utf8Encode(input: string): Uint8Array {
   const length = input.length;
+  if (length >= TEXT_ON_HOST_BYTES && hostText !== null) {
+    try {
+      const bytes = hostText("encode", input);
+      if (bytes instanceof Uint8Array) return bytes;
+    } catch {
+      // As for decoding: the JS below gives the same answer.
+    }
+  }
   let i = 0;
   while (i < length && input.charCodeAt(i) < 0x80) i++;
   if (i === length) {
@@ -120,6 +166,16 @@ class Utf8Decoder {
   /** Decodes `bytes`; with `flush`, an unfinished sequence at the end is an error. Returns null on error when fatal. */
   decode(bytes: Uint8Array, flush: boolean, fatal: boolean): string | null {
     const length = bytes.length;
+    if (length >= TEXT_ON_HOST_BYTES && this.needed === 0 && hostText !== null) {
+      const cut = flush ? length : completeLength(bytes);
+      const head = decodeOnHost(cut === length ? bytes : bytes.subarray(0, cut), fatal);
+      if (head === null) return null;
+      if (head !== undefined) {
+        if (cut === length) return head;
+        const tail = this.decode(bytes.subarray(cut), flush, fatal);
+        return tail === null ? null : head + tail;
+      }
+    }
     // ASCII fast path when nothing is pending.
     if (this.needed === 0) {
       let ascii = 0;

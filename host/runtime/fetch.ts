@@ -8,6 +8,7 @@ import { onAbort } from "./abort.js";
 import { takeBodyPayload } from "./body.js";
 import { utf8Encode } from "./encoding.js";
 import { currentInvocation, messageOf, releaseOp, startOp } from "./bridge.js";
+import { claimHostStream, markHostStream } from "./host-stream.js";
 import { headerList } from "./headers.js";
 import type { OutboundRequest, OutboundResponse } from "./protocol.js";
 import { Request, type RequestInfo, type RequestInit } from "./request.js";
@@ -71,7 +72,7 @@ class OutboundFetch {
 
   /** The response body: each pull is one `fetch-read` op. */
   private responseBody(): ReadableStream<Uint8Array> {
-    return new ReadableStream<Uint8Array>(
+    const stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
           this.body = controller;
@@ -102,6 +103,7 @@ class OutboundFetch {
       },
       { highWaterMark: 0 },
     );
+    return markHostStream(stream, { from: "fetch", fetch: this.op });
   }
 
   /** Sends a streamed request body, one `fetch-upload` op per chunk, each waiting for the host to take it. */
@@ -133,16 +135,17 @@ export function fetch(input: RequestInfo, init?: RequestInit): Promise<Response>
     const scheme = request.url.slice(0, request.url.indexOf(":") + 1);
     if (scheme !== "http:" && scheme !== "https:") throw new TypeError(`fetch: only http: and https: URLs can be fetched, not ${scheme} (${request.url})`);
     const payload = takeBodyPayload(request);
+    const pipe = payload instanceof ReadableStream ? claimHostStream(payload) : null;
     const outbound: OutboundRequest = {
       method: request.method,
       url: request.url,
       headers: headerList(request.headers),
-      body: payload instanceof ReadableStream ? "stream" : typeof payload === "string" ? utf8Encode(payload) : payload,
+      body: pipe !== null ? { pipe } : payload instanceof ReadableStream ? "stream" : typeof payload === "string" ? utf8Encode(payload) : payload,
       redirect: request.redirect as OutboundRequest["redirect"],
     };
     const pending = new OutboundFetch(resolve, reject);
     pending.op = startOp({ name: "fetch", id: currentInvocation(), request: outbound }, (ok, value) => pending.answer(ok, value));
     onAbort(signal, (reason) => pending.fail(reason));
-    if (payload instanceof ReadableStream) void pending.upload(payload);
+    if (payload instanceof ReadableStream && pipe === null) void pending.upload(payload);
   });
 }

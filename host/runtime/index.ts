@@ -11,7 +11,7 @@ import { createConsole } from "./console.js";
 import { crypto } from "./crypto.js";
 import { abort, dispatch, install, pull } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
-import { TextDecoder, TextEncoder } from "./encoding.js";
+import { TextDecoder, TextEncoder, useHostText } from "./encoding.js";
 import { ErrorEvent, PromiseRejectionEvent } from "./error-events.js";
 import { CustomEvent, Event, EventTarget } from "./events.js";
 import { fetch } from "./fetch.js";
@@ -35,8 +35,10 @@ import { URLPattern } from "./url-pattern.js";
 const global = globalThis as unknown as Record<string, unknown>;
 
 connectHost(global.__atoll_emit, global.__atoll_random_bytes);
+useHostText(global.__atoll_text);
 delete global.__atoll_emit;
 delete global.__atoll_random_bytes;
+delete global.__atoll_text;
 
 // Shared memory and WebAssembly are not offered: WebAssembly memory escapes
 // the isolate's memory limit, and shared memory enables timing attacks.

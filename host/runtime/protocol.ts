@@ -7,7 +7,8 @@
 //   1. set globals `__atoll_emit` (Callback, sync mode, called during the
 //      host's calls into the isolate, taking one IsolateMessage, an array of
 //      them, or the JSON text of such an array) and
-//      `__atoll_random_bytes` (Callback, sync mode);
+//      `__atoll_random_bytes` (Callback, sync mode) and `__atoll_text`
+//      (Callback, sync mode: HostTextCodec, UTF-8 of large inputs in native code);
 //   2. run the runtime script, which captures both in its closure, deletes them,
 //      and leaves `globalThis.__atoll_runtime: RuntimeEntryPoints`;
 //   3. take References to the entry points, then delete `__atoll_runtime`;
@@ -62,10 +63,29 @@ export interface OutboundRequest {
   method: string;
   url: string;
   headers: HeaderList;
-  /** null: no body. Uint8Array: all of it. "stream": sent through `fetch-upload` ops. */
-  body: null | Uint8Array | "stream";
+  /**
+   * null: no body. Uint8Array: all of it. "stream": sent through `fetch-upload` ops.
+   * { pipe }: a body the host already holds, which it sends on by itself.
+   */
+  body: null | Uint8Array | "stream" | { pipe: HostStreamRef };
   redirect: "follow" | "manual" | "error";
 }
+
+/**
+ * A body stream whose bytes the host holds (a request body it streams in, an
+ * outbound fetch's response, a bucket object being read). When the function
+ * hands such a stream on untouched (as a response body, to bucket.put, as an
+ * outbound fetch's body), the runtime sends this instead of pumping chunks,
+ * and the host pipes the bytes without the isolate: the function pays no CPU
+ * for bytes it only passes along.
+ */
+export type HostStreamRef =
+  /** The request body of invocation `id`. */
+  | { from: "request"; id: number }
+  /** The response body of the outbound fetch whose op is `fetch`. */
+  | { from: "fetch"; fetch: number }
+  /** A bucket object read through handle `read` of binding `binding`. */
+  | { from: "object"; binding: string; read: number };
 
 /** The host's answer to a `fetch` op: the response head, with small bodies inline. */
 export interface OutboundResponse {
@@ -141,9 +161,10 @@ export type RejectionReason =
 export type IsolateMessage =
   /**
    * The response head. body: null (none), Uint8Array (whole body, inline),
-   * { text } (whole body, inline, text the host encodes as UTF-8), "stream" (pull it).
+   * { text } (whole body, inline, text the host encodes as UTF-8), "stream" (pull it),
+   * { pipe } (a stream the host holds: it sends the bytes on by itself).
    */
-  | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | { text: string } | "stream" }
+  | { t: "response"; id: number; status: number; statusText: string; headers: HeaderList; body: null | Uint8Array | { text: string } | "stream" | { pipe: HostStreamRef } }
   /** One chunk of a streamed response body, answering `pull(id)`. */
   | { t: "chunk"; id: number; data: Uint8Array }
   /** The streamed response body ended, answering `pull(id)`. */
@@ -212,6 +233,25 @@ export const KV_LIMITS = {
 
 /** The host's refusal of a timer whose invocations are over: the runtime drops it without a word. */
 export const TIMER_CANCELLED = "atoll:timer-owner-over";
+
+/**
+ * `__atoll_text(kind, input)`: UTF-8 done by the host's native code, for
+ * inputs of TEXT_ON_HOST_BYTES or more (below that, the call costs more than
+ * the runtime's own JS). "encode": string → Uint8Array (lone surrogates as
+ * U+FFFD); "decode": Uint8Array → string, errors replaced, a BOM kept;
+ * "decode-fatal": the same, or null when the bytes are not valid UTF-8.
+ */
+export type HostTextCodec = (kind: "encode" | "decode" | "decode-fatal", input: string | Uint8Array) => string | Uint8Array | null;
+
+/** Inputs this large (bytes, or UTF-16 units) go to `__atoll_text`. */
+export const TEXT_ON_HOST_BYTES = 8 * 1024;
+
+/**
+ * Console output one invocation may write, in characters; the host drops the
+ * rest and says so. The runtime stops sending once past it too (formatting
+ * and copying a log flood the host would drop costs the function CPU).
+ */
+export const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 
 /** Most bytes `__atoll_random_bytes(n)` hands out per call. */
 export const MAX_RANDOM_BYTES = 65536;

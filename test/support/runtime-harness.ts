@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, RejectionReason } from "../../host/runtime/protocol.js";
 import { encodeEvent, MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
 import { KeyVault } from "../../host/executor/worker/subtle-host.js";
+import { hostText } from "../../host/executor/worker/host-text.js";
 
 const RUNTIME_URL = new URL("../../runtime/runtime.js", import.meta.url);
 const FETCH_TIMEOUT_MS = 5000;
@@ -62,7 +63,7 @@ export interface FetchResult {
   text: string;
   json(): unknown;
   /** How the body arrived: "none", "inline" or "stream" (then `chunks` counts the chunk messages). */
-  bodyKind: "none" | "inline" | "stream";
+  bodyKind: "none" | "inline" | "stream" | "piped";
   chunks: number;
   /** Set when the runtime reported an `error` for the invocation. */
   error: { message: string; stack: string } | null;
@@ -137,6 +138,7 @@ export class RuntimeHarness {
         { sync: true },
       ),
     );
+    global.setSync("__atoll_text", new ivm.Callback(hostText, { sync: true }));
     compileRuntime(this.isolate).runSync(this.context);
     produceRuntimeCache(this.isolate);
     const runtime = global.getSync("__atoll_runtime", { reference: true }) as ivm.Reference<Record<string, unknown>>;
@@ -239,6 +241,11 @@ export class RuntimeHarness {
     if (head.body instanceof Uint8Array) {
       result.bodyKind = "inline";
       result.body = head.body;
+    } else if (head.body !== null && typeof head.body === "object" && "pipe" in head.body) {
+      // A body the host holds, passed on: here, the request's own chunks.
+      if (head.body.pipe.from !== "request") throw new Error(`the harness cannot pipe a ${head.body.pipe.from} body`);
+      result.bodyKind = "piped";
+      result.body = concat(state.bodyChunks.splice(0));
     } else if (head.body !== null && typeof head.body === "object") {
       // Text, which the host encodes as UTF-8.
       result.bodyKind = "inline";

@@ -4,13 +4,15 @@
 import ivm from "isolated-vm";
 import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
-import type { BindingSpec, FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
-import { MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
+import type { BindingSpec, FetchEvent, HeaderList, HostStreamRef, InstalledHandlers, IsolateMessage, LogLevel, OutboundRequest, RejectionReason, SubtleMethod } from "../../runtime/protocol.js";
+import { MAX_LOG_CHARS_PER_INVOCATION, MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { KeyVault } from "./subtle-host.js";
 import { Subrequests } from "./subrequests.js";
+import { hostText } from "./host-text.js";
+import { type HostSource, isHostStreamRef } from "../pass-through.js";
 import type { ExecutionMarkerWriter } from "../execution-marker.js";
 
 /**
@@ -54,7 +56,10 @@ export interface InvocationLimits {
 interface Running {
   /** CPU time charged so far, ms. */
   cpuMs: number;
-  wallTimer: NodeJS.Timeout;
+  /** When the wall-clock limit ends it (performance.now() time). */
+  deadline: number;
+  /** Its wall-clock timer, made only once it outlives the call that started it (most never do). */
+  wallTimer: NodeJS.Timeout | null;
   subrequests: number;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
   depth: number;
@@ -76,7 +81,6 @@ const MAX_LOG_MESSAGE_CHARS = 16 * 1024;
 const TIMEOUT_SLACK_FACTOR = 2;
 const TIMEOUT_SLACK_MS = 20;
 /** console output one invocation may write (about 1 MiB); the rest is dropped, with one line that says so. */
-const MAX_LOG_CHARS_PER_INVOCATION = 1024 * 1024;
 const MAX_HEADERS = 1000;
 const MAX_URL_CHARS = 16 * 1024;
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
@@ -143,6 +147,7 @@ export class FunctionIsolate {
       // Synchronous: called on this thread during applySync, it costs a function call.
       await global.set("__atoll_emit", new ivm.Callback((message: unknown) => booted?.emitted.push(message), { sync: true }));
       await global.set("__atoll_random_bytes", new ivm.Callback(randomBytes, { sync: true }));
+      await global.set("__atoll_text", new ivm.Callback((kind: unknown, input: unknown) => booted!.textOnHost(kind, input), { sync: true }));
       await (await image.compile(isolate)).run(context);
       const runtime = (await global.get("__atoll_runtime", { reference: true })) as ivm.Reference<Record<string, unknown>>;
       const entryPoint = async (name: string) => (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
@@ -240,9 +245,26 @@ export class FunctionIsolate {
     return { handlers, producedCodeCache, loadMs: performance.now() - started };
   }
 
-  /** Lets the function fetch, through `dispatcher` (the worker's egress-checked Agent). */
-  allowFetch(dispatcher: Dispatcher): void {
+  /**
+   * Lets the function fetch, through `dispatcher` (the worker's egress-checked
+   * Agent); `openSource` opens the bodies it passes on (../pass-through.ts) for
+   * invocation `id`.
+   */
+  allowFetch(dispatcher: Dispatcher, openSource: (ref: HostStreamRef, id: number | null) => HostSource): void {
     this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value));
+    this.openSource = openSource;
+  }
+
+  private openSource: ((ref: HostStreamRef, id: number | null) => HostSource) | null = null;
+
+  /** Whether `id` is one of this isolate's live invocations. */
+  runs(id: number): boolean {
+    return this.invocations.has(id);
+  }
+
+  /** Takes over the streamed response body of fetch `op` (./subrequests.ts takeBody). */
+  takeFetchBody(op: number): HostSource | null {
+    return this.subrequests?.takeBody(op) ?? null;
   }
 
   /**
@@ -251,9 +273,29 @@ export class FunctionIsolate {
    * every kind of event.
    */
   dispatch(id: number, event: string, body: FetchEvent["body"] = null, depth = 0, chain = 0): void {
-    const wallTimer = setTimeout(() => this.terminate([id], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`), this.limits.wallMs);
-    this.invocations.set(id, { cpuMs: 0, wallTimer, subrequests: 0, depth, chain, logChars: 0 });
+    this.invocations.set(id, { cpuMs: 0, deadline: performance.now() + this.limits.wallMs, wallTimer: null, subrequests: 0, depth, chain, logChars: 0 });
     this.call(this.entry.dispatch, [id, event, body], id);
+    if (this.invocations.has(id)) this.watchWallClock(id);
+  }
+
+  /** Invocations that outlived their first call, waiting for their wall-clock timer (set at the end of the turn). */
+  private unwatched: number[] = [];
+
+  private watchWallClock(id: number): void {
+    if (this.unwatched.push(id) > 1) return;
+    setImmediate(() => {
+      const ids = this.unwatched;
+      this.unwatched = [];
+      const now = performance.now();
+      for (const unwatched of ids) {
+        const running = this.invocations.get(unwatched);
+        if (!running || running.wallTimer !== null) continue;
+        running.wallTimer = setTimeout(
+          () => this.terminate([unwatched], "wall_ms", `the invocation took longer than its wall-clock limit of ${this.limits.wallMs} ms`),
+          Math.max(0, running.deadline - now),
+        );
+      }
+    });
   }
 
   /**
@@ -273,7 +315,7 @@ export class FunctionIsolate {
   private invocationOver(id: number): void {
     const running = this.invocations.get(id);
     if (!running) return;
-    clearTimeout(running.wallTimer);
+    if (running.wallTimer !== null) clearTimeout(running.wallTimer);
     this.invocations.delete(id);
     this.subrequests?.invocationEnded(id);
     for (const [op, entry] of this.timers) {
@@ -327,7 +369,7 @@ export class FunctionIsolate {
     this.timers.clear();
     this.subrequests?.dispose();
     this.keys.dispose();
-    for (const running of this.invocations.values()) clearTimeout(running.wallTimer);
+    for (const running of this.invocations.values()) if (running.wallTimer !== null) clearTimeout(running.wallTimer);
     this.invocations.clear();
     this.calls.length = 0;
     this.emitted = [];
@@ -386,8 +428,31 @@ export class FunctionIsolate {
     }
   }
 
+  /**
+   * CPU the host spent for the call in progress (native UTF-8, `__atoll_text`),
+   * ms: isolated-vm's CPU time leaves out the time in callbacks, so it is
+   * added to the call's charge; past the call's budget the host refuses
+   * (the runtime then codes in JS, which the CPU limit stops).
+   */
+  private hostCpuMs = 0;
+  private hostCpuBudgetMs = 0;
+
+  /** `__atoll_text`, timed and charged to the call that made it. */
+  textOnHost(kind: unknown, input: unknown): string | Uint8Array | null {
+    if (this.hostCpuMs > this.hostCpuBudgetMs) throw new Error("over the CPU budget");
+    const start = process.cpuUsage();
+    try {
+      return hostText(kind, input);
+    } finally {
+      const used = process.cpuUsage(start);
+      this.hostCpuMs += (used.user + used.system) / 1000;
+    }
+  }
+
   private runCall({ reference, args, id }: PendingCall): void {
     const charged = id !== null && this.invocations.has(id) ? [id] : [...this.invocations.keys()];
+    this.hostCpuMs = 0;
+    this.hostCpuBudgetMs = this.remainingCpuMs(charged);
     // isolated-vm's timeout counts wall time: on a busy machine a thread
     // waiting for a core would be stopped for CPU it never used. So it is
     // only the soft first stop, with slack; the limit itself is checked
@@ -404,9 +469,10 @@ export class FunctionIsolate {
     marker?.exit();
     if (failure !== null) return this.callFailed(reference, id, charged, before, failure.error);
     const used = this.charge(charged, before);
-    const over = charged.filter((charge) => (this.invocations.get(charge)?.cpuMs ?? 0) > this.limits.cpuMs);
+    let over: number[] | null = null;
+    for (const charge of charged) if ((this.invocations.get(charge)?.cpuMs ?? 0) > this.limits.cpuMs) (over ??= []).push(charge);
     // What a call that went over its budget emitted is dropped with the isolate.
-    if (over.length > 0) return this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+    if (over !== null) return this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
     this.takeEmitted();
   }
 
@@ -437,7 +503,8 @@ export class FunctionIsolate {
   /** Adds the CPU the isolate used since `before` to each of `ids`; returns it, ms. */
   private charge(ids: number[], before: bigint): number {
     if (this.isolate.isDisposed) return 0;
-    const usedMs = Math.max(0, Number(this.isolate.cpuTime - before) / 1e6);
+    const usedMs = Math.max(0, Number(this.isolate.cpuTime - before) / 1e6) + this.hostCpuMs;
+    this.hostCpuMs = 0;
     for (const id of ids) {
       const running = this.invocations.get(id);
       if (running) running.cpuMs += usedMs;
@@ -589,8 +656,16 @@ export class FunctionIsolate {
       }
       depth = Math.max(depth, running.depth);
     }
+    let piped: HostSource | null = null;
+    if (typeof request.body === "object" && request.body !== null && !(request.body instanceof Uint8Array)) {
+      try {
+        piped = this.openSource!(request.body.pipe, id);
+      } catch (error) {
+        return this.resolve(op, false, `fetch ${request.method} ${request.url}: the body cannot be sent: ${messageOf(error)}`);
+      }
+    }
     for (const owner of owners) this.invocations.get(owner)!.subrequests++;
-    this.subrequests.start(op, request, owners, depth + 1);
+    this.subrequests.start(op, request, owners, depth + 1, piped);
   }
 
   private setTimer(op: number, ms: number, id: number | null): void {
@@ -627,6 +702,8 @@ interface CheckedResponse {
   headers: HeaderList;
   body: null | Uint8Array | string;
   stream?: true;
+  /** The body is one the host holds: the worker sends it on (../pass-through.ts). */
+  pipe?: HostStreamRef;
 }
 
 /** A message of the runtime that passed checkMessage. */
@@ -639,11 +716,19 @@ function checkMessage(raw: unknown, invocations: ReadonlyMap<number, unknown>): 
   switch (m.t) {
     case "response": {
       if (!ownId(m.id) || !isStatus(m.status) || typeof m.statusText !== "string" || !isHeaderList(m.headers)) return undefined;
-      const head = { t: "response" as const, id: m.id, status: m.status, statusText: m.statusText.slice(0, 256), headers: m.headers };
-      if (m.body === "stream") return { ...head, body: null, stream: true };
-      if (m.body === null || m.body instanceof Uint8Array) return { ...head, body: m.body };
-      const text = (m.body as { text?: unknown } | null)?.text;
-      return typeof text === "string" ? { ...head, body: text } : undefined;
+      let body: CheckedResponse["body"];
+      let pipe: HostStreamRef | undefined;
+      if (m.body === "stream" || m.body === null) body = null;
+      else if (m.body instanceof Uint8Array) body = m.body;
+      else if (typeof (m.body as { text?: unknown }).text === "string") body = (m.body as { text: string }).text;
+      else if (isHostStreamRef((m.body as { pipe?: unknown }).pipe)) {
+        body = null;
+        pipe = (m.body as { pipe: HostStreamRef }).pipe;
+      } else return undefined;
+      const checked: CheckedResponse = { t: "response", id: m.id, status: m.status, statusText: m.statusText.slice(0, 256), headers: m.headers, body };
+      if (m.body === "stream") checked.stream = true;
+      if (pipe !== undefined) checked.pipe = pipe;
+      return checked;
     }
     case "chunk":
       return ownId(m.id) && m.data instanceof Uint8Array ? { t: "chunk", id: m.id, data: m.data } : undefined;
@@ -706,7 +791,7 @@ function isOutboundRequest(value: unknown): value is OutboundRequest {
     r.url.length <= MAX_URL_CHARS &&
     /^https?:\/\//.test(r.url) &&
     isHeaderList(r.headers) &&
-    (r.body === null || r.body === "stream" || r.body instanceof Uint8Array) &&
+    (r.body === null || r.body === "stream" || r.body instanceof Uint8Array || isHostStreamRef((r.body as { pipe?: unknown }).pipe)) &&
     typeof r.redirect === "string" &&
     REDIRECT_MODES.has(r.redirect)
   );

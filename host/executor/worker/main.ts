@@ -5,7 +5,7 @@
 // is affected.
 import { Socket } from "node:net";
 import { FrameChannel } from "../channel.js";
-import type { FrontMessage, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
+import type { FrontMessage, InvocationDone, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
 import { isolateId, versionId, CHANNEL_CODEC } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate, messageOf, useExecutionMarker, type CheckedMessage } from "./function-isolate.js";
@@ -16,6 +16,8 @@ import { workerSettingsFromEnv } from "./settings.js";
 import { warmUpRuntime } from "./runtime-warmup.js";
 import { EgressPolicy } from "./egress.js";
 import { ExecutionMarkerWriter } from "../execution-marker.js";
+import { type HostSource, type SourceAccess, BadPipeError, isHostStreamRef, openHostSource, putFromSource } from "../pass-through.js";
+import type { HostStreamRef } from "../../runtime/protocol.js";
 
 const settings = workerSettingsFromEnv(process.env);
 if (settings.executionMarkerFile) useExecutionMarker(new ExecutionMarkerWriter(settings.executionMarkerFile));
@@ -41,10 +43,11 @@ function send(message: WorkerMessage): void {
 const running = new Map<number, FunctionIsolate>();
 /** Invocations waiting for their version's code to arrive. */
 const waitingForCode = new Map<string, Pending[]>();
-/** Request-body reads in flight: invocation id → op to answer. */
-const bodyReads = new Map<number, number>();
-/** Binding calls (KV, buckets) the front is answering: request number → the isolate's op. */
-const bindingCalls = new Map<number, { isolate: FunctionIsolate; op: number }>();
+type Answer = (ok: boolean, value: unknown) => void;
+/** Request-body reads in flight (one per invocation): invocation id → who gets the chunk. */
+const bodyReads = new Map<number, Answer>();
+/** Binding calls (KV, buckets) the front is answering: request number → who gets the result. */
+const bindingCalls = new Map<number, Answer>();
 let lastBindingCall = 0;
 /** Invocations whose isolate was booted for them, reported as cold. */
 const coldInvocations = new Set<number>();
@@ -101,7 +104,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     bindIsolate(isolate, key);
     // The execution marker (and so quarantine) names the version, whatever its env.
     isolate.label = versionId(key);
-    isolate.allowFetch(egress);
+    isolate.allowFetch(egress, (ref, id) => openHostSource(ref, sourceAccess(isolate!, key, id)));
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
       wallMs: isolateSettings.wallMs,
@@ -142,7 +145,7 @@ setInterval(() => {
 
 /** Once draining and idle, tells the front, which then stops this process. */
 function reportIfDrained(): void {
-  if (draining && running.size === 0 && waitingForCode.size === 0 && validating === 0) {
+  if (draining && running.size === 0 && responsePipes.size === 0 && waitingForCode.size === 0 && validating === 0) {
     draining = false;
     send({ t: "drained" });
   }
@@ -171,9 +174,27 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
   const vid = isolateId(key);
   isolate.listen((message: CheckedMessage) => {
     switch (message.t) {
-      case "response":
-        holdResponse({ ...message, cold: coldInvocations.delete(message.id) } as Extract<WorkerMessage, { t: "response" }>);
+      case "response": {
+        // The checked message is ours: it becomes the message to the front.
+        const response = message as Omit<Extract<WorkerMessage, { t: "response" }>, "pipe"> & { pipe?: HostStreamRef };
+        response.cold = coldInvocations.delete(message.id);
+        if (response.pipe !== undefined) {
+          const ref = response.pipe;
+          try {
+            if (ref.from === "fetch") {
+              // Its bytes are here: this worker sends them on as the front pulls.
+              delete response.pipe;
+              responsePipes.set(message.id, { source: openHostSource(ref, sourceAccess(isolate, key, message.id)), pulling: false });
+              response.stream = true;
+            } else checkFrontHeld(ref, isolate);
+          } catch (error) {
+            send({ t: "error", id: message.id, kind: "script", message: `the response body cannot be sent: ${messageOf(error)}`, stack: "" });
+            return;
+          }
+        }
+        holdResponse(response as Extract<WorkerMessage, { t: "response" }>);
         return;
+      }
       case "handled":
         send({ t: "handled", id: message.id, cold: coldInvocations.delete(message.id) });
         return;
@@ -190,13 +211,23 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
       case "done": {
         running.delete(message.id);
         coldInvocations.delete(message.id);
-        bodyReads.delete(message.id);
+        const done: InvocationDone = message.noRetry ? { cpuMs: message.cpuMs, noRetry: true } : { cpuMs: message.cpuMs };
         const held = heldResponses.get(message.id);
-        if (held) {
-          heldResponses.delete(message.id);
-          held.done = message.noRetry ? { cpuMs: message.cpuMs, noRetry: true } : { cpuMs: message.cpuMs };
-          send(held);
-        } else send(message);
+        if (responsePipes.has(message.id)) {
+          // Its JS is over; the front hears `done` once the body it passes on has been sent.
+          if (held) {
+            heldResponses.delete(message.id);
+            send(held);
+          }
+          pipesDone.set(message.id, done);
+        } else {
+          bodyReads.delete(message.id);
+          if (held) {
+            heldResponses.delete(message.id);
+            held.done = done;
+            send(held);
+          } else send(message);
+        }
         if (isolate.broken) pool.discard(vid, isolate);
         else pool.released(vid, isolate);
         reportIfDrained();
@@ -210,12 +241,15 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
         return;
       case "op":
         if (message.name === "request-body-read") {
-          bodyReads.set(message.id, message.op);
-          send({ t: "body-read", id: message.id });
+          const op = message.op;
+          readRequestBody(message.id, (ok, value) => isolate.resolve(op, ok, value));
         } else if (message.name === "binding") {
-          const req = ++lastBindingCall;
-          bindingCalls.set(req, { isolate, op: message.op });
-          send({ t: "binding", req, key, binding: message.binding, method: message.method, args: message.args, chain: isolate.chainOf(message.id) });
+          const op = message.op;
+          const answer: Answer = (ok, value) => {
+            if (!isolate.broken) isolate.resolve(op, ok, value);
+          };
+          if (message.method === "putFrom") putFrom(isolate, key, message.id, message.binding, message.args, answer);
+          else callBinding(key, message.binding, message.method, message.args, isolate.chainOf(message.id), answer);
         }
         return;
       case "cancel":
@@ -259,9 +293,9 @@ function receive(message: FrontMessage): void {
       return;
     }
     case "binding-result": {
-      const call = bindingCalls.get(message.req);
+      const answer = bindingCalls.get(message.req);
       bindingCalls.delete(message.req);
-      if (call && !call.isolate.broken) call.isolate.resolve(call.op, message.ok, message.value);
+      answer?.(message.ok, message.value);
       return;
     }
     case "drain":
@@ -269,18 +303,19 @@ function receive(message: FrontMessage): void {
       reportIfDrained();
       return;
     case "body-chunk": {
-      const op = bodyReads.get(message.id);
-      const isolate = running.get(message.id);
-      if (op === undefined || !isolate) return;
+      const answer = bodyReads.get(message.id);
+      if (answer === undefined) return;
       bodyReads.delete(message.id);
-      if (message.error) isolate.resolve(op, false, message.error);
-      else isolate.resolve(op, true, message.data);
+      if (message.error) answer(false, message.error);
+      else answer(true, message.data);
       return;
     }
     case "pull":
-      running.get(message.id)?.pull(message.id);
+      if (responsePipes.has(message.id)) pumpResponsePipe(message.id);
+      else running.get(message.id)?.pull(message.id);
       return;
     case "abort":
+      if (responsePipes.has(message.id)) endResponsePipe(message.id, message.reason);
       running.get(message.id)?.abort(message.id, message.reason);
       return;
     case "validate":
@@ -291,6 +326,113 @@ function receive(message: FrontMessage): void {
       });
       return;
   }
+}
+
+// ---- bodies passed along (../pass-through.ts) -------------------------------
+
+function readRequestBody(id: number, answer: Answer): void {
+  bodyReads.set(id, answer);
+  send({ t: "body-read", id });
+}
+
+function callBinding(key: VersionKey, binding: string, method: string, args: unknown[], chain: number, answer: Answer): void {
+  const req = ++lastBindingCall;
+  bindingCalls.set(req, answer);
+  send({ t: "binding", req, key, binding, method, args, chain });
+}
+
+/** What a function of `isolate` (version `key`), in invocation `id`, may read. */
+function sourceAccess(isolate: FunctionIsolate, key: VersionKey, id: number | null): SourceAccess {
+  return {
+    readRequestBody: (body) =>
+      new Promise((resolve, reject) => readRequestBody(body, (ok, value) => (ok ? resolve(value as Uint8Array | null) : reject(new Error(String(value)))))),
+    ownsInvocation: (other) => isolate.runs(other) || responsePipes.has(other),
+    takeFetchBody: (op) => isolate.takeFetchBody(op),
+    callBinding: (binding, method, args) =>
+      new Promise((resolve, reject) =>
+        callBinding(key, binding, method, args, isolate.chainOf(id), (ok, value) => {
+          if (ok) resolve(value);
+          else reject(Object.assign(new Error(String((value as { message?: unknown })?.message ?? value)), { wire: value }));
+        }),
+      ),
+  };
+}
+
+/** `bucket.put(key, stream)` with a stream the host holds: stored by the worker, the function awaits the result. */
+function putFrom(isolate: FunctionIsolate, key: VersionKey, id: number | null, binding: string, args: unknown[], answer: Answer): void {
+  const [objectKey, ref, settings] = args;
+  if (!isHostStreamRef(ref)) return answer(false, { name: "TypeError", message: "bucket put: that body stream cannot be stored (not a stream the host holds)" });
+  const access = sourceAccess(isolate, key, id);
+  let source: HostSource;
+  try {
+    if (ref.from !== "fetch") {
+      // A request body or an object: the front holds the bytes and stores them itself.
+      checkFrontHeld(ref, isolate);
+      return callBinding(key, binding, "putFrom", [objectKey, ref, settings], isolate.chainOf(id), answer);
+    }
+    source = openHostSource(ref, access);
+  } catch (error) {
+    return answer(false, { name: "TypeError", message: `bucket put: ${messageOf(error)}` });
+  }
+  putFromSource(source, binding, objectKey, settings, access.callBinding).then(
+    (wire) => answer(true, wire),
+    (error: unknown) => {
+      const wire = (error as { wire?: unknown }).wire;
+      answer(false, wire ?? { name: error instanceof BadPipeError ? "TypeError" : "Error", message: `bucket put: ${messageOf(error)}` });
+    },
+  );
+}
+
+/**
+ * A ref to bytes the front holds is passed to it as it is, once checked:
+ * a request body must be one of this isolate's live invocations' (object
+ * read handles the front checks against the script itself).
+ */
+function checkFrontHeld(ref: HostStreamRef, isolate: FunctionIsolate): void {
+  if (ref.from === "request" && !isolate.runs(ref.id)) throw new BadPipeError("that request body belongs to an invocation that is over");
+}
+
+/** Response bodies the worker sends on by itself, by invocation; `done` waits for them. */
+const responsePipes = new Map<number, { source: HostSource; pulling: boolean }>();
+/** The `done` of invocations whose JS is over but whose piped response is still being sent. */
+const pipesDone = new Map<number, InvocationDone>();
+
+/** The front pulled the next chunk of a piped response body. */
+function pumpResponsePipe(id: number): void {
+  const pipe = responsePipes.get(id)!;
+  if (pipe.pulling) return;
+  pipe.pulling = true;
+  pipe.source.read().then(
+    (chunk) => {
+      if (responsePipes.get(id) !== pipe) return;
+      pipe.pulling = false;
+      if (chunk === null) {
+        send({ t: "end", id });
+        endResponsePipe(id, null);
+      } else if (chunk.byteLength === 0) pumpResponsePipe(id);
+      else send({ t: "chunk", id, data: chunk });
+    },
+    (error: unknown) => {
+      if (responsePipes.get(id) !== pipe) return;
+      send({ t: "error", id, kind: "script", message: `the response body failed: ${messageOf(error)}`, stack: "" });
+      endResponsePipe(id, "failed");
+    },
+  );
+}
+
+/** The piped response of `id` ended (or was given up on, with `reason`): report the invocation done. */
+function endResponsePipe(id: number, reason: string | null): void {
+  const pipe = responsePipes.get(id);
+  if (!pipe) return;
+  responsePipes.delete(id);
+  if (reason !== null) pipe.source.cancel(reason);
+  const done = pipesDone.get(id);
+  // Not yet over: its JS still runs (waitUntil); its own `done` goes out as usual.
+  if (done === undefined) return;
+  pipesDone.delete(id);
+  bodyReads.delete(id);
+  send({ t: "done", id, ...done });
+  reportIfDrained();
 }
 
 send({ t: "ready", pid: process.pid });

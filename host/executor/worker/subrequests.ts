@@ -7,6 +7,7 @@ import { fetch as undiciFetch, type Dispatcher } from "undici";
 import type { HeaderList, OutboundRequest, OutboundResponse } from "../../runtime/protocol.js";
 import { FETCH_DEPTH_HEADER } from "../ipc.js";
 import { EgressRefusedError } from "./egress.js";
+import { type HostSource, webStreamOf } from "../pass-through.js";
 
 /** Answers an op of the isolate. */
 export type AnswerOp = (op: number, ok: boolean, value: unknown) => void;
@@ -34,8 +35,11 @@ export class Subrequests {
     private readonly answer: AnswerOp,
   ) {}
 
-  /** Starts fetch `op` for `owners`, `depth` hops away from a client request. */
-  start(op: number, request: OutboundRequest, owners: number[], depth: number): void {
+  /**
+   * Starts fetch `op` for `owners`, `depth` hops away from a client request;
+   * `piped`: the body, when it is one the host holds (request.body is then `{ pipe }`).
+   */
+  start(op: number, request: OutboundRequest, owners: number[], depth: number, piped: HostSource | null = null): void {
     const abort = new AbortController();
     const upload = request.body === "stream" ? new UploadChannel() : null;
     const entry: OpenFetch = { owners: new Set(owners), abort, upload, reader: null };
@@ -45,7 +49,7 @@ export class Subrequests {
     undiciFetch(request.url, {
       method: request.method,
       headers,
-      body: upload ? upload.stream : request.body,
+      body: upload ? upload.stream : piped ? webStreamOf(piped) : (request.body as Uint8Array | null),
       redirect: request.redirect,
       signal: abort.signal,
       dispatcher: this.dispatcher,
@@ -83,6 +87,39 @@ export class Subrequests {
         this.answer(op, false, describe(error));
       },
     );
+  }
+
+  /**
+   * Hands fetch `op`'s response body over to the worker, which sends it on by
+   * itself (runtime/protocol.ts HostStreamRef): from now on it outlives the
+   * invocations that made the fetch and this isolate. Null when the fetch has
+   * no streamed body (any more).
+   */
+  takeBody(op: number): HostSource | null {
+    const entry = this.open.get(op);
+    if (!entry?.reader) return null;
+    this.open.delete(op);
+    const reader = entry.reader;
+    let over = false;
+    return {
+      read: async () => {
+        if (over) return null;
+        try {
+          const { done, value } = await reader.read();
+          if (done) over = true;
+          return done ? null : value;
+        } catch (error) {
+          over = true;
+          throw new Error(`reading the response body failed: ${describe(error)}`);
+        }
+      },
+      cancel: () => {
+        if (over) return;
+        over = true;
+        entry.abort.abort();
+        reader.cancel().catch(() => {});
+      },
+    };
   }
 
   /** The runtime is done with fetch `op`: abort whatever is still in flight. */
