@@ -1,117 +1,198 @@
-// `npm run bench`: Atoll against bare Hono on @hono/node-server (the ceiling),
-// serving the same Hono app, measured in one run on this machine. Prints
-// figures and ratios; it never passes or fails.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// `npm run bench`: Atoll against workerd (Cloudflare's runtime, when it is
+// installed) and bare Hono on @hono/node-server (the ceiling), serving the
+// same functions, measured in one run on this machine; then Atoll's cold
+// start and memory per warm isolate. Prints figures and ratios; it never
+// passes or fails.
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { parse as parseToml } from "smol-toml";
-import { startHost } from "../host/main.js";
 import { deployProject } from "../bundler/deploy.js";
-import { load, type LoadResult } from "./load.js";
+import { startAtollProcess, type AtollProcess } from "./atoll-process.js";
+import { startBareHono } from "./bare-hono.js";
+import { rssBytes, type ProcessId } from "./proc.js";
+import { median, medianAndSpread, medianBy } from "./stats.js";
+import { runRounds, totalCpuUs, warmUp, type LoadSettings, type Sample, type Target } from "./throughput.js";
+import { findWorkerd, startWorkerd, type WorkerdLookup } from "./workerd.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HONO_FIXTURE = join(ROOT, "fixtures", "hono-app");
-const LOAD_PATH = process.env.BENCH_PATH ?? "/users/42/posts/7";
 /** A plain fetch handler too: Node's own Response is slow, which flatters Atoll against bare Hono apps that re-wrap responses. */
 const HELLO_FIXTURE = join(ROOT, "fixtures", "hello");
+const LOAD_PATH = process.env.BENCH_PATH ?? "/users/42/posts/7";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** One unrecorded run of each target before the rounds, seconds (0: none). */
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 1);
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 30);
 const WARM_ISOLATES = Number(process.env.BENCH_WARM_ISOLATES ?? 100);
+/** What Atoll's whole hello request (front + workers) should cost at most. */
+const HELLO_CPU_TARGET_US = 80;
 
+interface BenchFunction {
+  name: string;
+  fixture: string;
+  path: string;
+  /** Printed after the atoll/bare-hono ratio. */
+  bareRatioTarget?: string;
+}
+
+const FUNCTIONS: BenchFunction[] = [
+  { name: "hello", fixture: HELLO_FIXTURE, path: "/" },
+  { name: "hono-app", fixture: HONO_FIXTURE, path: LOAD_PATH, bareRatioTarget: "target ≥ 0.35" },
+];
 
 const work = mkdtempSync(join(tmpdir(), "atoll-bench-"));
-const figures: string[] = [];
-const say = (line: string) => {
-  figures.push(line);
-  console.log(line);
-};
+const say = (line: string) => console.log(line);
 
+let atoll: AtollProcess | undefined;
 try {
-  say(`machine: ${(await import("node:os")).cpus().length} cores, node ${process.version}; load: autocannon -c ${CONNECTIONS} -d ${DURATION_S} GET ${LOAD_PATH}`);
+  say(
+    `machine: ${cpus().length} cores, node ${process.version}; load: autocannon -c ${CONNECTIONS} -d ${DURATION_S}, ${ROUNDS} round${ROUNDS === 1 ? "" : "s"}, interleaved` +
+      `${WARMUP_S > 0 ? ` (after a ${WARMUP_S} s warm-up of each)` : " (no warm-up)"}; atoll: a host in a child process, a worker per core, request log off`,
+  );
+  const workerd = findWorkerd(ROOT);
+  say(workerd.found ? `workerd: ${workerd.version} (${workerd.bin}), one process` : `workerd: ${workerd.reason} (skipped)`);
+  atoll = await startAtollProcess(join(work, "data"));
 
-  // 1. The ceiling: the same apps bundled for Node and served by @hono/node-server.
-  const bare = await startBareHono(HONO_FIXTURE);
-  const bareLoad = await load(`http://127.0.0.1:${bare.port}${LOAD_PATH}`, {}, { connections: CONNECTIONS, durationS: DURATION_S });
-  bare.child.kill();
-  say(`hono-app, bare @hono/node-server: ${fmtLoad(bareLoad)}`);
-  const bareHello = await startBareHono(HELLO_FIXTURE);
-  const bareHelloLoad = await load(`http://127.0.0.1:${bareHello.port}/`, {}, { connections: CONNECTIONS, durationS: DURATION_S });
-  bareHello.child.kill();
-  say(`hello,    bare @hono/node-server: ${fmtLoad(bareHelloLoad)}`);
+  // 1. Throughput: the same function on workerd, bare @hono/node-server and Atoll.
+  for (const fn of FUNCTIONS) await compareThroughput(fn, atoll, workerd);
 
-  // 2. Atoll serving the same app: front + worker processes + isolate.
-  const host = await startHost({ dataDir: join(work, "data"), port: 0, hostname: "127.0.0.1", controlPort: 0, log: () => {} });
-  try {
-    const port = Number(new URL(host.dataUrl).port);
-    const deployed = await deployProject(HONO_FIXTURE, { controlUrl: host.controlUrl, token: host.token });
-    const name = deployed.name;
-    const atollLoad = await load(`http://127.0.0.1:${port}${LOAD_PATH}`, { host: `${name}.localhost:${port}` }, { connections: CONNECTIONS, durationS: DURATION_S });
-    say(`hono-app, atoll:                  ${fmtLoad(atollLoad)}`);
-    say(`  ratio atoll/bare: throughput ${ratio(atollLoad.requestsPerSecond, bareLoad.requestsPerSecond)} (target ≥ 0.35); p50 ${ratio(atollLoad.p50Ms, bareLoad.p50Ms)}, p99 ${ratio(atollLoad.p99Ms, bareLoad.p99Ms)}`);
-    const hello = await deployProject(HELLO_FIXTURE, { controlUrl: host.controlUrl, token: host.token });
-    const atollHelloLoad = await load(`http://127.0.0.1:${port}/`, { host: `${hello.name}.localhost:${port}` }, { connections: CONNECTIONS, durationS: DURATION_S });
-    say(`hello,    atoll:                  ${fmtLoad(atollHelloLoad)}`);
-    say(`  ratio atoll/bare: throughput ${ratio(atollHelloLoad.requestsPerSecond, bareHelloLoad.requestsPerSecond)}; p50 ${ratio(atollHelloLoad.p50Ms, bareHelloLoad.p50Ms)}, p99 ${ratio(atollHelloLoad.p99Ms, bareHelloLoad.p99Ms)}`);
-
-    // 3. Cold start: a new version, then its first request (client-side and server-side time).
-    const client: number[] = [];
-    const server: number[] = [];
-    for (let i = 0; i < COLD_STARTS; i++) {
-      await deployProject(HONO_FIXTURE, { controlUrl: host.controlUrl, token: host.token, message: `cold start ${i}` });
-      await new Promise((resolve) => setTimeout(resolve, 20)); // let the worker boot its next spare, as between real deploys
-      const viaHost = await timedRequest(port, `${name}.localhost:${port}`, LOAD_PATH);
-      client.push(viaHost.clientMs);
-      if (!/desc="cold"/.test(viaHost.serverTiming)) throw new Error(`expected a cold start, got ${viaHost.serverTiming}`);
-      server.push(Number(/dur=([\d.]+)/.exec(viaHost.serverTiming)?.[1]));
-    }
-    say(`cold start (new version, first request, n=${COLD_STARTS}): server p50 ${pct(server, 50).toFixed(2)} ms, p99 ${pct(server, 99).toFixed(2)} ms; client p50 ${pct(client, 50).toFixed(2)} ms (target p50 < 10 ms)`);
-    const warm: number[] = [];
-    for (let i = 0; i < 30; i++) warm.push(Number(/dur=([\d.]+)/.exec((await timedRequest(port, `${name}.localhost:${port}`, LOAD_PATH)).serverTiming)?.[1]));
-    say(`warm request, server time p50 ${pct(warm, 50).toFixed(3)} ms (cold/warm ${(pct(server, 50) / pct(warm, 50)).toFixed(1)}x)`);
-
-    // 4. Memory: RSS of the worker processes before and after warming many small functions.
-    const helloBundle = `export default { fetch: (r) => new Response("hi " + new URL(r.url).pathname) };`;
-    const rssBefore = workerRss(host.workerPids());
-    for (let i = 0; i < WARM_ISOLATES; i++) {
-      const script = `warm-${i}`;
-      await putScript(host.controlUrl, host.token, script, helloBundle);
-      await timedRequest(port, `${script}.localhost:${port}`, "/");
-    }
-    const honoBefore = workerRss(host.workerPids());
-    for (let i = 0; i < WARM_ISOLATES; i++) await timedRequest(port, `warm-${i}.localhost:${port}`, "/again");
-    const rssAfter = workerRss(host.workerPids());
-    say(`RSS per warm isolate (small fetch handler, ${WARM_ISOLATES} isolates): ${((honoBefore - rssBefore) / WARM_ISOLATES / 1024 / 1024).toFixed(2)} MiB (workers ${(rssBefore / 1048576).toFixed(0)} → ${(rssAfter / 1048576).toFixed(0)} MiB)`);
-  } finally {
-    await host.close();
-  }
+  // 2. Cold start, and 3. memory per warm isolate: Atoll alone.
+  await coldStart(atoll);
+  await memoryPerIsolate(atoll);
 } finally {
+  await atoll?.stop();
   rmSync(work, { recursive: true, force: true });
 }
 
-/** The fixture bundled for Node and served by @hono/node-server in its own process. */
-async function startBareHono(fixture: string): Promise<{ child: ChildProcess; port: number }> {
-  const config = parseToml(readFileSync(join(fixture, "atoll.toml"), "utf8")) as { name: string; main: string; vars?: Record<string, unknown> };
-  const appFile = join(work, `bare-${config.name}.mjs`);
-  await build({ entryPoints: [join(fixture, config.main)], bundle: true, format: "esm", platform: "node", outfile: appFile, logLevel: "warning" });
-  const serverFile = join(work, `bare-${config.name}-server.mjs`);
-  writeFileSync(
-    serverFile,
-    `import { serve } from ${JSON.stringify(join(ROOT, "node_modules/@hono/node-server/dist/index.mjs"))};
-     import app from ${JSON.stringify(appFile)};
-     const env = ${JSON.stringify(config.vars ?? {})}; const s = serve({ fetch: (req) => app.fetch(req, env, { waitUntil() {}, passThroughOnException() {} }), port: 0, hostname: "127.0.0.1" }, (info) => process.send(info.port));`,
-  );
-  const child = spawn(process.execPath, [serverFile], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const port = await new Promise<number>((resolve) => child.once("message", (port) => resolve(Number(port))));
-  return { child, port };
+// ---- Throughput -----------------------------------------------------------------
+
+async function compareThroughput(fn: BenchFunction, atoll: AtollProcess, workerd: WorkerdLookup): Promise<void> {
+  const deployed = await deployProject(fn.fixture, { controlUrl: atoll.controlUrl, token: atoll.token });
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const targets: Target[] = [];
+    if (workerd.found) {
+      const server = await startWorkerd(workerd.bin, fn.fixture, join(work, `workerd-${fn.name}`)).catch((error: unknown) => {
+        say(`workerd: could not serve ${fn.name}: ${error instanceof Error ? error.message : String(error)} (skipped)`);
+        return undefined;
+      });
+      if (server) {
+        stops.push(server.stop);
+        targets.push({ label: "workerd", url: `${server.url}${fn.path}`, headers: {}, processes: () => ({ workerd: server.processes() }) });
+      }
+    }
+    const bare = await startBareHono(ROOT, fn.fixture, work);
+    stops.push(bare.stop);
+    targets.push({ label: "bare-hono", url: `${bare.url}${fn.path}`, headers: {}, processes: () => ({ node: [bare.process] }) });
+    const port = new URL(atoll.dataUrl).port;
+    targets.push({
+      label: "atoll",
+      url: `${atoll.dataUrl}${fn.path}`,
+      headers: { host: `${deployed.name}.localhost:${port}` },
+      processes: () => ({ front: [atoll.front], workers: atoll.workers() }),
+    });
+
+    const settings: LoadSettings = { connections: CONNECTIONS, durationS: DURATION_S };
+    await warmUp(targets, { ...settings, durationS: WARMUP_S });
+    const samples = await runRounds(targets, ROUNDS, settings);
+    reportThroughput(fn, targets, samples);
+  } finally {
+    for (const stop of stops) await stop();
+  }
 }
 
+function reportThroughput(fn: BenchFunction, targets: Target[], samples: Sample[][]): void {
+  say(`${fn.name}: GET ${fn.path}, ${ROUNDS} × ${DURATION_S} s each (median (min–max) over the rounds; latencies: medians of each round's p50 and p99; CPU: the server's processes, per response)`);
+  const byLabel = new Map(targets.map((target, index) => [target.label, samples[index]!]));
+  for (const target of targets) say(`  ${target.label.padEnd(9)}  ${targetLine(byLabel.get(target.label)!)}`);
+  const atollSamples = byLabel.get("atoll")!;
+  for (const baseline of ["workerd", "bare-hono"]) {
+    const baselineSamples = byLabel.get(baseline);
+    if (!baselineSamples) continue;
+    const target = baseline === "bare-hono" && fn.bareRatioTarget ? ` (${fn.bareRatioTarget})` : "";
+    say(`  ratio atoll/${baseline}: ${ratioLine(atollSamples, baselineSamples)}${target}`);
+  }
+  say(`  CPU per ${fn.name} request: ${atollCpuLine(atollSamples)}${fn.name === "hello" ? ` (target ≤ ${HELLO_CPU_TARGET_US} µs)` : ""}`);
+  const workerdSamples = byLabel.get("workerd");
+  if (workerdSamples) say(`  CPU per ${fn.name} request, workerd: ${medianAndSpread(workerdSamples.map(totalCpuUs), whole, " µs")}`);
+}
 
-function fmtLoad(r: LoadResult): string {
-  return `${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, non-2xx ${r.non2xx}`;
+function targetLine(samples: Sample[]): string {
+  const loads = samples.map((sample) => sample.load);
+  const errors = loads.reduce((sum, load) => sum + load.errors, 0);
+  const non2xx = loads.reduce((sum, load) => sum + load.non2xx, 0);
+  return (
+    `${medianAndSpread(loads.map((load) => load.requestsPerSecond), whole, " req/s")}, ` +
+    `p50 ${median(loads.map((load) => load.p50Ms))} ms, p99 ${median(loads.map((load) => load.p99Ms))} ms, ` +
+    `CPU ${medianAndSpread(samples.map(totalCpuUs), whole, " µs/request")}, errors ${errors}, non-2xx ${non2xx}`
+  );
+}
+
+/** Atoll's figure over another's, round by round (each round's runs are close in time). */
+function ratioLine(atoll: Sample[], baseline: Sample[]): string {
+  const perRound = (figure: (sample: Sample) => number) => atoll.map((sample, round) => figure(sample) / Math.max(figure(baseline[round]!), 0.001));
+  const twoPlaces = (value: number) => value.toFixed(2);
+  return (
+    `throughput ${medianAndSpread(perRound((sample) => sample.load.requestsPerSecond), twoPlaces, "x")}; ` +
+    `p50 ${twoPlaces(median(perRound((sample) => sample.load.p50Ms)))}x, p99 ${twoPlaces(median(perRound((sample) => sample.load.p99Ms)))}x`
+  );
+}
+
+/** The front and the workers in the median round (so that they add up), then the spread of the total. */
+function atollCpuLine(samples: Sample[]): string {
+  const middle = medianBy(samples, totalCpuUs)!;
+  const totals = samples.map(totalCpuUs);
+  const spread = samples.length > 1 ? ` (rounds: ${whole(Math.min(...totals))}–${whole(Math.max(...totals))})` : "";
+  return `front ${us(middle.cpuUsPerRequest.front!)} + workers ${us(middle.cpuUsPerRequest.workers!)} = ${us(totalCpuUs(middle))}${spread}`;
+}
+
+function us(value: number): string {
+  return `${whole(value)} µs`;
+}
+
+function whole(value: number): string {
+  return value.toFixed(0);
+}
+
+// ---- Cold start and memory ----------------------------------------------------------
+
+/** A new version, then its first request (client-side and server-side time); then warm requests for comparison. */
+async function coldStart(atoll: AtollProcess): Promise<void> {
+  const port = Number(new URL(atoll.dataUrl).port);
+  const client: number[] = [];
+  const server: number[] = [];
+  let name = "";
+  for (let i = 0; i < COLD_STARTS; i++) {
+    name = (await deployProject(HONO_FIXTURE, { controlUrl: atoll.controlUrl, token: atoll.token, message: `cold start ${i}` })).name;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let the worker boot its next spare, as between real deploys
+    const viaHost = await timedRequest(port, `${name}.localhost:${port}`, LOAD_PATH);
+    client.push(viaHost.clientMs);
+    if (!/desc="cold"/.test(viaHost.serverTiming)) throw new Error(`expected a cold start, got ${viaHost.serverTiming}`);
+    server.push(Number(/dur=([\d.]+)/.exec(viaHost.serverTiming)?.[1]));
+  }
+  say(`cold start (new version, first request, n=${COLD_STARTS}): server p50 ${pct(server, 50).toFixed(2)} ms, p99 ${pct(server, 99).toFixed(2)} ms; client p50 ${pct(client, 50).toFixed(2)} ms (target p50 < 10 ms)`);
+  const warm: number[] = [];
+  for (let i = 0; i < 30; i++) warm.push(Number(/dur=([\d.]+)/.exec((await timedRequest(port, `${name}.localhost:${port}`, LOAD_PATH)).serverTiming)?.[1]));
+  say(`warm request, server time p50 ${pct(warm, 50).toFixed(3)} ms (cold/warm ${(pct(server, 50) / pct(warm, 50)).toFixed(1)}x)`);
+}
+
+/** RSS of the worker processes before and after warming many small functions. */
+async function memoryPerIsolate(atoll: AtollProcess): Promise<void> {
+  const port = Number(new URL(atoll.dataUrl).port);
+  const helloBundle = `export default { fetch: (r) => new Response("hi " + new URL(r.url).pathname) };`;
+  const rssBefore = workerRss(atoll.workers());
+  for (let i = 0; i < WARM_ISOLATES; i++) {
+    const script = `warm-${i}`;
+    await putScript(atoll.controlUrl, atoll.token, script, helloBundle);
+    await timedRequest(port, `${script}.localhost:${port}`, "/");
+  }
+  const warmed = workerRss(atoll.workers());
+  for (let i = 0; i < WARM_ISOLATES; i++) await timedRequest(port, `warm-${i}.localhost:${port}`, "/again");
+  const rssAfter = workerRss(atoll.workers());
+  say(`RSS per warm isolate (small fetch handler, ${WARM_ISOLATES} isolates): ${((warmed - rssBefore) / WARM_ISOLATES / 1024 / 1024).toFixed(2)} MiB (workers ${(rssBefore / 1048576).toFixed(0)} → ${(rssAfter / 1048576).toFixed(0)} MiB)`);
 }
 
 async function timedRequest(port: number, hostHeader: string, path: string): Promise<{ clientMs: number; serverTiming: string }> {
@@ -136,17 +217,8 @@ async function putScript(controlUrl: string, token: string, name: string, bundle
   if (response.status !== 201) throw new Error(`upload of ${name}: ${response.status} ${await response.text()}`);
 }
 
-function workerRss(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-  }
-  return total;
-}
-
-function ratio(atoll: number, bare: number): string {
-  return `${(atoll / Math.max(bare, 0.001)).toFixed(2)}x`;
+function workerRss(workers: ProcessId[]): number {
+  return workers.reduce((total, worker) => total + rssBytes(worker), 0);
 }
 
 function pct(values: number[], p: number): number {
