@@ -190,10 +190,10 @@ test("the runtime script boots from V8 code cache", async () => {
   try {
     const produced: CachedScript = first.compileScriptSync(code, { produceCachedData: true });
     assert.ok(produced.cachedData && produced.cachedData.copy().byteLength > 0);
-    assert.equal(boot(first, produced), "install,dispatch,pull,resolve,abort,rejection");
+    assert.equal(boot(first, produced), "install,dispatch,pull,resolve,abort,rejection,warm");
     const cached: CachedScript = second.compileScriptSync(code, { cachedData: produced.cachedData });
     assert.equal(cached.cachedDataRejected, false);
-    assert.equal(boot(second, cached), "install,dispatch,pull,resolve,abort,rejection");
+    assert.equal(boot(second, cached), "install,dispatch,pull,resolve,abort,rejection,warm");
   } finally {
     first.dispose();
     second.dispose();

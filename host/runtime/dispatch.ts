@@ -12,7 +12,8 @@ import { KVNamespace } from "./kv.js";
 import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent, ScheduledEvent, StorageEvent as StorageEventData, TriggerEvent } from "./protocol.js";
 import { claimHostStream, markHostStream } from "./host-stream.js";
 import { describeError, reportRejection, reportUncaught } from "./report-error.js";
-import { requestFromHost } from "./request.js";
+import { type Request, requestFromHost } from "./request.js";
+import { URL } from "./url.js";
 import { Response, responseHead } from "./response.js";
 import { ReadableStream, type ReadableStreamDefaultReader, chunkBytes } from "./streams.js";
 
@@ -65,6 +66,34 @@ function handlerOf(target: object, name: string): Handler | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== "function") throw new TypeError(`the default export's "${name}" must be a function, got ${describe(value)}`);
   return value as Handler;
+}
+
+/** A request and a handler of the runtime's own, for warm() (protocol.ts). */
+const WARM_EVENT = JSON.stringify({
+  type: "fetch",
+  method: "GET",
+  url: "http://warm.localhost/path/to?a=1&b=two",
+  headers: [["accept", "*/*"], ["host", "warm.localhost"], ["user-agent", "atoll-warm"]],
+});
+
+async function warmHandler(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const accept = request.headers.get("accept");
+  const response = Response.json({ path: url.pathname, query: url.searchParams.get("a"), accept }, { headers: { "x-warm": "1" } });
+  await response.clone().text();
+  return new Response(`hello ${url.pathname}`, { headers: { "content-type": "text/plain" } });
+}
+
+/** Entry point: the request path run once before any user code (protocol.ts warm). */
+export function warm(): void {
+  if (installed !== null) return;
+  const id = -1;
+  installed = { target: {}, fetch: warmHandler as Handler, scheduled: null, storage: null, env: {} };
+  try {
+    dispatch(id, WARM_EVENT, null);
+  } finally {
+    installed = null;
+  }
 }
 
 /** Entry point: called once with the module's default export and the script's bindings. */

@@ -9,7 +9,7 @@ import { connectHost, resolveOp } from "./bridge.js";
 import { CompressionStream, DecompressionStream } from "./compression.js";
 import { createConsole } from "./console.js";
 import { crypto } from "./crypto.js";
-import { abort, dispatch, install, pull } from "./dispatch.js";
+import { abort, dispatch, install, pull, warm } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder, useHostText } from "./encoding.js";
 import { ErrorEvent, PromiseRejectionEvent } from "./error-events.js";
@@ -146,5 +146,5 @@ restoreName(performance.constructor, "Performance");
 installGlobalScope(globalThis);
 restoreName(Object.getPrototypeOf(globalThis).constructor, "WorkerGlobalScope");
 
-const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection };
+const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection, warm };
 Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });

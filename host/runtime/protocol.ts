@@ -145,6 +145,14 @@ export interface RuntimeEntryPoints {
    * Never call it for the rejection of a `rejection` call: log that one.
    */
   rejection(id: number | null, reason: RejectionReason): void;
+  /**
+   * Runs the request path once with a handler of the runtime's own, before
+   * any user code is loaded (a spare isolate, off the request path): V8 then
+   * has the runtime's functions compiled and their inline caches warm, which
+   * a fresh isolate's first request would otherwise pay for. Emits nothing
+   * the host keeps (its invocation id is not one the host runs).
+   */
+  warm(): void;
 }
 
 /** The copy of a rejection's reason the host got from isolated-vm: an Error's parts, or a primitive. */

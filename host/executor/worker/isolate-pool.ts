@@ -132,7 +132,9 @@ export class IsolatePool {
   private replenishSpare(): void {
     if (this.closed || this.spare) return;
     const memoryMb = this.options.spareMemoryMb;
-    const isolate = FunctionIsolate.boot(this.image, memoryMb);
+    // After this turn: the response of the invocation that just ended is sent first
+    // (creating an isolate takes milliseconds of this thread).
+    const isolate = new Promise<void>((resolve) => setImmediate(resolve)).then(() => FunctionIsolate.boot(this.image, memoryMb));
     this.spare = { memoryMb, isolate };
     isolate.catch(() => {
       // A spare that failed to boot is simply not there: the next cold start boots its own.
