@@ -81,6 +81,8 @@ async function warmHandler(request: Request): Promise<Response> {
   const accept = request.headers.get("accept");
   const response = Response.json({ path: url.pathname, query: url.searchParams.get("a"), accept }, { headers: { "x-warm": "1" } });
   await response.clone().text();
+  // Console formatting too (what it emits now goes nowhere: no invocation of the host's has this id).
+  (globalThis as unknown as { console: { log(...args: unknown[]): void } }).console.log("warm", url.pathname, { accept, n: 1 }, [1, "two"], new Error("warm").message);
   return new Response(`hello ${url.pathname}`, { headers: { "content-type": "text/plain" } });
 }
 
