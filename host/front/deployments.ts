@@ -38,11 +38,18 @@ export interface DeploymentChange {
   endedCanary: Canary | null;
 }
 
+/** What the front keeps of recent versions' bundles and code caches, bytes. */
+const CODE_CACHE_BYTES = 64 * 1024 * 1024;
+
 export class Deployments {
   private readonly active = new Map<string, ActiveScript>();
   private readonly routes: RouteTable;
-  /** Versions recently handed to workers, so that cold starts skip the store. */
-  private readonly code = new LRUCache<string, ScriptVersion>({ max: 256 });
+  /**
+   * Versions recently deployed or handed to workers, so that cold starts skip
+   * the store. Bounded in bytes too: 256 bundles near the 10 MiB limit, with
+   * their code caches, would otherwise be gigabytes held for scripts at rest.
+   */
+  private readonly code = new LRUCache<string, ScriptVersion>({ max: 256, maxSize: CODE_CACHE_BYTES, sizeCalculation: versionBytes });
   /** Per script, bumped on every secret change (VersionKey.envRevision); starts at 0 with the host, as its workers do. */
   private readonly envRevisions = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -66,7 +73,7 @@ export class Deployments {
       }
       this.active.set(script.name, { key: this.keyFor(script.name, script.activeVersion), config: script.config as ScriptConfig, canary });
     }
-    this.rebuildRoutes();
+    this.routes.load([...this.active.values()].map(({ config }) => ({ script: config.name, routes: config.routes })));
   }
 
   /**
@@ -126,7 +133,7 @@ export class Deployments {
         this.active.set(name, { ...current, canary: { key, config, percent: options.canaryPercent } });
       } else {
         this.active.set(name, { key, config, canary: null });
-        this.rebuildRoutes();
+        this.routes.set(name, config.routes);
         await this.activeChanged(name);
       }
       return saved;
@@ -181,7 +188,7 @@ export class Deployments {
     return this.serialise(async () => {
       const removed = await this.store.deleteScript(script);
       this.active.delete(script);
-      this.rebuildRoutes();
+      this.routes.delete(script);
       await this.activeChanged(script);
       return removed;
     });
@@ -249,7 +256,7 @@ export class Deployments {
   private async setDeployment(script: string, kind: "rollback" | "promote" | "cancel-canary", version: number, config: ScriptConfig, endedCanary: Canary | null): Promise<DeploymentChange> {
     const deployment = await this.store.setDeployment(script, { kind, activeVersion: version, canary: null });
     this.active.set(script, { key: this.keyFor(script, version), config, canary: null });
-    this.rebuildRoutes();
+    this.routes.set(script, config.routes);
     await this.activeChanged(script);
     return { deployment, endedCanary };
   }
@@ -288,15 +295,16 @@ export class Deployments {
     return envRevision === 0 ? { script, version } : { script, version, envRevision };
   }
 
-  private rebuildRoutes(): void {
-    this.routes.load([...this.active.values()].map(({ config }) => ({ script: config.name, routes: config.routes })));
-  }
-
   private serialise<T>(work: () => Promise<T>): Promise<T> {
     const result = this.queue.then(work, work);
     this.queue = result.catch(() => {});
     return result;
   }
+}
+
+/** A bundle's length stands for its bytes: bundles are mostly ASCII, which V8 holds a byte a character. */
+function versionBytes(version: ScriptVersion): number {
+  return version.bundle.length + (version.codeCache?.byteLength ?? 0) + 1;
 }
 
 export function isolateSettings(config: ScriptConfig): IsolateSettings {

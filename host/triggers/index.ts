@@ -63,7 +63,7 @@ export class Triggers {
 
   /** A script's active version changed (or it was deleted): follow its schedules and buckets. */
   async scriptChanged(script: string): Promise<void> {
-    this.storage.rebuild();
+    this.storage.update(script, this.options.deployments.get(script)?.config);
     await this.cron.sync(script);
   }
 

@@ -29,8 +29,10 @@ interface Watch {
 }
 
 export class StorageTriggers {
-  /** bucket → the scripts watching it. */
-  private watches = new Map<string, Watch[]>();
+  /** bucket → script → that script's rules for the bucket. */
+  private watches = new Map<string, Map<string, Watch[]>>();
+  /** script → the buckets it watches, so that a deploy touches only its own entries. */
+  private bucketsOf = new Map<string, string[]>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: StorageTriggersOptions) {}
@@ -40,15 +42,22 @@ export class StorageTriggers {
     this.unsubscribe = objects.onChange((event) => this.changed(event, currentChainDepth()));
   }
 
-  /** Rebuilds who watches what from the active configs (after any deploy, rollback, promotion or delete). */
+  /** Builds who watches what from every active config (at start). */
   rebuild(): void {
-    const watches = new Map<string, Watch[]>();
-    for (const { name, config } of this.options.scripts()) {
+    this.watches = new Map();
+    this.bucketsOf = new Map();
+    for (const { name, config } of this.options.scripts()) this.update(name, config);
+  }
+
+  /** Follows one script's change (deploy, rollback, promotion; `config` undefined once deleted). */
+  update(script: string, config: ScriptConfig | undefined): void {
+    const rules = new Map<string, Watch[]>();
+    if (config) {
       const triggers = triggersOf(config);
       for (const rule of triggers.storage) {
-        const list = watches.get(rule.bucket) ?? [];
+        const list = rules.get(rule.bucket) ?? [];
         list.push({
-          script: name,
+          script,
           actions: new Set(rule.events),
           prefix: rule.prefix,
           suffix: rule.suffix,
@@ -56,10 +65,22 @@ export class StorageTriggers {
           maxAgeMs: triggers.max_event_age_s * 1000,
           maxChainDepth: triggers.max_chain_depth,
         });
-        watches.set(rule.bucket, list);
+        rules.set(rule.bucket, list);
       }
     }
-    this.watches = watches;
+    for (const bucket of this.bucketsOf.get(script) ?? []) {
+      if (rules.has(bucket)) continue;
+      const byScript = this.watches.get(bucket)!;
+      byScript.delete(script);
+      if (byScript.size === 0) this.watches.delete(bucket);
+    }
+    for (const [bucket, list] of rules) {
+      let byScript = this.watches.get(bucket);
+      if (!byScript) this.watches.set(bucket, (byScript = new Map()));
+      byScript.set(script, list);
+    }
+    if (rules.size > 0) this.bucketsOf.set(script, [...rules.keys()]);
+    else this.bucketsOf.delete(script);
   }
 
   /** Whether any script watches this bucket (for the control API's answers). */
@@ -73,14 +94,13 @@ export class StorageTriggers {
    * storage invocation that made the change (0: none).
    */
   changed(event: ObjectEvent, causeDepth: number): Promise<unknown> {
-    const watches = this.watches.get(event.bucket);
-    if (!watches) return Promise.resolve();
+    const watching = this.watches.get(event.bucket);
+    if (!watching) return Promise.resolve();
     const depth = causeDepth + 1;
     const events: NewQueuedEvent[] = [];
-    const seen = new Set<string>();
-    for (const watch of watches) {
-      if (seen.has(watch.script) || !watch.actions.has(event.action) || !event.key.startsWith(watch.prefix) || !event.key.endsWith(watch.suffix)) continue;
-      seen.add(watch.script);
+    for (const rules of watching.values()) {
+      const watch = rules.find((rule) => rule.actions.has(event.action) && event.key.startsWith(rule.prefix) && event.key.endsWith(rule.suffix));
+      if (!watch) continue;
       if (depth > watch.maxChainDepth) {
         this.options.log(
           `[triggers] ${watch.script}: storage ${event.action} ${event.bucket}/${event.key} not delivered: it was caused by a chain of ${causeDepth} storage invocations, at the limit of ${watch.maxChainDepth} (triggers.max_chain_depth): a function writing into the bucket that triggers it stops here`,
