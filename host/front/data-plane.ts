@@ -215,15 +215,19 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       return;
     }
     outgoing.writeHead(response.status, response.statusText || undefined, headers);
-    pipeBody(response.body, outgoing, noBody, exchange.responseLimit).then(
+    const progress = { sent: 0 };
+    pipeBody(response.body, outgoing, noBody, exchange.responseLimit, progress).then(
       () => answered(exchange, response, headMs),
       (error: unknown) => {
-        // The head is out: all we can do is cut the connection so the client sees a broken body.
+        // The head is out: all we can do is cut the connection (no last chunk), so
+        // that the client sees a broken body, never a clean end of a short one.
         outgoing.destroy();
-        log(`${label(exchange)} ${response.status} body failed: ${describeFailure(error)}`);
+        // The outcome first, not the status: the 200 went out, but what happened is the limit.
+        const limit = terminationOf(error);
+        const outcome = `aborted${limit ? ` (${limit})` : ""} after a ${response.status} head and ${progress.sent} bytes`;
+        whenOver(exchange.recorder, (cpu) => log(`${label(exchange)} ${outcome} ${elapsed(started)}ms${cpu}: ${describeFailure(error)}`));
         if (metrics) {
           metrics.countInvocation(key.script, response.status, start);
-          const limit = terminationOf(error);
           if (limit) metrics.terminations.inc({ script: key.script, limit });
         }
       },
@@ -269,23 +273,23 @@ function terminationOf(error: unknown): string | null {
   return null;
 }
 
-async function pipeBody(reader: ResponseBodyReader, outgoing: ServerResponse, discard: boolean, maxBytes: number): Promise<void> {
+/** Streams the body; `progress.sent` counts the bytes written, for the log line of a body that fails midway. */
+async function pipeBody(reader: ResponseBodyReader, outgoing: ServerResponse, discard: boolean, maxBytes: number, progress: { sent: number }): Promise<void> {
   if (discard) {
     reader.cancel("no body is sent for this response");
     outgoing.end();
     return;
   }
-  let sent = 0;
   for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
     if (outgoing.destroyed) {
       reader.cancel("the client went away");
       return;
     }
-    sent += chunk.byteLength;
-    if (sent > maxBytes) {
+    if (progress.sent + chunk.byteLength > maxBytes) {
       reader.cancel("the response body is over its limit");
       throw new ResponseBodyTooLargeError(maxBytes);
     }
+    progress.sent += chunk.byteLength;
     if (!outgoing.write(chunk)) await drained(outgoing);
   }
   outgoing.end();
