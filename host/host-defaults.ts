@@ -49,5 +49,7 @@ export const HOST_DEFAULTS = {
     executionMarkerFile: null,
     /** A worker past this RSS is drained and replaced (3 GiB: the warm pool alone may hold 2 GiB of heap). */
     maxRssBytes: 3 * 1024 * 1024 * 1024,
+    /** Set from the store at start. */
+    kvReads: null,
   } satisfies WorkerSettings,
 };

@@ -98,6 +98,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       ...HOST_DEFAULTS.worker,
       egress,
       maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
+      kvReads: store.kv.workerReads ?? null,
     },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),

@@ -1,5 +1,6 @@
-// KV through a real host: a function's env.CACHE calls go worker → front →
-// SQLite and back; limits and bad input give clear errors; data outlives the
+// KV through a real host: a function's env.CACHE writes and lists go worker →
+// front → SQLite and back, its gets are answered in the worker from the same
+// SQLite file; limits and bad input give clear errors; data outlives the
 // host; two scripts naming the same namespace share it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -241,4 +242,32 @@ test("binding calls are counted in GET /metrics by kind, method and outcome", as
   assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="ok"\} [1-9]/);
   assert.match(text, /atoll_binding_calls_total\{kind="kv",method="get",outcome="ok"\} [1-9]/);
   assert.match(text, /atoll_binding_calls_total\{kind="kv",method="put",outcome="error"\} [1-9]/);
+});
+
+test("gets answered in the worker see every write at once, and are counted in GET /metrics", async () => {
+  const getsCounted = async () => {
+    const text = await (await fetch(`${host.controlUrl}/metrics`)).text();
+    return Number(/atoll_binding_calls_total\{kind="kv",method="get",outcome="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+  // Earlier tests' gets reach the metrics within a second of being made.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const before = await getsCounted();
+  // Read your own writes, in one invocation: each put resolves once durable, the next get reads the file.
+  assert.deepEqual(await rpc([["put", "fresh", "one"], ["get", "fresh"], ["put", "fresh", "two"], ["get", "fresh"], ["delete", "fresh"], ["get", "fresh"]]), [
+    { ok: null },
+    { ok: "one" },
+    { ok: null },
+    { ok: "two" },
+    { ok: null },
+    { ok: null },
+  ]);
+  // A write through the control API (its body is the JSON of the string), read by the function right after.
+  const put = await host.control("PUT", "/v1/kv/cache/values/from-operator", "operator's");
+  assert.ok(put.ok, await put.text());
+  assert.deepEqual(await rpc([["get", "from-operator", "json"], ["getWithMetadata", "from-operator", "json"]]), [
+    { ok: "operator's" },
+    { ok: { value: "operator's", metadata: null } },
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal((await getsCounted()) - before, 5, "every get counted once, wherever it was answered");
 });

@@ -1,7 +1,8 @@
 // The front's side of functions' binding calls (env.<KV>.get(...), ...): finds
 // what the binding names in the calling version's config, checks the method
 // and its arguments (the isolate is hostile), and runs it against the store.
-// Workers never touch the store; every call comes through here.
+// Every call but a KV get on the embedded store comes through here (workers
+// answer those from their own read of the SQLite file: executor/worker/local-kv.ts).
 import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
 import type { VersionKey } from "../executor/ipc.js";

@@ -158,8 +158,8 @@ export interface ExecutorOptions {
    * the invocation that called (0 outside storage events).
    */
   onBinding(key: VersionKey, binding: string, method: string, args: unknown[], chain: number): Promise<unknown>;
-  /** Worker exits and quarantines, for GET /metrics. */
-  metrics?: Pick<HostMetrics, "workerExits" | "quarantined">;
+  /** Worker exits, quarantines and the KV gets workers answer themselves, for GET /metrics. */
+  metrics?: Pick<HostMetrics, "workerExits" | "quarantined" | "bindingCalls">;
 }
 
 interface Invocation {
@@ -429,6 +429,12 @@ export class Executor {
         );
         return;
       }
+      case "kv-read-tally":
+        for (const [, ok, errors] of message.counts) {
+          if (ok > 0) this.options.metrics?.bindingCalls.inc({ kind: "kv", method: "get", outcome: "ok" }, ok);
+          if (errors > 0) this.options.metrics?.bindingCalls.inc({ kind: "kv", method: "get", outcome: "error" }, errors);
+        }
+        return;
       case "need-code":
         this.options.loadCode(message.key).then(
           (code) => worker.send(code ? { t: "code", key: message.key, ...code } : { t: "code-missing", key: message.key }),

@@ -36,6 +36,8 @@ export interface IsolateSettings {
   subrequests: number;
   /** KV namespaces and buckets in env, by binding name. */
   bindings: BindingSpec[];
+  /** KV binding name → namespace id, for the gets a worker answers itself (worker/local-kv.ts). */
+  kvNamespaces: Record<string, string>;
   env: Record<string, unknown>;
 }
 
@@ -93,6 +95,8 @@ export type WorkerMessage =
    */
   | { t: "binding"; req: number; key: VersionKey; binding: string; method: string; args: unknown[]; chain: number }
   | { t: "need-code"; key: VersionKey }
+  /** KV gets this worker answered itself since its last tally, per script (for the metrics). */
+  | { t: "kv-read-tally"; counts: [script: string, ok: number, errors: number][] }
   /** The response head; `done` when the invocation was also over by then (it saves a message: most are). */
   | {
       t: "response";

@@ -313,7 +313,8 @@ export function isolateSettings(config: ScriptConfig): IsolateSettings {
     ...config.kv_namespaces.map(({ binding }) => ({ name: binding, kind: "kv" as const })),
     ...config.buckets.map(({ binding }) => ({ name: binding, kind: "bucket" as const })),
   ];
-  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings };
+  const kvNamespaces = Object.fromEntries(config.kv_namespaces.map(({ binding, id }) => [binding, id]));
+  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings, kvNamespaces };
 }
 
 /** Routes compared as sets: their order in atoll.toml does not change what a script serves. */

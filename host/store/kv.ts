@@ -24,7 +24,16 @@ export interface KvListQuery {
   limit: number;
 }
 
+/** How a worker process may read a KV store itself (host/executor/worker/local-kv.ts). */
+export interface KvWorkerReads {
+  kind: "sqlite";
+  /** The database file, with its `kv` table (./sqlite-kv.ts). */
+  file: string;
+}
+
 export interface KvStore {
+  /** Set when worker processes may answer gets themselves; absent: every call goes through the front. */
+  readonly workerReads?: KvWorkerReads;
   /** The live value of a key; an expired key is absent at once, whether purged or not. */
   get(namespace: string, key: string, nowSeconds: number): Promise<KvValue | undefined>;
   /** Durable once resolved. */

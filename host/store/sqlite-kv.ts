@@ -3,7 +3,7 @@
 // transaction (one fsync with synchronous=FULL), and each resolves only after
 // that transaction is durable.
 import type Database from "better-sqlite3";
-import { type KvListQuery, type KvListedKey, type KvStore, type KvValue, prefixUpperBound } from "./kv.js";
+import { type KvListQuery, type KvListedKey, type KvStore, type KvValue, type KvWorkerReads, prefixUpperBound } from "./kv.js";
 
 export const KV_SCHEMA = `
 CREATE TABLE IF NOT EXISTS kv (
@@ -29,12 +29,15 @@ interface KvRow {
 }
 
 export class SqliteKv implements KvStore {
+  readonly workerReads: KvWorkerReads | undefined;
   private readonly statements;
   private pending: Write[] = [];
   private readonly commit: (writes: Write[]) => void;
 
   constructor(private readonly db: Database.Database) {
     db.exec(KV_SCHEMA);
+    // An in-memory database (tests) has no file another process could open.
+    this.workerReads = db.memory ? undefined : { kind: "sqlite", file: db.name };
     this.statements = {
       get: db.prepare<[string, string, number], KvRow>(
         `SELECT key, value, metadata, expiration FROM kv WHERE namespace = ? AND key = ? AND (expiration IS NULL OR expiration > ?)`,

@@ -18,6 +18,8 @@ import { EgressPolicy } from "./egress.js";
 import { ExecutionMarkerWriter } from "../execution-marker.js";
 import { type HostSource, type SourceAccess, BadPipeError, isHostStreamRef, openHostSource, putFromSource } from "../pass-through.js";
 import type { HostStreamRef } from "../../runtime/protocol.js";
+import { LocalKvReads } from "./local-kv.js";
+import { BindingCallError } from "../../bindings/binding-error.js";
 
 const settings = workerSettingsFromEnv(process.env);
 if (settings.executionMarkerFile) useExecutionMarker(new ExecutionMarkerWriter(settings.executionMarkerFile));
@@ -27,10 +29,16 @@ await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll
 const pool = new IsolatePool(image, settings.pool);
 /** Every function's outbound fetches go through this Agent: one connection pool per worker, every address checked. */
 const egress = new EgressPolicy(settings.egress).createAgent();
+/** KV gets answered in this process when the store allows it (./local-kv.ts). */
+const localKv = settings.kvReads ? new LocalKvReads(settings.kvReads) : null;
+/** How often the gets answered here are reported to the front's metrics, ms. */
+const KV_TALLY_INTERVAL_MS = 1000;
+if (localKv) setInterval(sendKvTally, KV_TALLY_INTERVAL_MS).unref();
 
 /** The front: our only reason to live. When the channel closes, go. */
 const channel = new FrameChannel<FrontMessage, WorkerMessage>(new Socket({ fd: 3, readable: true, writable: true }), CHANNEL_CODEC, receive, () => {
   pool.close();
+  localKv?.close();
   // Give disposed isolates a moment: exiting right after disposing a busy one can segfault.
   setTimeout(() => process.exit(0), 50).unref();
 });
@@ -101,7 +109,7 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
   let isolate: FunctionIsolate | undefined;
   try {
     isolate = await pool.take(isolateSettings.memoryMb);
-    bindIsolate(isolate, key);
+    bindIsolate(isolate, key, isolateSettings.kvNamespaces);
     // The execution marker (and so quarantine) names the version, whatever its env.
     isolate.label = versionId(key);
     isolate.allowFetch(egress, (ref, id) => openHostSource(ref, sourceAccess(isolate!, key, id)));
@@ -147,6 +155,7 @@ setInterval(() => {
 function reportIfDrained(): void {
   if (draining && running.size === 0 && responsePipes.size === 0 && waitingForCode.size === 0 && validating === 0) {
     draining = false;
+    sendKvTally();
     send({ t: "drained" });
   }
 }
@@ -170,7 +179,7 @@ function holdResponse(message: Extract<WorkerMessage, { t: "response" }>): void 
   });
 }
 
-function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
+function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Record<string, string>): void {
   const vid = isolateId(key);
   isolate.listen((message: CheckedMessage) => {
     switch (message.t) {
@@ -249,7 +258,9 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey): void {
             if (!isolate.broken) isolate.resolve(op, ok, value);
           };
           if (message.method === "putFrom") putFrom(isolate, key, message.id, message.binding, message.args, answer);
-          else callBinding(key, message.binding, message.method, message.args, isolate.chainOf(message.id), answer);
+          else if (!(message.method === "get" && answerKvGet(key, kvNamespaces, message.binding, message.args, answer))) {
+            callBinding(key, message.binding, message.method, message.args, isolate.chainOf(message.id), answer);
+          }
         }
         return;
       case "cancel":
@@ -333,6 +344,29 @@ function receive(message: FrontMessage): void {
 function readRequestBody(id: number, answer: Answer): void {
   bodyReads.set(id, answer);
   send({ t: "body-read", id });
+}
+
+/** A KV get answered from this process's own read of the store; false when the front must answer it. */
+function answerKvGet(key: VersionKey, kvNamespaces: Record<string, string>, binding: string, args: unknown[], answer: Answer): boolean {
+  const namespace = Object.hasOwn(kvNamespaces, binding) ? kvNamespaces[binding] : undefined;
+  if (!localKv || namespace === undefined) return false;
+  let value;
+  try {
+    value = localKv.get(key.script, namespace, args[0], args[1] === true);
+  } catch (error) {
+    if (!(error instanceof BindingCallError)) return false;
+    // As the front answers a bad argument (executor.ts bindingFailure).
+    answer(false, { name: error.errorName, message: error.message });
+    return true;
+  }
+  if (value === undefined) return false;
+  answer(true, value);
+  return true;
+}
+
+function sendKvTally(): void {
+  const counts = localKv?.takeCounts();
+  if (counts && counts.size > 0) send({ t: "kv-read-tally", counts: [...counts].map(([script, { ok, errors }]) => [script, ok, errors]) });
 }
 
 function callBinding(key: VersionKey, binding: string, method: string, args: unknown[], chain: number, answer: Answer): void {

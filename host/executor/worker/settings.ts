@@ -1,6 +1,7 @@
 // Worker settings, passed by the front through the environment at fork time.
 import type { EgressSettings } from "./egress.js";
 import type { IsolatePoolOptions } from "./isolate-pool.js";
+import type { KvWorkerReads } from "../../store/kv.js";
 
 export interface WorkerSettings {
   pool: IsolatePoolOptions;
@@ -12,6 +13,8 @@ export interface WorkerSettings {
   executionMarkerFile: string | null;
   /** Past this resident set size the worker asks to be drained and replaced, bytes. */
   maxRssBytes: number;
+  /** Where this worker may answer KV gets itself (null: the store is not one it can read). */
+  kvReads: KvWorkerReads | null;
 }
 
 export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";
