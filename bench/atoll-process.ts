@@ -17,8 +17,10 @@ export interface AtollProcess extends AtollHostReady {
   stop(): Promise<void>;
 }
 
-export async function startAtollProcess(dataDir: string): Promise<AtollProcess> {
-  const child = spawn(process.execPath, ["--no-node-snapshot", HOST_SCRIPT, dataDir], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** `preload: false`: a host that does not preload versions on deploy (HostOptions.preloadOnDeploy), for true cold starts. */
+export async function startAtollProcess(dataDir: string, options: { preload?: boolean } = {}): Promise<AtollProcess> {
+  const args = ["--no-node-snapshot", HOST_SCRIPT, dataDir, ...(options.preload === false ? ["--no-preload"] : [])];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let ready: AtollHostReady;
   try {

@@ -53,6 +53,12 @@ export interface HostOptions {
   maxWorkerRssBytes?: number;
   /** The event queue's concurrency, retry back-off and claim lease (defaults: HOST_DEFAULTS.triggers). */
   triggers?: Partial<TriggerSettings>;
+  /**
+   * Load each newly active version (deploy, rollback, promotion) into an
+   * isolate on its worker before its first request (default true): that
+   * request then starts warm, if the worker has room.
+   */
+  preloadOnDeploy?: boolean;
 }
 
 export interface RunningHost {
@@ -120,6 +126,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     objects: store.objects,
   });
   await triggers.start();
+  if (options.preloadOnDeploy !== false) {
+    deployments.onActiveChange((script) => {
+      const active = deployments.get(script);
+      if (active) executor.preload(active.key);
+    });
+  }
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();

@@ -8,7 +8,8 @@ const HELLO = `export default { async fetch(request, env) { return new Response(
 
 let host: TestHost;
 before(async () => {
-  host = await startTestHost();
+  // First requests here are cold starts: preloads are tested in test/preload.test.ts.
+  host = await startTestHost({ preloadOnDeploy: false });
 });
 after(async () => {
   await host.stop();

@@ -287,6 +287,25 @@ export class Executor {
     });
   }
 
+  /**
+   * Sends a version's code to its worker ahead of its first request (after a
+   * deploy or a rollback): the worker loads it when it has room, so that the
+   * first request finds it warm. Best effort, never fails.
+   */
+  preload(key: VersionKey): void {
+    if (this.quarantined.size > 0 && this.quarantined.has(versionId(key))) return;
+    const worker = this.workers[this.slotFor(key.script)]!;
+    if (!worker.alive) return;
+    this.options.loadCode(key).then(
+      (code) => {
+        if (code && worker.alive) worker.send({ t: "code", key, ...code, preload: true });
+      },
+      () => {
+        // The first request will ask again and report the reason.
+      },
+    );
+  }
+
   /** Compiles and evaluates a bundle in a throwaway isolate on the script's worker. */
   validate(script: string, bundle: string, settings: IsolateSettings): Promise<ValidationResult> {
     const worker = this.workers[this.slotFor(script)]!;

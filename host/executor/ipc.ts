@@ -65,8 +65,12 @@ export type FrontMessage =
       depth: number;
       chain?: number;
     }
-  /** The code of a version, answering `need-code`. */
-  | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings }
+  /**
+   * The code of a version, answering `need-code`; or, with `preload`, sent
+   * unasked after a deploy, for the worker to load before the first request
+   * when it has room (dropped otherwise).
+   */
+  | { t: "code"; key: VersionKey; bundle: string; codeCache: Uint8Array | null; settings: IsolateSettings; preload?: true }
   /** The version asked for with `need-code` cannot be had: it no longer exists, or `reason`. */
   | { t: "code-missing"; key: VersionKey; reason?: string }
   /** One chunk of a streamed request body (null: the body ended), answering `body-read`. */

@@ -42,6 +42,8 @@ export interface TestHostOptions {
   /** The event queue's settings (retry back-off …): HostOptions.triggers. */
   triggers?: HostOptions["triggers"];
   headersTimeoutMs?: number;
+  /** HostOptions.preloadOnDeploy (default true). */
+  preloadOnDeploy?: boolean;
 }
 
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
@@ -58,6 +60,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     ...(options.maxWorkerRssBytes !== undefined ? { maxWorkerRssBytes: options.maxWorkerRssBytes } : {}),
     ...(options.triggers !== undefined ? { triggers: options.triggers } : {}),
     ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+    ...(options.preloadOnDeploy !== undefined ? { preloadOnDeploy: options.preloadOnDeploy } : {}),
     log: (line) => logs.push(line),
   });
   const control = (method: string, path: string, body?: unknown, token: string | null = host.token) =>

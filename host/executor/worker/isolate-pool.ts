@@ -65,6 +65,22 @@ export class IsolatePool {
     return this.warm.get(versionId);
   }
 
+  /** Whether a version is warm, without making it the most recently used. */
+  has(versionId: string): boolean {
+    return this.warm.has(versionId);
+  }
+
+  /** True when one more warm isolate fits without evicting one: a preload never pushes out an isolate in use. */
+  hasRoom(): boolean {
+    return this.warm.size < this.options.maxIsolates && this.warm.calculatedSize + INITIAL_HEAP_ESTIMATE <= this.options.maxHeapBytes;
+  }
+
+  /** A version loaded ahead of its first request (after a deploy): warm, and the next spare booted behind it. */
+  preloaded(versionId: string, isolate: FunctionIsolate): void {
+    this.warm.set(versionId, isolate);
+    this.replenishSpare();
+  }
+
   /** A fresh isolate with the runtime loaded: the spare when it fits, else a new one. */
   take(memoryMb: number): Promise<FunctionIsolate> {
     const spare = this.spare;

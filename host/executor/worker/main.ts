@@ -75,12 +75,7 @@ interface Pending {
 const envRevisions = new Map<string, number>();
 
 function invoke(pending: Pending, key: VersionKey): void {
-  const revision = key.envRevision ?? 0;
-  if (revision > (envRevisions.get(key.script) ?? 0)) {
-    // The script's secrets changed: its warm isolates hold the old values and never serve again.
-    envRevisions.set(key.script, revision);
-    pool.retireScript(key.script);
-  }
+  followEnvRevision(key);
   const vid = isolateId(key);
   const isolate = pool.get(vid);
   if (isolate && !isolate.broken) {
@@ -97,13 +92,40 @@ function invoke(pending: Pending, key: VersionKey): void {
   send({ t: "need-code", key });
 }
 
+function followEnvRevision(key: VersionKey): void {
+  const revision = key.envRevision ?? 0;
+  if (revision > (envRevisions.get(key.script) ?? 0)) {
+    // The script's secrets changed: its warm isolates hold the old values and never serve again.
+    envRevisions.set(key.script, revision);
+    pool.retireScript(key.script);
+  }
+}
+
+/** Preloads loading now; a preload past these is dropped, so that a burst of deploys cannot crowd out requests. */
+const MAX_PRELOADS = 1;
+let preloading = 0;
+
+/**
+ * A version just deployed, loaded before its first request (which then finds
+ * it warm) when this worker has room for it; requests that come while it
+ * loads wait for it, as for any cold start.
+ */
+function preload(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): void {
+  followEnvRevision(key);
+  const vid = isolateId(key);
+  if (draining || preloading >= MAX_PRELOADS || waitingForCode.has(vid) || pool.has(vid) || !pool.hasRoom()) return;
+  preloading++;
+  waitingForCode.set(vid, []);
+  void receiveCode(key, bundle, codeCache, isolateSettings, true).finally(() => preloading--);
+}
+
 function start({ id, event, body, depth, chain }: Pending, isolate: FunctionIsolate, cold: boolean): void {
   running.set(id, isolate);
   if (cold) coldInvocations.add(id);
   isolate.dispatch(id, event, body, depth, chain);
 }
 
-async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings): Promise<void> {
+async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Array | null, isolateSettings: IsolateSettings, preloading = false): Promise<void> {
   const vid = isolateId(key);
   const queue = waitingForCode.get(vid) ?? [];
   let isolate: FunctionIsolate | undefined;
@@ -118,7 +140,8 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
       wallMs: isolateSettings.wallMs,
       subrequests: isolateSettings.subrequests,
     }, isolateSettings.bindings);
-    pool.add(vid, isolate);
+    if (preloading) pool.preloaded(vid, isolate);
+    else pool.add(vid, isolate);
   } catch (error) {
     isolate?.dispose();
     waitingForCode.delete(vid);
@@ -290,7 +313,8 @@ function receive(message: FrontMessage): void {
       invoke({ id: message.id, event: message.event, body: message.bodyStream ? "stream" : message.body, depth: message.depth, chain: message.chain ?? 0 }, message.key);
       return;
     case "code":
-      void receiveCode(message.key, message.bundle, message.codeCache, message.settings);
+      if (message.preload) preload(message.key, message.bundle, message.codeCache, message.settings);
+      else void receiveCode(message.key, message.bundle, message.codeCache, message.settings);
       return;
     case "code-missing": {
       const vid = isolateId(message.key);
