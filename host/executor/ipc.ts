@@ -152,7 +152,9 @@ export interface ValidationFailure {
 export const CHANNEL_CODEC: ChannelCodec = {
   binaryFields: {
     invoke: [{ path: ["event"], text: true }, { path: ["body"] }],
-    code: [{ path: ["codeCache"] }],
+    // A bundle is JS source: as JSON it would be escaped (every quote, backslash and newline) and parsed back.
+    code: [{ path: ["codeCache"] }, { path: ["bundle"], text: true }],
+    validate: [{ path: ["bundle"], text: true }],
     "body-chunk": [{ path: ["data"] }],
     response: [{ path: ["body"] }],
     chunk: [{ path: ["data"] }],
