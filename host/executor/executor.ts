@@ -9,7 +9,7 @@ import { type AtollError, ScriptQuarantinedError, WorkerCrashedError, WorkerUnav
 import { encodeEvent, type FetchEvent, type HeaderList, type InstalledHandlers, type LogLevel, type TriggerEvent } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
 import type { HostMetrics } from "../metrics.js";
-import { versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage, type FrontHeldRef } from "./ipc.js";
+import { isolateId, versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage, type FrontHeldRef } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import { type HostSource, isHostStreamRef, openHostSource, putFromSource } from "./pass-through.js";
 import type { WorkerSettings } from "./worker/settings.js";
@@ -248,7 +248,8 @@ export class Executor {
     return new Promise<InvocationResponse>((resolveHead, rejectHead) => {
       this.invocations.set(id, { worker, key, resolveHead, rejectHead, headSent: false, body, pendingRead: null, finished: false, recorder, trigger: null });
       const encoded = encodeEvent(event);
-      worker.send(
+      this.sendInvoke(
+        worker,
         encoded.body === "stream"
           ? { t: "invoke", id, key, event: encoded.json, body: null, bodyStream: true, depth }
           : { t: "invoke", id, key, event: encoded.json, body: encoded.body, depth },
@@ -283,8 +284,37 @@ export class Executor {
       this.invocations.set(id, { worker, key, resolveHead: NO_HEAD, rejectHead: NO_HEAD, headSent: true, body: null, pendingRead: null, finished: false, recorder, trigger });
       const message: Extract<FrontMessage, { t: "invoke" }> = { t: "invoke", id, key, event: encodeEvent(event).json, body: null, depth: 0 };
       if (options.chain) message.chain = options.chain;
-      worker.send(message);
+      this.sendInvoke(worker, message);
     });
+  }
+
+  /**
+   * The first invoke of a version on a worker carries the version's code, so
+   * that the cold start does not wait for the worker to ask for it (one round
+   * trip between the processes); later ones go as they are. A worker that
+   * dropped the version since asks with `need-code`, as before.
+   */
+  private sendInvoke(worker: WorkerProcess, message: Extract<FrontMessage, { t: "invoke" }>): void {
+    const vid = isolateId(message.key);
+    if (worker.codeSent.has(vid)) {
+      worker.send(message);
+      return;
+    }
+    this.noteCodeSent(worker, vid);
+    this.options.loadCode(message.key).then(
+      (code) => {
+        if (code) message.code = code;
+        worker.send(message);
+      },
+      // The worker asks for the code and reports why it cannot be had.
+      () => worker.send(message),
+    );
+  }
+
+  private noteCodeSent(worker: WorkerProcess, vid: string): void {
+    // A bound, not an LRU: forgetting costs one need-code round trip, no more.
+    if (worker.codeSent.size >= 100_000) worker.codeSent.clear();
+    worker.codeSent.add(vid);
   }
 
   /**
@@ -296,6 +326,7 @@ export class Executor {
     if (this.quarantined.size > 0 && this.quarantined.has(versionId(key))) return;
     const worker = this.workers[this.slotFor(key.script)]!;
     if (!worker.alive) return;
+    this.noteCodeSent(worker, isolateId(key));
     this.options.loadCode(key).then(
       (code) => {
         if (code && worker.alive) worker.send({ t: "code", key, ...code, preload: true });

@@ -41,6 +41,13 @@ export interface IsolateSettings {
   env: Record<string, unknown>;
 }
 
+/** What a worker needs to load a version. */
+export interface VersionCode {
+  bundle: string;
+  codeCache: Uint8Array | null;
+  settings: IsolateSettings;
+}
+
 /** The limit that ended an invocation, as named in atoll.toml and the x-atoll-termination header. */
 export type TerminationLimit = "cpu_ms" | "wall_ms" | "memory_mb";
 
@@ -64,6 +71,11 @@ export type FrontMessage =
       bodyStream?: true;
       depth: number;
       chain?: number;
+      /**
+       * The version's code, on the first invoke of a version the front has not
+       * sent this worker before: it spares a cold start the `need-code` round trip.
+       */
+      code?: VersionCode;
     }
   /**
    * The code of a version, answering `need-code`; or, with `preload`, sent
@@ -151,7 +163,7 @@ export interface ValidationFailure {
  */
 export const CHANNEL_CODEC: ChannelCodec = {
   binaryFields: {
-    invoke: [{ path: ["event"], text: true }, { path: ["body"] }],
+    invoke: [{ path: ["event"], text: true }, { path: ["body"] }, { path: ["code", "codeCache"] }, { path: ["code", "bundle"], text: true }],
     // A bundle is JS source: as JSON it would be escaped (every quote, backslash and newline) and parsed back.
     code: [{ path: ["codeCache"] }, { path: ["bundle"], text: true }],
     validate: [{ path: ["bundle"], text: true }],

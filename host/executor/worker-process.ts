@@ -19,6 +19,8 @@ export class WorkerProcess {
   private ready = false;
   private exited = false;
   private readonly queued: FrontMessage[] = [];
+  /** Versions (isolateId) whose code this worker was sent: their invokes go without it (executor.ts sendInvoke). */
+  readonly codeSent = new Set<string>();
 
   constructor(
     readonly slot: number,

@@ -5,7 +5,7 @@
 // is affected.
 import { Socket } from "node:net";
 import { FrameChannel } from "../channel.js";
-import type { FrontMessage, InvocationDone, IsolateSettings, VersionKey, WorkerMessage } from "../ipc.js";
+import type { FrontMessage, InvocationDone, IsolateSettings, VersionCode, VersionKey, WorkerMessage } from "../ipc.js";
 import { isolateId, versionId, CHANNEL_CODEC } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
 import { FunctionIsolate, messageOf, useExecutionMarker, type CheckedMessage } from "./function-isolate.js";
@@ -74,7 +74,7 @@ interface Pending {
 /** The latest env revision seen per script (ipc.ts VersionKey.envRevision). */
 const envRevisions = new Map<string, number>();
 
-function invoke(pending: Pending, key: VersionKey): void {
+function invoke(pending: Pending, key: VersionKey, code?: VersionCode): void {
   followEnvRevision(key);
   const vid = isolateId(key);
   const isolate = pool.get(vid);
@@ -89,7 +89,8 @@ function invoke(pending: Pending, key: VersionKey): void {
     return;
   }
   waitingForCode.set(vid, [pending]);
-  send({ t: "need-code", key });
+  if (code) void receiveCode(key, code.bundle, code.codeCache, code.settings);
+  else send({ t: "need-code", key });
 }
 
 function followEnvRevision(key: VersionKey): void {
@@ -310,7 +311,7 @@ async function validate(id: number, bundle: string, isolateSettings: IsolateSett
 function receive(message: FrontMessage): void {
   switch (message.t) {
     case "invoke":
-      invoke({ id: message.id, event: message.event, body: message.bodyStream ? "stream" : message.body, depth: message.depth, chain: message.chain ?? 0 }, message.key);
+      invoke({ id: message.id, event: message.event, body: message.bodyStream ? "stream" : message.body, depth: message.depth, chain: message.chain ?? 0 }, message.key, message.code);
       return;
     case "code":
       if (message.preload) preload(message.key, message.bundle, message.codeCache, message.settings);
