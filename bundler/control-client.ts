@@ -28,6 +28,8 @@ export interface UploadResult {
   version: number;
   /** The version serving everyone else (the new one, unless it is a canary). Absent from older hosts. */
   active_version?: number;
+  /** True when the upload equalled the active version: no version was made, `version` is the active one. Absent from older hosts. */
+  unchanged?: boolean;
   canary?: CanaryInfo | null;
   bundle_bytes: number;
   bundle_gzip_bytes: number;

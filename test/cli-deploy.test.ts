@@ -75,10 +75,12 @@ describe("atoll deploy, list and delete against a host", () => {
     assert.equal(response.text, "Hello from Atoll\n");
   });
 
-  it("counts versions up on every deploy", async () => {
-    const run = await atoll(["deploy", "fixtures/hello", "--control-url", host.controlUrl, "--token", host.token]);
+  it("says unchanged, and makes no version, when the bundle and config equal the active version's", async () => {
+    const run = await atoll(["deploy", "fixtures/hello", "-m", "again", "--control-url", host.controlUrl, "--token", host.token]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^Deployed hello version 2 /);
+    assert.match(run.stdout, /^hello unchanged: version 1 is active with this bundle and config, no version made /);
+    const versions = (await (await fetch(`${host.controlUrl}/v1/scripts/hello/versions`, { headers: { authorization: `Bearer ${host.token}` } })).json()) as { versions: unknown[] };
+    assert.equal(versions.versions.length, 1);
   });
 
   it("deploys a Hono app on its route", async () => {
@@ -93,7 +95,7 @@ describe("atoll deploy, list and delete against a host", () => {
     assert.equal(run.code, 0, run.stderr);
     const scripts = JSON.parse(run.stdout) as Array<{ name: string; active_version: number; routes: string[] }>;
     const byName = new Map(scripts.map((script) => [script.name, script]));
-    assert.equal(byName.get("hello")?.active_version, 2);
+    assert.equal(byName.get("hello")?.active_version, 1);
     assert.deepEqual(byName.get("hono-app")?.routes, ["api.example.test/*"]);
   });
 

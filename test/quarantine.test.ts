@@ -47,7 +47,8 @@ test("three worker deaths while a version executes quarantine it; a new version 
   }
   assert.deepEqual(host.workerPids(), pids, "a quarantined script kills no more workers");
 
-  const { version } = await host.deploy("crasher", crasher.code, crasher.config);
+  // A new version lifts it: "fixed" here by a changed bundle (the same one again would be `unchanged`, no version).
+  const { version } = await host.deploy("crasher", `${crasher.code}\n// fixed`, crasher.config);
   assert.equal(version, 2);
   const lifted = await host.request("crasher.localhost", "/");
   assert.equal(lifted.status, 200);

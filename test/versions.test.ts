@@ -214,3 +214,28 @@ test("a rollback and the history behind it survive a host restart", async () => 
     first.cleanUp();
   }
 });
+
+test("an upload equal to the active version makes no version: 200 with unchanged, and a change of bundle, config or a canary makes one", async () => {
+  const put = (bundle: string, config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+    host.control("PUT", "/v1/scripts/same", { bundle, config: { name: "same", main: "src/index.ts", ...config }, ...extra });
+  assert.equal(await upload("same", answering("one")), 1);
+  const again = await put(answering("one"), {}, { message: "a new message is not a change" });
+  assert.equal(again.status, 200);
+  const body = (await again.json()) as { version: number; unchanged: boolean; urls: string[] };
+  assert.equal(body.version, 1);
+  assert.equal(body.unchanged, true);
+  assert.ok(body.urls.length > 0);
+  assert.equal((await versions("same")).versions.length, 1);
+  await host.waitForLog(/^same@v1 unchanged: the upload equals the active version, no version made$/);
+
+  const newConfig = await put(answering("one"), { vars: { MODE: "x" } });
+  assert.equal(newConfig.status, 201);
+  assert.equal(((await newConfig.json()) as { version: number }).version, 2);
+  const newBundle = await put(answering("two"), { vars: { MODE: "x" } });
+  assert.equal(newBundle.status, 201);
+  // The same bundle and config as the active version, asked as a gradual deploy: a canary of it is a version of its own.
+  const canary = await put(answering("two"), { vars: { MODE: "x" } }, { percent: 10 });
+  assert.equal(canary.status, 201);
+  assert.equal((await versions("same")).versions.length, 4);
+  assert.equal((await answer("same")).text, "two");
+});

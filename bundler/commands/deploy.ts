@@ -37,7 +37,9 @@ export function deployCommand(): Command {
         ...(flags.percent !== undefined ? { percent: flags.percent } : {}),
       });
       const size = formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes);
-      if (result.canary) {
+      if (result.unchanged) {
+        console.log(`${result.name} unchanged: version ${result.version} is active with this bundle and config, no version made  ${size}`);
+      } else if (result.canary) {
         console.log(`Deployed ${result.name} version ${result.version} as a canary for ${result.canary.percent}% of clients (version ${result.active_version} serves the rest)  ${size}`);
       } else {
         console.log(`Deployed ${result.name} version ${result.version}  ${size}`);

@@ -63,7 +63,8 @@ async function deployFixtures(controlUrl: string, token: string): Promise<void> 
     const label = relative(root, dir);
     try {
       const result = await deployProject(dir, { controlUrl, token, message: "atoll start --deploy-fixtures", log: (line) => console.error(line) });
-      console.log(`Deployed ${label} as ${result.name} version ${result.version}  ${formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes)}`);
+      const size = formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes);
+      console.log(result.unchanged ? `${label}: ${result.name} version ${result.version} unchanged  ${size}` : `Deployed ${label} as ${result.name} version ${result.version}  ${size}`);
       for (const url of result.urls) console.log(`  ${url}`);
     } catch (error) {
       // One bad fixture must not keep the host from serving the others.

@@ -126,7 +126,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
       if (bundleBytes > options.maxBundleBytes) throw new BundleTooLargeError(bundleBytes, options.maxBundleBytes);
 
       const canaryOption = upload.percent === undefined ? {} : { canaryPercent: upload.percent };
-      const saved = await deployments.deploy(config, async () => {
+      const bundleHash = createHash("sha256").update(upload.bundle).digest("hex");
+      const { version: saved, unchanged } = await deployments.deploy(config, bundleHash, async () => {
         const validation = await executor.validate(name, upload.bundle, isolateSettings(config));
         if (!validation.ok) {
           const { kind, message, line, column } = validation.error;
@@ -146,7 +147,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
         }
         return {
           bundle: upload.bundle,
-          bundleHash: createHash("sha256").update(upload.bundle).digest("hex"),
+          bundleHash,
           bundleBytes,
           bundleGzipBytes: (await gzipAsync(upload.bundle)).byteLength,
           codeCache: validation.codeCache,
@@ -154,11 +155,14 @@ export function createControlApi(options: ControlApiOptions): Hono {
         };
       }, canaryOption);
       const canary = upload.percent === undefined ? null : { version: saved.version, percent: upload.percent };
-      log(`deployed ${name}@v${saved.version} (${saved.bundleBytes} bytes)${canary ? ` as a canary for ${canary.percent}% of clients` : ""}`);
+      if (unchanged) log(`${name}@v${saved.version} unchanged: the upload equals the active version, no version made`);
+      else log(`deployed ${name}@v${saved.version} (${saved.bundleBytes} bytes)${canary ? ` as a canary for ${canary.percent}% of clients` : ""}`);
       return c.json(
         {
           name,
           version: saved.version,
+          /** True when the bundle and config equal the active version's: nothing was saved (answered with 200, not 201). */
+          unchanged,
           /** The version serving everyone else: the upload itself, unless it is a canary. */
           active_version: deployments.get(name)?.key.version ?? saved.version,
           canary,
@@ -167,7 +171,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
           urls: options.urlsFor(config),
           created_at: saved.createdAt,
         },
-        201,
+        unchanged ? 200 : 201,
       );
     },
   );

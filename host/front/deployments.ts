@@ -110,14 +110,20 @@ export class Deployments {
    * as the active version, or with `canaryPercent` as the canary next to it.
    * Throws (RouteConflictError, SecretVarClashError, and for a canary
    * NoStableVersionError or CanaryRoutesDifferError) before anything is saved.
+   * An upload equal to the active version (the same bundle, by `bundleHash`,
+   * and the same config, no gradual deploy in progress or asked for) saves
+   * nothing: it resolves with the active version and `unchanged`.
    */
   deploy(
     config: ScriptConfig,
+    bundleHash: string,
     prepare: () => Promise<Omit<NewVersion, "script" | "config">>,
     options: { canaryPercent?: number } = {},
-  ): Promise<ScriptVersion> {
+  ): Promise<{ version: ScriptVersion; unchanged: boolean }> {
     return this.serialise(async () => {
       const name = config.name;
+      const same = options.canaryPercent === undefined ? await this.activeIfSame(config, bundleHash) : undefined;
+      if (same) return { version: same, unchanged: true };
       this.routes.checkClaim(name, config.routes);
       await this.checkVarsAgainstSecrets(name, config, "the uploaded config");
       const current = this.active.get(name);
@@ -136,8 +142,16 @@ export class Deployments {
         this.routes.set(name, config.routes);
         await this.activeChanged(name);
       }
-      return saved;
+      return { version: saved, unchanged: false };
     });
+  }
+
+  /** The active version when it has this bundle and config and no canary beside it. */
+  private async activeIfSame(config: ScriptConfig, bundleHash: string): Promise<ScriptVersion | undefined> {
+    const current = this.active.get(config.name);
+    if (!current || current.canary !== null || JSON.stringify(current.config) !== JSON.stringify(config)) return undefined;
+    const version = await this.version(current.key);
+    return version?.bundleHash === bundleHash ? version : undefined;
   }
 
   /**

@@ -21,7 +21,7 @@ export interface TestHost extends RunningHost {
   request(host: string, path: string, init?: RequestInit): Promise<Response>;
   /** A control API call with the admin token. */
   control(method: string, path: string, body?: unknown, token?: string | null): Promise<Response>;
-  /** Uploads an ES module with a config; throws unless the answer is 201. */
+  /** Uploads an ES module with a config; throws unless the answer is 201 (or 200 with `unchanged`: it equals the active version). */
   deploy(name: string, bundle: string, config?: Record<string, unknown>): Promise<{ version: number; urls: string[] }>;
   /**
    * The first log line matching `pattern`, waiting for it (up to `timeoutMs`):
@@ -81,8 +81,8 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     },
     deploy: async (name, bundle, config = {}) => {
       const response = await control("PUT", `/v1/scripts/${name}`, { bundle, config: { name, main: "src/index.ts", ...config } });
-      const answer = (await response.json()) as { version: number; urls: string[] };
-      if (response.status !== 201) throw new Error(`deploy of ${name} failed with ${response.status}: ${JSON.stringify(answer)}`);
+      const answer = (await response.json()) as { version: number; urls: string[]; unchanged?: boolean };
+      if (response.status !== 201 && !(response.status === 200 && answer.unchanged === true)) throw new Error(`deploy of ${name} failed with ${response.status}: ${JSON.stringify(answer)}`);
       return answer;
     },
     waitForLog: async (pattern, timeoutMs = 5000) => {
