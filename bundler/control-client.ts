@@ -107,6 +107,8 @@ export interface ScriptDetails {
   config: ScriptConfig;
   /** How many versions the script has. */
   versions: number;
+  /** Where the function answers. */
+  urls: string[];
   [field: string]: unknown;
 }
 

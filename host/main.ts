@@ -59,6 +59,12 @@ export interface HostOptions {
    * request then starts warm, if the worker has room.
    */
   preloadOnDeploy?: boolean;
+  /**
+   * Runs once the control API listens and before the data plane does (`atoll
+   * start --deploy-fixtures` deploys the examples here). URLs the control API
+   * answers meanwhile carry the configured port (0 when it is picked later).
+   */
+  beforeDataPlane?: (control: { controlUrl: string; token: string }) => Promise<void>;
 }
 
 export interface RunningHost {
@@ -144,18 +150,37 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
   });
-  const dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
-  const dataPort = (dataServer.address() as AddressInfo).port;
+  // The control API listens first: what the host was started with
+  // (`beforeDataPlane`, e.g. the examples) is deployed through it before the
+  // data plane listens, so that no client ever meets a host that cannot yet
+  // serve it (a 404 for a function that is about to be there).
+  let dataPort = options.port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
   const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
   const controlPort = (controlServer.address() as AddressInfo).port;
+  const controlUrl = `http://${urlHost(controlHostname)}:${controlPort}`;
+  let dataServer: Server;
+  try {
+    await options.beforeDataPlane?.({ controlUrl, token });
+    dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
+  } catch (error) {
+    clearInterval(purgeTimer);
+    await triggers.close();
+    bindings.close();
+    await closeServer(controlServer);
+    await executor.close();
+    triggers.detach();
+    await store.close();
+    throw error;
+  }
+  dataPort = (dataServer.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;
   return {
     dataUrl: `http://${urlHost(options.hostname)}:${dataPort}`,
-    controlUrl: `http://${urlHost(controlHostname)}:${controlPort}`,
+    controlUrl,
     token,
     tokenFile,
     workerPids: () => executor.workerPids,

@@ -3,8 +3,9 @@
 // process, each on free loopback ports with a temporary data directory.
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { get as httpGet } from "node:http";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +50,18 @@ function get(dataUrl: string, host: string, path = "/"): Promise<Answer> {
       response.on("error", reject);
     });
     request.on("error", reject);
+  });
+}
+
+/** A loopback port free a moment ago (for a host that must be given its port before it listens). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }
 
@@ -117,15 +130,26 @@ describe("atoll deploy, list and delete against a host", () => {
 });
 
 describe("atoll start --deploy-fixtures", () => {
-  it("serves every example fixture and stops cleanly on SIGTERM", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "atoll-start-"));
+  interface Started {
+    stdout: () => string;
+    stderr: () => string;
+    dataUrl: string;
+    controlUrl: string;
+    token: string;
+    /** SIGTERM, and its exit code. */
+    stop(): Promise<number | null>;
+    kill(): void;
+  }
+
+  async function startAtoll(dataDir: string, port = 0, onSpawn: () => void = () => {}): Promise<Started> {
     const childEnv: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) childEnv[key] = value;
-    const child = spawn(process.execPath, [atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir, "--workers", "1", "--deploy-fixtures"], {
+    const child = spawn(process.execPath, [atollBin, "start", "--port", String(port), "--control-port", "0", "--data-dir", dataDir, "--workers", "1", "--deploy-fixtures"], {
       cwd: repoRoot,
       env: childEnv,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    onSpawn();
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -142,22 +166,98 @@ describe("atoll start --deploy-fixtures", () => {
         });
         void exited.then((code) => reject(new Error(`atoll start exited with ${code}:\n${stdout}\n${stderr}`)));
       });
-      const dataUrl = /functions: +(http:\/\/\S+)/.exec(stdout)?.[1];
-      assert.ok(dataUrl, stdout);
-      assert.match(stdout, new RegExp(`admin token: .*admin-token`));
-      for (const name of ["echo-stream", "gzip-roundtrip", "hello", "hono-app", "multipart-upload", "static-route"]) assert.match(stdout, new RegExp(`Deployed fixtures/${name} as ${name} version 1 `));
-      assert.doesNotMatch(stdout, /broken|hostile/);
-      assert.equal(stderr, "");
-
-      assert.equal((await get(dataUrl, "hello.localhost")).text, "Hello from Atoll\n");
-      assert.equal((await get(dataUrl, "anything.test", "/static/hello.txt")).text, "static hello\n");
-
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0);
-      assert.match(stdout, /SIGTERM: stopping…\n/);
-      assert.match(stdout, /Stopped\.\n$/);
-    } finally {
+    } catch (error) {
       child.kill("SIGKILL");
+      throw error;
+    }
+    const dataUrl = /functions: +(http:\/\/\S+)/.exec(stdout)?.[1];
+    const controlUrl = /control API: +(http:\/\/\S+)/.exec(stdout)?.[1];
+    assert.ok(dataUrl && controlUrl, stdout);
+    const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+    return {
+      stdout: () => stdout,
+      stderr: () => stderr,
+      dataUrl,
+      controlUrl,
+      token,
+      stop: async () => {
+        child.kill("SIGTERM");
+        return exited;
+      },
+      kill: () => child.kill("SIGKILL"),
+    };
+  }
+
+  const EXAMPLES = ["echo-stream", "gzip-roundtrip", "hello", "hono-app", "multipart-upload", "static-route"];
+
+  it("serves every example fixture and stops cleanly on SIGTERM; a restart leaves unchanged examples and a user's script alone", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "atoll-start-"));
+    let started: Started | undefined;
+    try {
+      started = await startAtoll(dataDir);
+      const stdout = started.stdout();
+      for (const name of EXAMPLES) assert.match(stdout, new RegExp(`Deployed fixtures/${name} as ${name} version 1 `));
+      assert.match(stdout, /^ {2}hello: http:\/\/hello\.localhost:\d+\/$/m);
+      assert.doesNotMatch(stdout, /:0\//, "the URLs carry the port the data plane got");
+      assert.match(stdout, new RegExp(`admin token: .*admin-token`));
+      assert.doesNotMatch(stdout, /broken|hostile/);
+      assert.equal(started.stderr(), "");
+      assert.equal((await get(started.dataUrl, "hello.localhost")).text, "Hello from Atoll\n");
+      assert.equal((await get(started.dataUrl, "anything.test", "/static/hello.txt")).text, "static hello\n");
+      // A user deploys their own "hono-app" over the example.
+      const upload = await fetch(`${started.controlUrl}/v1/scripts/hono-app`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${started.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ bundle: `export default { fetch: () => new Response("mine") };`, config: { name: "hono-app", main: "index.js" }, message: "my own" }),
+      });
+      assert.equal(upload.status, 201, await upload.text());
+
+      assert.equal(await started.stop(), 0);
+      assert.match(started.stdout(), /SIGTERM: stopping…\n/);
+      assert.match(started.stdout(), /Stopped\.\n$/);
+
+      started = await startAtoll(dataDir);
+      const again = started.stdout();
+      assert.doesNotMatch(again, /Deployed fixtures/, again);
+      for (const name of EXAMPLES.filter((name) => name !== "hono-app")) assert.match(again, new RegExp(`fixtures/${name}: ${name} version 1 unchanged `));
+      assert.match(again, /fixtures\/hono-app: not deployed: a script named hono-app that is not this example is deployed/);
+      assert.equal((await get(started.dataUrl, "hono-app.localhost")).text, "mine");
+      assert.equal(await started.stop(), 0);
+    } finally {
+      started?.kill();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("listens only once the examples are deployed: no request ever meets a 404", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "atoll-start-"));
+    const port = await freePort();
+    const seen: number[] = [];
+    let polling = true;
+    // From the moment the process is spawned: each attempt is refused (not listening yet) or answered by hello.
+    const poll = async () => {
+      while (polling) {
+        const status = await get(`http://127.0.0.1:${port}`, "hello.localhost").then(
+          (answer) => answer.status,
+          () => 0,
+        );
+        if (status !== 0) seen.push(status);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    let poller: Promise<void> | undefined;
+    let started: Started | undefined;
+    try {
+      started = await startAtoll(dataDir, port, () => (poller = poll()));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      polling = false;
+      await poller;
+      assert.ok(seen.length > 0, "some requests were answered");
+      assert.deepEqual([...new Set(seen)], [200], `statuses seen: ${seen.join(" ")}`);
+      assert.equal(await started.stop(), 0);
+    } finally {
+      polling = false;
+      started?.kill();
       await rm(dataDir, { recursive: true, force: true });
     }
   });

@@ -3,7 +3,10 @@
 import { relative, resolve } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_DATA_DIR } from "../control-options.js";
-import { deployProject } from "../deploy.js";
+import { bundleProject } from "../bundle.js";
+import { ControlClient, type ControlOptions } from "../control-client.js";
+import { uploadBundle } from "../deploy.js";
+import { ControlApiError } from "../errors.js";
 import { displayPath } from "../display-path.js";
 import { deployableFixtureDirs } from "../fixtures.js";
 import { packageRoot } from "../package-root.js";
@@ -37,6 +40,7 @@ export function startCommand(): Command {
     .action(async (flags: StartFlags) => {
       // Loaded here so that the other commands never load the host (SQLite, workers).
       const { startHost } = await import("../../host/main.js");
+      const deployed: string[] = [];
       const host = await startHost({
         dataDir: resolve(flags.dataDir),
         port: flags.port,
@@ -44,6 +48,8 @@ export function startCommand(): Command {
         controlPort: flags.controlPort,
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
+        // The examples go in before the data plane listens: no request meets a host without them.
+        ...(flags.deployFixtures ? { beforeDataPlane: async (control: ControlOptions) => void deployed.push(...(await deployFixtures(control))) } : {}),
       });
       const { stopped } = stopOnSignal(() => host.close());
 
@@ -51,25 +57,65 @@ export function startCommand(): Command {
       console.log(`  functions:   ${host.dataUrl}`);
       console.log(`  control API: ${host.controlUrl}`);
       console.log(`  admin token: ${displayPath(host.tokenFile)}`);
-      if (flags.deployFixtures) await deployFixtures(host.controlUrl, host.token);
+      if (deployed.length > 0) await printUrls(deployed, { controlUrl: host.controlUrl, token: host.token });
       console.log("Press Ctrl+C to stop.");
       await stopped;
     });
 }
 
-async function deployFixtures(controlUrl: string, token: string): Promise<void> {
+/** The message of every version the examples' deploy makes: how a later start knows a script is one of them. */
+const FIXTURE_MESSAGE = "atoll start --deploy-fixtures";
+
+/**
+ * Deploys each example whose bundle or config changed (an unchanged one makes
+ * no version), and none over a script of the same name that a user deployed.
+ * Returns the names of the examples that serve.
+ */
+async function deployFixtures(control: ControlOptions): Promise<string[]> {
   const root = packageRoot();
+  const client = new ControlClient(control);
+  const serving: string[] = [];
   for (const dir of deployableFixtureDirs()) {
     const label = relative(root, dir);
     try {
-      const result = await deployProject(dir, { controlUrl, token, message: "atoll start --deploy-fixtures", log: (line) => console.error(line) });
+      const bundle = await bundleProject(dir);
+      for (const warning of bundle.warnings) console.error(warning);
+      const name = bundle.config.name;
+      const owner = await activeVersionMessage(client, name);
+      if (owner !== undefined && owner !== FIXTURE_MESSAGE) {
+        console.log(`${label}: not deployed: a script named ${name} that is not this example is deployed (atoll delete ${name} to make room for it)`);
+        continue;
+      }
+      const result = await uploadBundle(bundle, { ...control, message: FIXTURE_MESSAGE });
       const size = formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes);
       console.log(result.unchanged ? `${label}: ${result.name} version ${result.version} unchanged  ${size}` : `Deployed ${label} as ${result.name} version ${result.version}  ${size}`);
-      for (const url of result.urls) console.log(`  ${url}`);
+      serving.push(name);
     } catch (error) {
       // One bad fixture must not keep the host from serving the others.
       console.error(`Could not deploy ${label}: ${(error as Error).message}`);
     }
+  }
+  return serving;
+}
+
+/** The message of the script's active version; undefined when there is no such script. */
+async function activeVersionMessage(client: ControlClient, name: string): Promise<string | null | undefined> {
+  let versions;
+  try {
+    versions = await client.listVersions(name, { limit: 100 });
+  } catch (error) {
+    if (error instanceof ControlApiError && error.status === 404) return undefined;
+    throw error;
+  }
+  return versions.versions.find((version) => version.active)?.message ?? null;
+}
+
+/** Where each example answers, now that the data plane listens (its port may have been picked at start). */
+async function printUrls(names: readonly string[], control: ControlOptions): Promise<void> {
+  const client = new ControlClient(control);
+  for (const name of names) {
+    const script = await client.getScript(name);
+    for (const url of script.urls) console.log(`  ${name}: ${url}`);
   }
 }
 
