@@ -70,8 +70,19 @@ export class NotFoundError extends AtollError {
 }
 
 export class NoRouteError extends AtollError {
-  constructor(host: string, path: string) {
-    super("ATOLL_NO_ROUTE", 404, `no function is routed at ${host}${path}: deploy one with a matching route, or use http://<name>.localhost/`);
+  /**
+   * @param hostHeader the request's Host (it may carry a port)
+   * @param port the port the request came in on, for the URL suggested
+   * @param baseDomains where `<name>.<domain>` reaches script `<name>`
+   */
+  constructor(hostHeader: string, path: string, port: number, baseDomains: readonly string[] = ["localhost"]) {
+    const host = hostHeader.replace(/:\d+$/, "").toLowerCase();
+    const domain = baseDomains.find((base) => host.endsWith(`.${base}`));
+    const portPart = port === 80 ? "" : `:${port}`;
+    const message = domain
+      ? `no script is named "${host.slice(0, -domain.length - 1)}" on this host, so nothing answers at ${hostHeader}${path}: deploy it (atoll deploy), or see what is deployed (atoll list)`
+      : `no function is routed at ${hostHeader || "(no Host header)"}${path}: deploy one with a route that matches, or reach a script by its name at http://<name>.${baseDomains[0] ?? "localhost"}${portPart}/`;
+    super("ATOLL_NO_ROUTE", 404, message);
   }
 }
 
@@ -231,14 +242,16 @@ export class CanaryRoutesDifferError extends AtollError {
 }
 
 export class SecretVarClashError extends AtollError {
-  /** @param where what is being written: "the uploaded config", "version 3". */
-  constructor(script: string, key: string, where: string) {
-    super(
-      "ATOLL_SECRET_VAR_CLASH",
-      409,
-      `"${key}" would be both a [vars] entry (${where}) and a secret of script "${script}", and env holds one value per name: rename the var, or delete the secret (\`atoll secret delete ${script} ${key}\`)`,
-      { script, key },
-    );
+  /**
+   * @param where what holds the var: "the uploaded config", "version 3, the active one".
+   * @param writing what clashes: a deploy whose var meets an existing secret, or a secret put whose name a var holds.
+   */
+  constructor(script: string, key: string, where: string, writing: "deploy" | "secret") {
+    const todo =
+      writing === "deploy"
+        ? `rename the var, or delete the secret first (\`atoll secret delete ${script} ${key}\`)`
+        : `give the secret another name, or remove "${key}" from [vars] and deploy before putting the secret`;
+    super("ATOLL_SECRET_VAR_CLASH", 409, `"${key}" would be both a [vars] entry (${where}) and a secret of script "${script}", and env holds one value per name: ${todo}`, { script, key });
   }
 }
 

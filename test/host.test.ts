@@ -31,11 +31,18 @@ test("a deployed function answers at <name>.localhost, cold then warm", async ()
   await host.waitForLog(/^hello@v1 GET \/again 200 warm [\d.]+ms \(cpu [\d.]+ms\)$/);
 });
 
-test("a request no route matches gets a clear 404", async () => {
-  const response = await host.request("nobody.localhost", "/");
-  assert.equal(response.status, 404);
-  assert.equal(response.headers.get("x-atoll-error"), "ATOLL_NO_ROUTE");
-  assert.match(await response.text(), /no function is routed at nobody\.localhost/);
+test("a request no route matches gets a clear 404: no script of that name, or no route, with the port to use", async () => {
+  const port = new URL(host.dataUrl).port;
+  const byName = await host.request("nobody.localhost", "/x");
+  assert.equal(byName.status, 404);
+  assert.equal(byName.headers.get("x-atoll-error"), "ATOLL_NO_ROUTE");
+  assert.equal(await byName.text(), `no script is named "nobody" on this host, so nothing answers at nobody.localhost:${port}/x: deploy it (atoll deploy), or see what is deployed (atoll list)\n`);
+  const byRoute = await host.request("elsewhere.test", "/y");
+  assert.equal(byRoute.status, 404);
+  assert.equal(
+    await byRoute.text(),
+    `no function is routed at elsewhere.test:${port}/y: deploy one with a route that matches, or reach a script by its name at http://<name>.localhost:${port}/\n`,
+  );
 });
 
 test("routes with a host and with any host reach their script; the most specific wins", async () => {

@@ -16,6 +16,7 @@ import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { CLIENT_KEY_HEADER } from "./canary.js";
 import type { ActiveScript, Deployments } from "./deployments.js";
 import { takeRequestBody, type RequestBody } from "./request-body.js";
+import { HOST_DEFAULTS } from "../host-defaults.js";
 
 export interface DataPlaneOptions {
   deployments: Deployments;
@@ -89,7 +90,7 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     const path = query === -1 ? target : target.slice(0, query);
     const active = deployments.route(host, path);
     if (!active) {
-      sendError(outgoing, new NoRouteError(host, path));
+      sendError(outgoing, new NoRouteError(host, path, incoming.socket.localPort ?? 0, HOST_DEFAULTS.baseDomains));
       return;
     }
     // During a gradual deploy the client's key decides which version answers (./canary.ts).

@@ -219,7 +219,7 @@ export class Deployments {
         [current.config, `version ${current.key.version}, the active one`],
         [current.canary?.config, `version ${current.canary?.key.version}, the canary`],
       ] as const) {
-        if (config && Object.hasOwn(config.vars, key)) throw new SecretVarClashError(script, key, where);
+        if (config && Object.hasOwn(config.vars, key)) throw new SecretVarClashError(script, key, where, "secret");
       }
       const saved = await this.store.putSecret(script, key, this.secrets.seal(script, key, value));
       this.secretsChanged(script);
@@ -289,7 +289,7 @@ export class Deployments {
   private async checkVarsAgainstSecrets(script: string, config: ScriptConfig, where: string): Promise<void> {
     const names = Object.keys(config.vars);
     if (names.length === 0) return;
-    for (const { key } of await this.store.getSecrets(script)) if (names.includes(key)) throw new SecretVarClashError(script, key, where);
+    for (const { key } of await this.store.getSecrets(script)) if (names.includes(key)) throw new SecretVarClashError(script, key, where, "deploy");
   }
 
   /** New keys for the script's versions: workers build new isolates (with the new secrets) and retire the old ones. */
