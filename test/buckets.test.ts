@@ -239,7 +239,12 @@ test("operators: atoll bucket put/get/list/delete stream files; functions see th
       });
     const put = await run(["put", "files", "cli/in.bin", join(dir, "in.bin"), "--content-type", "application/x-test", "--meta", "origin=cli"]);
     assert.equal(put.code, 0, put.stderr);
-    assert.match(put.stdout, new RegExp(`Put "cli/in.bin" in files: ${payload.length} bytes, etag ${createHash("md5").update(payload).digest("hex")} \\(.* MB/s\\)`));
+    assert.match(put.stdout, new RegExp(`Put "cli/in.bin" in files: ${payload.length} bytes, etag ${createHash("md5").update(payload).digest("hex")} \\([\\d.]+ (GB|MB|kB)/s\\)`));
+    // A tiny object has no rate worth printing ("0.0 MB/s"): the time it took instead.
+    writeFileSync(join(dir, "tiny.txt"), "hi");
+    const tiny = await run(["put", "files", "elsewhere/tiny.txt", join(dir, "tiny.txt")]);
+    assert.equal(tiny.code, 0, tiny.stderr);
+    assert.match(tiny.stdout, /^Put "elsewhere\/tiny\.txt" in files: 2 bytes, etag [0-9a-f]+ \(in [\d.]+ ms\)\n$/);
     const [seen] = await rpc([["head", "cli/in.bin"]]);
     assert.deepEqual((seen!.ok as { custom: object; http: object }).custom, { origin: "cli" });
     assert.deepEqual((seen!.ok as { custom: object; http: object }).http, { contentType: "application/x-test" });

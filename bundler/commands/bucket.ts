@@ -102,6 +102,16 @@ export function bucketCommand(): Command {
 }
 
 /** Bytes sent so far, drawn as a bar on a terminal (nothing when stderr is not one). */
+/** Below this a transfer is over in a few round trips: its "rate" would say more about latency than throughput. */
+const SMALL_TRANSFER_BYTES = 256 * 1024;
+
+export function formatRate(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 1e9) return `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
+  if (bytesPerSecond >= 1e6) return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
+  if (bytesPerSecond >= 1e3) return `${(bytesPerSecond / 1e3).toFixed(0)} kB/s`;
+  return `${bytesPerSecond.toFixed(0)} B/s`;
+}
+
 class Progress {
   private sent = 0;
   private readonly started = performance.now();
@@ -122,9 +132,11 @@ class Progress {
     if (process.stderr.isTTY) process.stderr.write(`\r${this.line()}\n`);
   }
 
+  /** "12.3 MB/s", "850 kB/s"; for a transfer too small to have a rate worth the name, the time it took. */
   rate(): string {
-    const seconds = Math.max((performance.now() - this.started) / 1000, 0.001);
-    return `${(this.sent / 1e6 / seconds).toFixed(1)} MB/s`;
+    const ms = performance.now() - this.started;
+    if (this.sent < SMALL_TRANSFER_BYTES) return `in ${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+    return formatRate(this.sent / (Math.max(ms, 1) / 1000));
   }
 
   private line(): string {
