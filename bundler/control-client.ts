@@ -1,7 +1,7 @@
 // A small client of the host's control API (bearer token, JSON). Used by the
 // CLI commands and by the host's start-up to deploy fixtures.
 import type { ScriptConfig } from "../host/config/script-config.js";
-import { ControlApiError, ControlUnreachableError } from "./errors.js";
+import { ControlApiError, ControlUnreachableError, TokenRefusedError } from "./errors.js";
 
 /** Where the control API is and how to authenticate to it. */
 export interface ControlOptions {
@@ -214,7 +214,7 @@ export class ControlClient {
     } catch {
       // Not an API error body: apiError falls back to the status.
     }
-    throw apiError(response.status, answer, `${method} ${path}`);
+    throw apiError(response.status, answer, `${method} ${path}`, this.baseUrl);
   }
 
   /** A JSON request (the API's usual shape). */
@@ -292,13 +292,14 @@ export class ControlClient {
     } catch {
       throw new ControlApiError(response.status, "ATOLL_CONTROL_API", `the control API at ${this.baseUrl} answered ${method} ${path} with ${response.status} and a body that is not JSON: is --control-url the host's control port?`);
     }
-    if (!response.ok) throw apiError(response.status, answer, `${method} ${path}`);
+    if (!response.ok) throw apiError(response.status, answer, `${method} ${path}`, this.baseUrl);
     return answer as T;
   }
 }
 
-function apiError(status: number, answer: unknown, what: string): ControlApiError {
+function apiError(status: number, answer: unknown, what: string, controlUrl: string): ControlApiError | TokenRefusedError {
   const error = (answer as { error?: unknown } | null)?.error;
+  if (status === 401) return new TokenRefusedError(controlUrl);
   if (error && typeof error === "object") {
     const { code, message, ...details } = error as Record<string, unknown>;
     if (typeof message === "string") return new ControlApiError(status, typeof code === "string" ? code : "ATOLL_CONTROL_API", message, details);

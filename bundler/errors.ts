@@ -46,6 +46,18 @@ export class ControlUnreachableError extends CliError {
   }
 }
 
+/** The control API answered 401: said to a CLI user in CLI terms, not as an HTTP header to send. */
+export class TokenRefusedError extends CliError {
+  readonly status = 401;
+  constructor(controlUrl: string) {
+    super(
+      "ATOLL_UNAUTHORIZED",
+      `the host at ${controlUrl} refused the admin token: use the one in the host's data directory (\`cat .atoll/admin-token\` where it runs, or --data-dir DIR for another one), passed with --token or ATOLL_TOKEN`,
+    );
+    this.name = "TokenRefusedError";
+  }
+}
+
 /** The control API answered with an error; `code` is the API's (e.g. ATOLL_ROUTE_CONFLICT). */
 export class ControlApiError extends CliError {
   constructor(

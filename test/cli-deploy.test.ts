@@ -115,7 +115,7 @@ describe("atoll deploy, list and delete against a host", () => {
   it("reports the host's refusal of a bad token", async () => {
     const run = await atoll(["list", "--control-url", host.controlUrl, "--token", "wrong"]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /^error: missing or wrong bearer token/);
+    assert.match(run.stderr, /^error: the host at http:\/\/127\.0\.0\.1:\d+ refused the admin token: use the one in the host.s data directory .*--token or ATOLL_TOKEN\n$/);
   });
 
   it("deletes a script, which then stops answering", async () => {

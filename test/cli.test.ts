@@ -302,7 +302,7 @@ describe("client commands", () => {
 
   it("prints the API's error message and exits 1", async () => {
     assertFailed(await atoll(["deploy", "fixtures/hono-app", "--control-url", api.url, "--token", "good-token"]), 'error: route "api.example.test/*" is already claimed by script "other"');
-    assertFailed(await atoll(["list", "--control-url", api.url, "--token", "bad"]), "error: missing or wrong bearer token");
+    assertFailed(await atoll(["list", "--control-url", api.url, "--token", "bad"]), `error: the host at ${api.url} refused the admin token`);
     assertFailed(await atoll(["delete", "ghost", "--control-url", api.url, "--token", "good-token"]), 'error: script "ghost" not found');
   });
 
