@@ -21,6 +21,8 @@ interface StartFlags {
   dataDir: string;
   workers?: number;
   deployFixtures?: boolean;
+  /** commander's --no-preload: false when given. */
+  preload: boolean;
   allowPrivateFetch?: boolean;
   egressAllow: string[];
 }
@@ -33,7 +35,8 @@ export function startCommand(): Command {
     .option("--control-port <port>", "control API port (it listens on 127.0.0.1 only); 0 picks a free one", parsePort, 8788)
     .option("--data-dir <dir>", "where the host keeps its database and admin token", DEFAULT_DATA_DIR)
     .option("--workers <n>", "worker processes running isolates (default: one per core)", parseCount)
-    .option("--deploy-fixtures", "deploy the example functions of fixtures/ once the host is up")
+    .option("--deploy-fixtures", "deploy the example functions of fixtures/ before the host starts serving")
+    .option("--no-preload", "do not load a newly deployed version into an isolate before its first request (saves memory on hosts with many rarely used scripts)")
     .option("--allow-private-fetch", "let functions fetch loopback, private and link-local addresses (development only: it opens SSRF)")
     .option("--egress-allow <address>", "an address or CIDR range functions may fetch even though it is private (repeatable)", collect, [])
     .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n")
@@ -48,6 +51,7 @@ export function startCommand(): Command {
         controlPort: flags.controlPort,
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
+        preloadOnDeploy: flags.preload,
         // The examples go in before the data plane listens: no request meets a host without them.
         ...(flags.deployFixtures ? { beforeDataPlane: async (control: ControlOptions) => void deployed.push(...(await deployFixtures(control))) } : {}),
       });
