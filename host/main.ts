@@ -1,5 +1,6 @@
 // Starts a host: the store in the data directory, the worker processes, the
 // public data plane and the control API, each on its own port.
+import { terminalSafe } from "./terminal-text.js";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
@@ -59,6 +60,8 @@ export interface HostOptions {
    * request then starts warm, if the worker has room.
    */
   preloadOnDeploy?: boolean;
+  /** Keep the colours of functions' console output in the log (default: when the log is the default one and stdout is a terminal). */
+  logColours?: boolean;
   /**
    * Runs once the control API listens and before the data plane does (`atoll
    * start --deploy-fixtures` deploys the examples here). URLs the control API
@@ -79,6 +82,7 @@ export interface RunningHost {
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  const logToTerminal = options.logColours ?? (options.log === undefined && process.stdout.isTTY === true);
   const egress = { ...HOST_DEFAULTS.worker.egress, ...options.egress };
   // Fails here, with the entry named, rather than in every worker at start-up.
   new EgressPolicy(egress);
@@ -113,7 +117,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       kvReads: store.kv.workerReads ?? null,
     },
     loadCode: (key) => deployments.loadCode(key),
-    onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
+    // A function's text never drives the operator's terminal (./terminal-text.ts).
+    onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${terminalSafe(message, logToTerminal)}`),
     onEvent: log,
     metrics,
     onBinding: (key, binding, method, args, chain) =>

@@ -95,6 +95,7 @@ export class DevSession {
       workers: options.workers,
       ...(options.egress ? { egress: options.egress } : {}),
       log: (line) => options.print(`${clock()} ${session ? session.mapper.mapLine(line) : line}`),
+      logColours: process.stdout.isTTY === true,
     });
     session = new DevSession(options, host, project, dataDir);
     await session.rebuild([], "first build");
