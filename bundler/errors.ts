@@ -33,7 +33,7 @@ export class MissingTokenError extends CliError {
   constructor(tokenFile: string) {
     super(
       "ATOLL_NO_TOKEN",
-      `no admin token: pass --token, set ATOLL_TOKEN, or run from the directory of the host's data (looked for ${tokenFile}; use --data-dir if the host keeps it elsewhere)`,
+      `no admin token: log in once (\`atoll login --url URL\`), pass --token, set ATOLL_TOKEN, or run from the directory of the host's data (looked for ${tokenFile}; use --data-dir if the host keeps it elsewhere)`,
     );
     this.name = "MissingTokenError";
   }

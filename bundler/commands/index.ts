@@ -11,6 +11,7 @@ import { initCommand } from "./init.js";
 import { invokeCommand } from "./invoke.js";
 import { kvCommand } from "./kv.js";
 import { listCommand } from "./list.js";
+import { loginCommand, logoutCommand, whoamiCommand } from "./login.js";
 import { promoteCommand } from "./promote.js";
 import { rollbackCommand } from "./rollback.js";
 import { secretCommand } from "./secret.js";
@@ -23,6 +24,9 @@ export const commands: ReadonlyArray<() => Command> = [
   typesCommand,
   devCommand,
   buildCommand,
+  loginCommand,
+  whoamiCommand,
+  logoutCommand,
   deployCommand,
   listCommand,
   deleteCommand,

@@ -2,11 +2,14 @@
 // ATOLL_* variables from the outer environment unless given, optionally
 // feeding its stdin.
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const atollBin = join(repoRoot, "bin", "atoll.js");
+const EMPTY_CONFIG_DIR = mkdtempSync(join(tmpdir(), "atoll-no-config-"));
 
 export interface CliRun {
   code: number;
@@ -17,6 +20,8 @@ export interface CliRun {
 export function atoll(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
+  // No profiles of the user running the tests (atoll login): an empty config folder unless the test gives one.
+  env["ATOLL_CONFIG_DIR"] = EMPTY_CONFIG_DIR;
   Object.assign(env, options.env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [atollBin, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
