@@ -330,7 +330,7 @@ describe("client commands", () => {
   it("says where it looked when there is no token", async () => {
     const cwd = await project("no-token", { "README": "no token here\n" });
     const run = await atoll(["list", "--control-url", api.url], { cwd });
-    assertFailed(run, "no admin token: pass --token, set ATOLL_TOKEN", join(cwd, ".atoll", "admin-token"));
+    assertFailed(run, "no admin token: log in once (`atoll login --url URL`), pass --token, set ATOLL_TOKEN", join(cwd, ".atoll", "admin-token"));
   });
 
   it("says when the control API cannot be reached", async () => {
