@@ -59,6 +59,16 @@ export async function scaffold(name: string, dir: string, template: TemplateName
   return { files: files.sort() };
 }
 
+/**
+ * What the new project depends on: this very checkout when atoll runs from
+ * one (a `file:` path, so that `npm install` works offline against the tree
+ * that made the project), else this atoll's version.
+ */
+export function defaultAtollSpec(root: string = packageRoot()): string {
+  const checkout = existsSync(join(root, ".git")) && existsSync(join(root, "host", "main.ts"));
+  return checkout ? `file:${root}` : `^${packageVersion()}`;
+}
+
 async function packageJson(name: string, template: TemplateName, options: ScaffoldOptions): Promise<Record<string, unknown>> {
   const atoll = JSON.parse(await readFile(join(packageRoot(), "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
   const dependencies: Record<string, string> = {};
@@ -77,7 +87,7 @@ async function packageJson(name: string, template: TemplateName, options: Scaffo
     },
     ...(Object.keys(dependencies).length > 0 ? { dependencies } : {}),
     devDependencies: {
-      atoll: options.atollSpec ?? `^${packageVersion()}`,
+      atoll: options.atollSpec ?? defaultAtollSpec(),
       typescript: atoll.devDependencies["typescript"] ?? "^5.9.0",
     },
   };
