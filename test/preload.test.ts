@@ -66,3 +66,19 @@ test("without preloadOnDeploy the first request is a cold start", async () => {
   const second = await notPreloading.request("late.localhost", "/");
   assert.equal(startOf(second), "warm");
 });
+
+test("a burst of deploys keeps the newest preloads warm, not all of them", async () => {
+  // Past 8 preloaded versions no request has used, the oldest make room (isolate-pool.ts MAX_UNUSED_PRELOADS).
+  const names = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
+  for (const name of names) {
+    await preloading.deploy(name, SCRIPT(name));
+    await sleep(250); // one preload at a time: each finishes before the next deploy
+  }
+  await sleep(SETTLE_MS);
+  const oldest = await preloading.request("burst-0.localhost", "/");
+  assert.equal(await oldest.text(), "burst-0 -");
+  assert.equal(startOf(oldest), "cold", "the oldest preload made room for newer ones");
+  const newest = await preloading.request("burst-11.localhost", "/");
+  assert.equal(await newest.text(), "burst-11 -");
+  assert.equal(startOf(newest), "warm");
+});

@@ -17,6 +17,12 @@ export interface IsolatePoolOptions {
   spareMemoryMb: number;
 }
 
+/**
+ * Preloaded isolates no request has used yet, at most: a burst of deploys
+ * (a CI pushing hundreds of scripts) keeps the newest ones warm instead of
+ * filling the pool with versions nobody may call.
+ */
+const MAX_UNUSED_PRELOADS = 8;
 /** Heap an isolate is assumed to hold before its first measurement, bytes. */
 const INITIAL_HEAP_ESTIMATE = 4 * 1024 * 1024;
 /** How often, at most, one isolate's heap is measured again, ms. */
@@ -31,6 +37,8 @@ const RECYCLE_FRACTION = 0.8;
 export class IsolatePool {
   private readonly warm: LRUCache<string, FunctionIsolate>;
   private readonly retiring = new Set<FunctionIsolate>();
+  /** Preloaded versions not yet asked for, oldest first. */
+  private readonly unusedPreloads = new Map<string, FunctionIsolate>();
   /** When each isolate's heap was last measured, and whether it is close enough to its limit to measure every time. */
   private readonly lastHeapSample = new WeakMap<FunctionIsolate, { at: number; watched: boolean; invocations: number }>();
   /** Isolates retired because their heap neared their memory limit. */
@@ -62,6 +70,7 @@ export class IsolatePool {
   }
 
   get(versionId: string): FunctionIsolate | undefined {
+    if (this.unusedPreloads.size > 0) this.unusedPreloads.delete(versionId);
     return this.warm.get(versionId);
   }
 
@@ -78,8 +87,16 @@ export class IsolatePool {
   /** A version loaded ahead of its first request (after a deploy): warm, and the next spare booted behind it. */
   preloaded(versionId: string, isolate: FunctionIsolate): void {
     this.warm.set(versionId, isolate);
+    this.unusedPreloads.set(versionId, isolate);
+    for (const [id, preloaded] of this.unusedPreloads) {
+      if (this.unusedPreloads.size <= MAX_UNUSED_PRELOADS) break;
+      this.unusedPreloads.delete(id);
+      // Still warm and still unused (nothing took it since): it makes room for the newer one.
+      if (this.warm.peek(id) === preloaded) this.warm.delete(id);
+    }
     this.replenishSpare();
   }
+
 
   /** A fresh isolate with the runtime loaded: the spare when it fits, else a new one. */
   take(memoryMb: number): Promise<FunctionIsolate> {
