@@ -161,9 +161,43 @@ describe("atoll build", () => {
 });
 
 describe("atoll build: clear errors", () => {
-  it("points at file:line:column of a syntax error", async () => {
+  it("points at file:line:column of a syntax error, with a code frame", async () => {
     const run = await atoll(["build", "fixtures/broken/syntax"]);
-    assertFailed(run, "fixtures/broken/syntax/src/index.ts:4:46: error: Expected \")\" but found \";\"", 'return new Response("never" + request.url;');
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      [
+        "error: build failed:",
+        '  fixtures/broken/syntax/src/index.ts:4:46: error: Expected ")" but found ";"',
+        "    2 | export default {",
+        "    3 |   fetch(request: Request) {",
+        '  > 4 |     return new Response("never" + request.url;',
+        "      |                                              ^",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("shows the code before an error at the end of a file, and the caret under the column with tabs and non-ASCII text", async () => {
+    const eof = await project("eof", { "atoll.toml": 'name = "eof"\nmain = "index.ts"\n', "index.ts": 'export default {\n  fetch() {\n    return new Response("hi");\n' });
+    const run = await atoll(["build", "."], { cwd: eof });
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      ["error: build failed:", "  index.ts:4:1: error: Unexpected end of file", "    2 |   fetch() {", '    3 |     return new Response("hi");', "  > 4 |", "      | ^", ""].join("\n"),
+    );
+
+    const wide = await project("wide", { "atoll.toml": 'name = "wide"\nmain = "index.ts"\n', "index.ts": '\tconst s = "héllo"; const t = ;\nexport default {};\n' });
+    const widely = await atoll(["build", "."], { cwd: wide });
+    assert.equal(widely.code, 1);
+    // esbuild counts the column in UTF-8 bytes (31); the user's editor, and the caret, in characters (30).
+    assert.ok(widely.stderr.includes(`  index.ts:1:31: error: Unexpected ";"\n  > 1 | \tconst s = "héllo"; const t = ;\n      | \t${" ".repeat(29)}^\n`), widely.stderr);
+  });
+
+  it("shows the other place a note names (a symbol declared twice)", async () => {
+    const dir = await project("twice", { "atoll.toml": 'name = "twice"\nmain = "index.ts"\n', "index.ts": 'const a = 1;\nconst a = 2;\nexport default { fetch: () => new Response(String(a)) };\n' });
+    const run = await atoll(["build", "."], { cwd: dir });
+    assertFailed(run, '  index.ts:2:7: error: The symbol "a" has already been declared\n    1 | const a = 1;\n  > 2 | const a = 2;\n      |       ^\n', "    note: index.ts:1:7: ", "    > 1 | const a = 1;\n        |       ^");
   });
 
   it("refuses node built-ins, saying where they were imported", async () => {
