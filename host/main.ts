@@ -1,6 +1,5 @@
 // Starts a host: the store in the data directory, the worker processes, the
 // public data plane and the control API, each on its own port.
-import { terminalSafe } from "./terminal-text.js";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
@@ -15,16 +14,17 @@ import { EgressPolicy } from "./executor/worker/egress.js";
 import { BindingCallError } from "./bindings/binding-error.js";
 import { BindingHost } from "./bindings/binding-host.js";
 import { HostMetrics } from "./metrics.js";
-
-/** Binding methods the metrics name; anything else a function calls counts as "other". */
-const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane, type RequestHandler } from "./front/data-plane.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
+import { terminalSafe } from "./terminal-text.js";
 import { Triggers, type TriggerSettings } from "./triggers/index.js";
 import { withChainDepth } from "./triggers/chain-depth.js";
+
+/** Binding methods the metrics name; anything else a function calls counts as "other". */
+const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
 
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
@@ -81,8 +81,12 @@ export interface RunningHost {
 }
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
-  const log = options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  const sink = options.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   const logToTerminal = options.logColours ?? (options.log === undefined && process.stdout.isTTY === true);
+  // Every line passes here: functions' console output, the stacks they throw
+  // (request and trigger lines) and clients' paths are untrusted text that
+  // must never drive the operator's terminal (./terminal-text.ts).
+  const log = (line: string) => sink(terminalSafe(line, logToTerminal));
   const egress = { ...HOST_DEFAULTS.worker.egress, ...options.egress };
   // Fails here, with the entry named, rather than in every worker at start-up.
   new EgressPolicy(egress);
@@ -117,8 +121,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       kvReads: store.kv.workerReads ?? null,
     },
     loadCode: (key) => deployments.loadCode(key),
-    // A function's text never drives the operator's terminal (./terminal-text.ts).
-    onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${terminalSafe(message, logToTerminal)}`),
+    onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
     metrics,
     onBinding: (key, binding, method, args, chain) =>
@@ -155,32 +158,41 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
   });
-  // The control API listens first: what the host was started with
-  // (`beforeDataPlane`, e.g. the examples) is deployed through it before the
-  // data plane listens, so that no client ever meets a host that cannot yet
-  // serve it (a 404 for a function that is about to be there).
+  // The control API listens first, the data plane last: what the host was
+  // started with (`beforeDataPlane`: `atoll start --deploy-fixtures` deploys
+  // the examples) goes in through the control API, the door every deploy
+  // takes, with its validation in an isolate, before the public port accepts a
+  // connection. No client ever meets a host that cannot yet serve what it was
+  // started with (a 404 for a function about to be there), and a client that
+  // is refused knows to retry.
   let dataPort = options.port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
   const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
-  const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
-  const controlPort = (controlServer.address() as AddressInfo).port;
-  const controlUrl = `http://${urlHost(controlHostname)}:${controlPort}`;
-  let dataServer: Server;
-  try {
-    await options.beforeDataPlane?.({ controlUrl, token });
-    dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
-  } catch (error) {
+  const servers: Server[] = [];
+  const shutDown = async () => {
     clearInterval(purgeTimer);
     await triggers.close();
     bindings.close();
-    await closeServer(controlServer);
+    await Promise.all(servers.map(closeServer));
     await executor.close();
     triggers.detach();
     await store.close();
+  };
+  let controlUrl: string;
+  try {
+    const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
+    servers.push(controlServer);
+    controlUrl = `http://${urlHost(controlHostname)}:${(controlServer.address() as AddressInfo).port}`;
+    await options.beforeDataPlane?.({ controlUrl, token });
+    const dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
+    servers.push(dataServer);
+    dataPort = (dataServer.address() as AddressInfo).port;
+  } catch (error) {
+    // A port in use or a failed start-up deploy: nothing of the host is left running.
+    await shutDown();
     throw error;
   }
-  dataPort = (dataServer.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;
   return {
@@ -189,16 +201,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     token,
     tokenFile,
     workerPids: () => executor.workerPids,
-    close: () =>
-      (closed ??= (async () => {
-        clearInterval(purgeTimer);
-        await triggers.close();
-        bindings.close();
-        await Promise.all([closeServer(dataServer), closeServer(controlServer)]);
-        await executor.close();
-        triggers.detach();
-        await store.close();
-      })()),
+    close: () => (closed ??= shutDown()),
   };
 }
 

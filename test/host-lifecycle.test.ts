@@ -1,7 +1,13 @@
 // What survives: deployments across a host restart, and the front across a
-// worker process that dies.
+// worker process that dies; and the order a host starts in (data plane last).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { connect, createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startHost } from "../host/main.js";
 import { startTestHost } from "./support/test-host.js";
 
 test("deployments and the admin token survive a host restart", async () => {
@@ -52,5 +58,101 @@ test("a worker that dies fails its in-flight unsafe requests with 503, runs its 
   } finally {
     await host.stop();
     host.cleanUp();
+  }
+});
+
+/** A loopback port free a moment ago (for a host that must be given its port before it listens). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+test("the data plane listens only once what the host starts with is deployed; a failed start-up leaves no port open", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "atoll-startup-"));
+  try {
+    const port = await freePort();
+    const seen: { controlUrl?: string; dataPortOpen?: boolean } = {};
+    const host = await startHost({
+      dataDir,
+      port,
+      hostname: "127.0.0.1",
+      controlPort: 0,
+      workers: 1,
+      log: () => {},
+      beforeDataPlane: async ({ controlUrl, token }) => {
+        seen.controlUrl = controlUrl;
+        const upload = await fetch(`${controlUrl}/v1/scripts/early`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ bundle: `export default { fetch: () => new Response("ready") };`, config: { name: "early", main: "index.js" } }),
+        });
+        assert.equal(upload.status, 201, await upload.text());
+        seen.dataPortOpen = await accepts(port);
+      },
+    });
+    try {
+      assert.equal(seen.controlUrl, host.controlUrl);
+      assert.equal(seen.dataPortOpen, false, "the data plane must not accept connections before the start-up deploys are done");
+      assert.equal(host.dataUrl, `http://127.0.0.1:${port}`);
+      const answer = await new Promise<string>((resolve, reject) =>
+        httpGet({ port, path: "/", headers: { host: "early.localhost" } }, (response) => {
+          let text = "";
+          response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve(text));
+        }).on("error", reject),
+      );
+      assert.equal(answer, "ready");
+    } finally {
+      await host.close();
+    }
+
+    let controlPort = 0;
+    await assert.rejects(
+      startHost({
+        dataDir,
+        port,
+        hostname: "127.0.0.1",
+        controlPort: 0,
+        workers: 1,
+        log: () => {},
+        beforeDataPlane: async ({ controlUrl }) => {
+          controlPort = Number(new URL(controlUrl).port);
+          throw new Error("a start-up deploy failed");
+        },
+      }),
+      /a start-up deploy failed/,
+    );
+    assert.ok(controlPort > 0);
+    assert.equal(await accepts(controlPort), false, "the control API is closed again");
+    assert.equal(await accepts(port), false, "the data plane never opened");
+
+    // The control port taken: the start-up fails with the reason, and its worker processes go too (else this file would never exit).
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const takenPort = (taken.address() as AddressInfo).port;
+      await assert.rejects(startHost({ dataDir, port, hostname: "127.0.0.1", controlPort: takenPort, workers: 1, log: () => {} }), /EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

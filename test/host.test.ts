@@ -36,12 +36,12 @@ test("a request no route matches gets a clear 404: no script of that name, or no
   const byName = await host.request("nobody.localhost", "/x");
   assert.equal(byName.status, 404);
   assert.equal(byName.headers.get("x-atoll-error"), "ATOLL_NO_ROUTE");
-  assert.equal(await byName.text(), `no script is named "nobody" on this host, so nothing answers at nobody.localhost:${port}/x: deploy it (atoll deploy), or see what is deployed (atoll list)\n`);
+  assert.equal(await byName.text(), `no script is named "nobody" on this host, so nothing answers at nobody.localhost:${port}/x: deploy one of that name (\`atoll deploy\`), or see which scripts there are (\`atoll list\`)\n`);
   const byRoute = await host.request("elsewhere.test", "/y");
   assert.equal(byRoute.status, 404);
   assert.equal(
     await byRoute.text(),
-    `no function is routed at elsewhere.test:${port}/y: deploy one with a route that matches, or reach a script by its name at http://<name>.localhost:${port}/\n`,
+    `no function is routed at elsewhere.test:${port}/y: deploy one with a route that matches, or reach a script by its name at http://<name>.localhost:${port}/ (\`atoll list\` shows the names)\n`,
   );
 });
 

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { terminalSafe } from "../host/terminal-text.js";
 import { startTestHost } from "./support/test-host.js";
+import { atoll, controlArgs } from "./support/cli.js";
 
 const GREEN = "\x1b[32m";
 const RESET = "\x1b[0m";
@@ -33,6 +34,35 @@ test("a function's coloured log reaches the host's log without escape sequences"
     assert.equal((await host.request("painter.localhost", "/")).status, 200);
     const line = await host.waitForLog(/^\[painter@v1\] log: /);
     assert.equal(line, "[painter@v1] log: green cleared");
+  } finally {
+    await host.stop();
+    host.cleanUp();
+  }
+});
+
+test("what a function throws, and what `atoll invoke` prints of it, carries no escape sequence either", async () => {
+  const host = await startTestHost();
+  try {
+    await host.deploy(
+      "thrower",
+      `export default {
+        fetch(request) {
+          console.log("\\x1b[31mred\\x1b[0m \\x1b]0;title\\x07log");
+          if (new URL(request.url).pathname === "/boom") throw new Error("\\x1b[2J\\x1b[Hcleared");
+          return new Response("ok");
+        },
+      };`,
+    );
+    assert.equal((await host.request("thrower.localhost", "/boom")).status, 500);
+    const line = await host.waitForLog(/^thrower@v1 GET \/boom 500 /);
+    assert.match(line, /threw: Error: cleared/);
+    assert.doesNotMatch(host.logs.join("\n"), /\x1b/);
+
+    // stdout is a pipe here: not a terminal, so no colour either.
+    const invoked = await atoll(["invoke", "thrower", "--path", "/boom", ...controlArgs(host)]);
+    assert.doesNotMatch(invoked.stdout + invoked.stderr, /\x1b/);
+    assert.match(invoked.stdout, /^log: red log$/m);
+    assert.match(invoked.stdout, /Error: cleared/);
   } finally {
     await host.stop();
     host.cleanUp();

@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { isValidScriptName } from "../../host/config/script-config.js";
 import { BadScriptNameError } from "../../host/errors.js";
+import { terminalSafe } from "../../host/terminal-text.js";
 import { ControlClient, type DeadLetterInfo } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
@@ -86,8 +87,9 @@ function describe(letter: DeadLetterInfo): string {
   }
 }
 
+/** The first line of a function's error, cut to fit a table; its escape sequences never reach the terminal (host/terminal-text.ts). */
 function firstLine(text: string): string {
-  const line = text.split("\n")[0]!;
+  const line = terminalSafe(text.split("\n")[0]!, false);
   return line.length > 120 ? `${line.slice(0, 119)}…` : line;
 }
 

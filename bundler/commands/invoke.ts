@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
 import { isValidScriptName } from "../../host/config/script-config.js";
 import { BadScriptNameError } from "../../host/errors.js";
+import { terminalSafe } from "../../host/terminal-text.js";
 import { ControlClient, type InvokeQueued, type InvokeRequest, type InvokeResult } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
@@ -115,13 +116,16 @@ function printResult(answer: InvokeResult): void {
   } else if (answer.outcome === "ok") {
     console.log(`${what}: ok${answer.no_retry ? " (noRetry() was called)" : ""}  (${timing})`);
   }
+  // The function's errors and logs are its text: colours on a terminal only, never another escape sequence (host/terminal-text.ts).
+  // (The body is printed as it is, as curl does: it is what was asked for.)
+  const safe = (text: string) => terminalSafe(text, process.stdout.isTTY === true);
   if (answer.error) {
-    console.log(`${what}: failed (${timing}): ${answer.error.code}: ${answer.error.message}${answer.no_retry ? " (noRetry() was called)" : ""}`);
-    if (answer.error.stack) console.log(indent(answer.error.stack));
+    console.log(`${what}: failed (${timing}): ${answer.error.code}: ${safe(answer.error.message)}${answer.no_retry ? " (noRetry() was called)" : ""}`);
+    if (answer.error.stack) console.log(indent(safe(answer.error.stack)));
   }
   if (answer.logs.length > 0 || answer.dropped_logs > 0) {
     console.log(`--- logs (${answer.logs.length}${answer.dropped_logs > 0 ? `, ${answer.dropped_logs} more dropped` : ""}) ---`);
-    for (const line of answer.logs) console.log(`${line.level}: ${line.message}`);
+    for (const line of answer.logs) console.log(`${line.level}: ${safe(line.message)}`);
   }
 }
 
