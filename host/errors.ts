@@ -79,9 +79,10 @@ export class NoRouteError extends AtollError {
     const host = hostHeader.replace(/:\d+$/, "").toLowerCase();
     const domain = baseDomains.find((base) => host.endsWith(`.${base}`));
     const portPart = port === 80 ? "" : `:${port}`;
+    // A public answer: it names no script, only how the operator finds them.
     const message = domain
-      ? `no script is named "${host.slice(0, -domain.length - 1)}" on this host, so nothing answers at ${hostHeader}${path}: deploy it (atoll deploy), or see what is deployed (atoll list)`
-      : `no function is routed at ${hostHeader || "(no Host header)"}${path}: deploy one with a route that matches, or reach a script by its name at http://<name>.${baseDomains[0] ?? "localhost"}${portPart}/`;
+      ? `no script is named "${host.slice(0, -domain.length - 1)}" on this host, so nothing answers at ${hostHeader}${path}: deploy one of that name (\`atoll deploy\`), or see which scripts there are (\`atoll list\`)`
+      : `no function is routed at ${hostHeader || "(no Host header)"}${path}: deploy one with a route that matches, or reach a script by its name at http://<name>.${baseDomains[0] ?? "localhost"}${portPart}/ (\`atoll list\` shows the names)`;
     super("ATOLL_NO_ROUTE", 404, message);
   }
 }
@@ -244,13 +245,16 @@ export class CanaryRoutesDifferError extends AtollError {
 export class SecretVarClashError extends AtollError {
   /**
    * @param where what holds the var: "the uploaded config", "version 3, the active one".
-   * @param writing what clashes: a deploy whose var meets an existing secret, or a secret put whose name a var holds.
+   * @param writing what clashes: a deploy or a rollback whose var meets an existing secret, or a secret put whose name a var holds.
    */
-  constructor(script: string, key: string, where: string, writing: "deploy" | "secret") {
+  constructor(script: string, key: string, where: string, writing: "deploy" | "rollback" | "secret") {
+    // Only what exists is suggested: the secret to delete, or the var (in the config, or in a version that cannot change).
     const todo =
       writing === "deploy"
         ? `rename the var, or delete the secret first (\`atoll secret delete ${script} ${key}\`)`
-        : `give the secret another name, or remove "${key}" from [vars] and deploy before putting the secret`;
+        : writing === "rollback"
+          ? `delete the secret first (\`atoll secret delete ${script} ${key}\`), or roll back to another version`
+          : `give the secret another name, or remove "${key}" from [vars] and deploy before putting the secret`;
     super("ATOLL_SECRET_VAR_CLASH", 409, `"${key}" would be both a [vars] entry (${where}) and a secret of script "${script}", and env holds one value per name: ${todo}`, { script, key });
   }
 }

@@ -164,6 +164,21 @@ test("a var and a secret of the same name: the later write is refused", async ()
   assert.equal((await envOf("vault", "API_TOKEN")).value, VALUES.second);
 });
 
+test("a rollback to a version whose var a secret now holds is refused, saying what can change: the secret, or the version", async () => {
+  await host.deploy("rewind", ENV_READER, { vars: { MODE: "plain" } });
+  await host.deploy("rewind", ENV_READER, { vars: {} });
+  assert.equal((await host.control("PUT", "/v1/scripts/rewind/secrets/MODE", { value: "sealed" })).status, 201);
+  const refused = await host.control("POST", "/v1/scripts/rewind/rollback");
+  assert.equal(refused.status, 409);
+  const error = ((await refused.json()) as ErrorAnswer).error;
+  assert.equal(error.code, "ATOLL_SECRET_VAR_CLASH");
+  assert.match(error.message, /"MODE" would be both a \[vars\] entry \(version 1\) and a secret of script "rewind"/);
+  // Version 1 cannot be edited: no "rename the var".
+  assert.doesNotMatch(error.message, /rename/);
+  assert.match(error.message, /delete the secret first \(`atoll secret delete rewind MODE`\), or roll back to another version/);
+  assert.deepEqual(await envOf("rewind", "MODE"), { present: true, value: "sealed" });
+});
+
 test("the database file holds no plaintext secret; the key file is mode 0600", async () => {
   const files = readdirSync(host.dataDir).filter((file) => file.startsWith("atoll.db"));
   assert.ok(files.includes("atoll.db"), files.join(" "));

@@ -239,3 +239,31 @@ test("an upload equal to the active version makes no version: 200 with unchanged
   assert.equal((await versions("same")).versions.length, 4);
   assert.equal((await answer("same")).text, "two");
 });
+
+test("unchanged is judged against the active version alone: the config's key order does not count, a canary in progress or a rolled-back version does", async () => {
+  const put = async (bundle: string, vars: Record<string, string>, extra: Record<string, unknown> = {}) => {
+    const response = await host.control("PUT", "/v1/scripts/judged", { bundle, config: { name: "judged", main: "src/index.ts", vars }, ...extra });
+    const body = (await response.json()) as { version: number; unchanged: boolean };
+    return { status: response.status, version: body.version, unchanged: body.unchanged };
+  };
+  assert.deepEqual(await put(answering("one"), { A: "1", B: "2" }), { status: 201, version: 1, unchanged: false });
+  // The same vars in another order (TOML tables are unordered): no change.
+  assert.deepEqual(await put(answering("one"), { B: "2", A: "1" }), { status: 200, version: 1, unchanged: true });
+  // A secret is not part of a version: putting one changes nothing an upload is compared with.
+  assert.equal((await host.control("PUT", "/v1/scripts/judged/secrets/TOKEN", { value: "s3cret" })).status, 201);
+  assert.deepEqual(await put(answering("one"), { A: "1", B: "2" }), { status: 200, version: 1, unchanged: true });
+
+  // While a canary runs, an upload equal to the active version is a decision (everyone back on it): a version, and the canary ends.
+  assert.deepEqual(await put(answering("two"), { A: "1", B: "2" }, { percent: 50 }), { status: 201, version: 2, unchanged: false });
+  assert.deepEqual(await put(answering("one"), { A: "1", B: "2" }), { status: 201, version: 3, unchanged: false });
+  const afterCanary = await versions("judged");
+  assert.equal(afterCanary.canary, null);
+  assert.equal(afterCanary.active_version, 3);
+
+  // After a rollback the active version is the older one: an upload of it is unchanged, one of the version rolled back from is not.
+  assert.deepEqual(await put(answering("three"), { A: "1", B: "2" }), { status: 201, version: 4, unchanged: false });
+  assert.equal((await rollback("judged")).status, 200);
+  assert.deepEqual(await put(answering("one"), { A: "1", B: "2" }), { status: 200, version: 3, unchanged: true });
+  assert.deepEqual(await put(answering("three"), { A: "1", B: "2" }), { status: 201, version: 5, unchanged: false });
+  assert.equal((await versions("judged")).versions.length, 5);
+});

@@ -5,6 +5,7 @@
 // the rule "a name is a var or a secret, never both" cannot race.
 import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
+import { canonicalJson } from "../config/canonical-json.js";
 import {
   AlreadyActiveError,
   CanaryRoutesDifferError,
@@ -125,7 +126,7 @@ export class Deployments {
       const same = options.canaryPercent === undefined ? await this.activeIfSame(config, bundleHash) : undefined;
       if (same) return { version: same, unchanged: true };
       this.routes.checkClaim(name, config.routes);
-      await this.checkVarsAgainstSecrets(name, config, "the uploaded config");
+      await this.checkVarsAgainstSecrets(name, config, "the uploaded config", "deploy");
       const current = this.active.get(name);
       if (options.canaryPercent !== undefined) {
         if (!current) throw new NoStableVersionError(name);
@@ -146,10 +147,16 @@ export class Deployments {
     });
   }
 
-  /** The active version when it has this bundle and config and no canary beside it. */
+  /**
+   * The active version when it has this bundle (sha256) and config (parsed,
+   * so with every default, and compared with sorted keys) and no canary beside
+   * it. Secrets are not part of a version, so they never make an upload differ.
+   * After a rollback the active version is the rolled-back-to one: an upload
+   * of it is unchanged, one of the version rolled back from is not.
+   */
   private async activeIfSame(config: ScriptConfig, bundleHash: string): Promise<ScriptVersion | undefined> {
     const current = this.active.get(config.name);
-    if (!current || current.canary !== null || JSON.stringify(current.config) !== JSON.stringify(config)) return undefined;
+    if (!current || current.canary !== null || canonicalJson(current.config) !== canonicalJson(config)) return undefined;
     const version = await this.version(current.key);
     return version?.bundleHash === bundleHash ? version : undefined;
   }
@@ -181,7 +188,7 @@ export class Deployments {
       const config = saved.config as ScriptConfig;
       // The world moved on since that version was active: another script may hold its routes now, or a secret its var names.
       this.routes.checkClaim(script, config.routes);
-      await this.checkVarsAgainstSecrets(script, config, `version ${target}`);
+      await this.checkVarsAgainstSecrets(script, config, `version ${target}`, "rollback");
       return this.setDeployment(script, "rollback", target, config, endedCanary);
     });
   }
@@ -286,10 +293,10 @@ export class Deployments {
     }
   }
 
-  private async checkVarsAgainstSecrets(script: string, config: ScriptConfig, where: string): Promise<void> {
+  private async checkVarsAgainstSecrets(script: string, config: ScriptConfig, where: string, writing: "deploy" | "rollback"): Promise<void> {
     const names = Object.keys(config.vars);
     if (names.length === 0) return;
-    for (const { key } of await this.store.getSecrets(script)) if (names.includes(key)) throw new SecretVarClashError(script, key, where, "deploy");
+    for (const { key } of await this.store.getSecrets(script)) if (names.includes(key)) throw new SecretVarClashError(script, key, where, writing);
   }
 
   /** New keys for the script's versions: workers build new isolates (with the new secrets) and retire the old ones. */
