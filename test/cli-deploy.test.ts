@@ -91,7 +91,7 @@ describe("atoll deploy, list and delete against a host", () => {
   it("says unchanged, and makes no version, when the bundle and config equal the active version's", async () => {
     const run = await atoll(["deploy", "fixtures/hello", "-m", "again", "--control-url", host.controlUrl, "--token", host.token]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^hello unchanged: version 1 is active with this bundle and config, no version made /);
+    assert.match(run.stdout, /^hello unchanged \(version 1 is active\)\n {2}http:\/\/hello\.localhost:\d+\/\n$/);
     const versions = (await (await fetch(`${host.controlUrl}/v1/scripts/hello/versions`, { headers: { authorization: `Bearer ${host.token}` } })).json()) as { versions: unknown[] };
     assert.equal(versions.versions.length, 1);
   });
@@ -197,6 +197,8 @@ describe("atoll start --deploy-fixtures", () => {
       started = await startAtoll(dataDir);
       const stdout = started.stdout();
       for (const name of EXAMPLES) assert.match(stdout, new RegExp(`Deployed fixtures/${name} as ${name} version 1 `));
+      // "Atoll is running" only once it serves: after every example is in.
+      assert.ok(stdout.indexOf("Atoll is running") > stdout.lastIndexOf("Deployed fixtures/"), stdout);
       assert.match(stdout, /^ {2}hello: http:\/\/hello\.localhost:\d+\/$/m);
       assert.doesNotMatch(stdout, /:0\//, "the URLs carry the port the data plane got");
       assert.match(stdout, new RegExp(`admin token: .*admin-token`));
@@ -219,9 +221,20 @@ describe("atoll start --deploy-fixtures", () => {
       started = await startAtoll(dataDir);
       const again = started.stdout();
       assert.doesNotMatch(again, /Deployed fixtures/, again);
-      for (const name of EXAMPLES.filter((name) => name !== "hono-app")) assert.match(again, new RegExp(`fixtures/${name}: ${name} version 1 unchanged `));
-      assert.match(again, /fixtures\/hono-app: not deployed: a script named hono-app that is not this example is deployed/);
+      for (const name of EXAMPLES.filter((name) => name !== "hono-app")) assert.match(again, new RegExp(`^fixtures/${name}: ${name} unchanged \\(version 1 is active\\)$`, "m"));
+      assert.match(again, /^fixtures\/hono-app: skipped: hono-app is a script you deployed \(version 2 is active\), left as it is; `atoll delete hono-app` and restart to get the example back$/m);
       assert.equal((await get(started.dataUrl, "hono-app.localhost")).text, "mine");
+      // No start made a version: one per example, and the user's on top of hono-app's.
+      for (const name of EXAMPLES) {
+        const listed = await fetch(`${started.controlUrl}/v1/scripts/${name}/versions`, { headers: { authorization: `Bearer ${started.token}` } });
+        const { active_version, versions } = (await listed.json()) as { active_version: number; versions: { message: string | null }[] };
+        assert.deepEqual(
+          { active_version, messages: versions.map((version) => version.message) },
+          name === "hono-app" ? { active_version: 2, messages: ["my own", "atoll start --deploy-fixtures"] } : { active_version: 1, messages: ["atoll start --deploy-fixtures"] },
+        );
+      }
+      assert.match(again, /^  hello: http:\/\/hello\.localhost:\d+\/$/m);
+      assert.doesNotMatch(again, /^  hono-app: /m, "the user's script is not listed as an example");
       assert.equal(await started.stop(), 0);
     } finally {
       started?.kill();

@@ -10,6 +10,7 @@ import { ControlClient } from "../control-client.js";
 import { resolveControlOptions, withControlOptions, type ControlFlags } from "../control-options.js";
 import { CliError } from "../errors.js";
 import { parsePositive } from "../arguments.js";
+import { formatBytes } from "../sizes.js";
 
 function objectPath(bucket: string, key: string): string {
   return `/v1/buckets/${encodeURIComponent(bucket)}/objects/${encodeURIComponent(key)}`;
@@ -101,10 +102,10 @@ export function bucketCommand(): Command {
   return bucket;
 }
 
-/** Bytes sent so far, drawn as a bar on a terminal (nothing when stderr is not one). */
 /** Below this a transfer is over in a few round trips: its "rate" would say more about latency than throughput. */
 const SMALL_TRANSFER_BYTES = 256 * 1024;
 
+/** "1.25 GB/s", "12.3 MB/s", "850 kB/s", "90 B/s". */
 export function formatRate(bytesPerSecond: number): string {
   if (bytesPerSecond >= 1e9) return `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
   if (bytesPerSecond >= 1e6) return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
@@ -112,6 +113,10 @@ export function formatRate(bytesPerSecond: number): string {
   return `${bytesPerSecond.toFixed(0)} B/s`;
 }
 
+/** Erases what a longer earlier line left on the terminal's line. */
+const CLEAR_TO_END = "\x1b[K";
+
+/** Bytes sent so far, drawn as a bar on a terminal (nothing when stderr is not one). */
 class Progress {
   private sent = 0;
   private readonly started = performance.now();
@@ -124,12 +129,12 @@ class Progress {
     const now = performance.now();
     if (process.stderr.isTTY && now - this.lastDrawn > 100) {
       this.lastDrawn = now;
-      process.stderr.write(`\r${this.line()}`);
+      process.stderr.write(`\r${this.line()}${CLEAR_TO_END}`);
     }
   }
 
   done(): void {
-    if (process.stderr.isTTY) process.stderr.write(`\r${this.line()}\n`);
+    if (process.stderr.isTTY) process.stderr.write(`\r${this.line()}${CLEAR_TO_END}\n`);
   }
 
   /** "12.3 MB/s", "850 kB/s"; for a transfer too small to have a rate worth the name, the time it took. */
@@ -140,12 +145,11 @@ class Progress {
   }
 
   private line(): string {
-    const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-    if (this.total === null || this.total === 0) return `${mib(this.sent)} MiB ${this.rate()}`;
+    if (this.total === null || this.total === 0) return `${formatBytes(this.sent)} ${this.rate()}`;
     const share = this.sent / this.total;
     const width = 30;
     const filled = Math.round(share * width);
-    return `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}% ${mib(this.sent)}/${mib(this.total)} MiB ${this.rate()}`;
+    return `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}% ${formatBytes(this.sent)}/${formatBytes(this.total)} ${this.rate()}`;
   }
 }
 

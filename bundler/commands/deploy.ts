@@ -38,7 +38,8 @@ export function deployCommand(): Command {
       });
       const size = formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes);
       if (result.unchanged) {
-        console.log(`${result.name} unchanged: version ${result.version} is active with this bundle and config, no version made  ${size}`);
+        // Nothing was made: the bundle and config are the active version's (a new -m message is no change).
+        console.log(`${result.name} unchanged (version ${result.version} is active)`);
       } else if (result.canary) {
         console.log(`Deployed ${result.name} version ${result.version} as a canary for ${result.canary.percent}% of clients (version ${result.active_version} serves the rest)  ${size}`);
       } else {

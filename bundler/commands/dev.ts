@@ -37,7 +37,7 @@ Secrets for local runs go in .dev.vars (NAME=value lines, never committed): they
 reach env like secrets on a real host. atoll-env.d.ts, when the project has one,
 is rewritten whenever atoll.toml or .dev.vars changes.
 
-Keys while it runs: b rebuild and redeploy now · c run the scheduled handler
+Keys while it runs: b rebuild now (deployed if changed) · c run the scheduled handler
 now (it asks which cron; empty: the first) · s send a storage event (it asks for
 put|delete:BUCKET/KEY, or a KEY in the first watched bucket) · q quit. With stdin
 a pipe, one command per line: "b", "c", "c 0 * * * *", "s put:uploads/a.txt", "q".
@@ -65,7 +65,7 @@ Examples:
         await session.close();
       });
       const bindings: KeyBinding[] = [
-        { key: "b", description: "rebuild and redeploy now", run: () => void session.rebuild([], "b pressed") },
+        { key: "b", description: "rebuild now", run: () => void session.rebuild([], "b pressed") },
         { key: "c", description: "run the scheduled handler now", prompt: "cron (empty: the first schedule): ", run: (cron) => void session.fireScheduled(cron) },
         { key: "s", description: "send a storage event", prompt: "storage event, action:bucket/key (or a key in the watched bucket): ", run: (spec) => void session.fireStorage(spec ?? "") },
         { key: "q", description: "quit", run: () => stopper.stop("q") },

@@ -72,8 +72,9 @@ const FIXTURE_MESSAGE = "atoll start --deploy-fixtures";
 
 /**
  * Deploys each example whose bundle or config changed (an unchanged one makes
- * no version), and none over a script of the same name that a user deployed.
- * Returns the names of the examples that serve.
+ * no version), and none over a script of the same name that a user deployed
+ * (its active version's message is not the examples'). Returns the names of
+ * the examples that serve.
  */
 async function deployFixtures(control: ControlOptions): Promise<string[]> {
   const root = packageRoot();
@@ -85,14 +86,14 @@ async function deployFixtures(control: ControlOptions): Promise<string[]> {
       const bundle = await bundleProject(dir);
       for (const warning of bundle.warnings) console.error(warning);
       const name = bundle.config.name;
-      const owner = await activeVersionMessage(client, name);
-      if (owner !== undefined && owner !== FIXTURE_MESSAGE) {
-        console.log(`${label}: not deployed: a script named ${name} that is not this example is deployed (atoll delete ${name} to make room for it)`);
+      const active = await activeVersion(client, name);
+      if (active !== undefined && active.message !== FIXTURE_MESSAGE) {
+        console.log(`${label}: skipped: ${name} is a script you deployed (version ${active.version} is active), left as it is; \`atoll delete ${name}\` and restart to get the example back`);
         continue;
       }
       const result = await uploadBundle(bundle, { ...control, message: FIXTURE_MESSAGE });
       const size = formatBundleSize(result.bundle_bytes, result.bundle_gzip_bytes);
-      console.log(result.unchanged ? `${label}: ${result.name} version ${result.version} unchanged  ${size}` : `Deployed ${label} as ${result.name} version ${result.version}  ${size}`);
+      console.log(result.unchanged ? `${label}: ${result.name} unchanged (version ${result.version} is active)` : `Deployed ${label} as ${result.name} version ${result.version}  ${size}`);
       serving.push(name);
     } catch (error) {
       // One bad fixture must not keep the host from serving the others.
@@ -102,16 +103,19 @@ async function deployFixtures(control: ControlOptions): Promise<string[]> {
   return serving;
 }
 
-/** The message of the script's active version; undefined when there is no such script. */
-async function activeVersionMessage(client: ControlClient, name: string): Promise<string | null | undefined> {
-  let versions;
+/** The script's active version (its number and message); undefined when there is no such script. */
+async function activeVersion(client: ControlClient, name: string): Promise<{ version: number; message: string | null } | undefined> {
+  let page;
   try {
-    versions = await client.listVersions(name, { limit: 100 });
+    page = await client.listVersions(name, { limit: 1 });
   } catch (error) {
     if (error instanceof ControlApiError && error.status === 404) return undefined;
     throw error;
   }
-  return versions.versions.find((version) => version.active)?.message ?? null;
+  // Newest first: after a rollback the active version is an older one, the one just below active + 1.
+  const newest = page.versions[0];
+  const active = newest?.active ? newest : (await client.listVersions(name, { limit: 1, before: page.active_version + 1 })).versions[0];
+  return { version: page.active_version, message: active?.message ?? null };
 }
 
 /** Where each example answers, now that the data plane listens (its port may have been picked at start). */

@@ -242,9 +242,9 @@ export class DevSession {
       this.deployed = deploying;
       await this.syncSecrets();
       const deployMs = performance.now() - deployStarted;
-      this.options.print(
-        `${clock()} [dev] ${what}: built in ${ms(buildMs)}, deployed ${uploaded.name} version ${uploaded.version} in ${ms(deployMs)} (${ms(buildMs + deployMs)} in all)`,
-      );
+      // A session started on a kept data directory finds its function as it left it: the host made no version.
+      const done = uploaded.unchanged ? `${uploaded.name} unchanged (version ${uploaded.version} is active)` : `deployed ${uploaded.name} version ${uploaded.version} in ${ms(deployMs)} (${ms(buildMs + deployMs)} in all)`;
+      this.options.print(`${clock()} [dev] ${what}: built in ${ms(buildMs)}, ${done}`);
       if (first) for (const url of uploaded.urls) this.options.print(`  ${url}`);
       return { kind: "deployed", version: uploaded.version, buildMs, deployMs };
     } catch (error) {
