@@ -1,23 +1,30 @@
 // Where the atoll package is installed, so that the CLI finds its own files
-// (package.json, fixtures/) whatever the current directory.
+// (package.json, templates/, fixtures/) whatever the current directory.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/**
+ * The name Atoll is published under (the registry's "atoll" is another
+ * project). Projects depend on it as `"atoll": "npm:atoll-host@…"`, so that
+ * their code imports "atoll/sdk".
+ */
+export const PACKAGE_NAME = "atoll-host";
+
 let cached: string | undefined;
 
-/** The directory holding atoll's package.json (this file runs from bundler/ or dist/bundler/). */
+/** The directory holding Atoll's package.json (this file runs from bundler/ or dist/bundler/). */
 export function packageRoot(): string {
   if (cached) return cached;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === "atoll") {
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === PACKAGE_NAME) {
       cached = dir;
       return dir;
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find atoll's package.json above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new Error(`cannot find the package.json of ${PACKAGE_NAME} above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

@@ -1,14 +1,14 @@
 // `atoll init`: a new function folder from one of the templates in
 // templates/ (see templates/README.md), ready to type-check and to run under
 // `atoll dev`.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { isValidScriptName } from "../host/config/script-config.js";
 import { BadScriptNameError } from "../host/errors.js";
 import { writeEnvTypes } from "./env-types.js";
 import { CliError } from "./errors.js";
-import { packageRoot, packageVersion } from "./package-root.js";
+import { PACKAGE_NAME, packageRoot } from "./package-root.js";
 
 /** The templates, with what each adds to package.json. */
 export const TEMPLATES = {
@@ -25,7 +25,7 @@ export function isTemplateName(name: string): name is TemplateName {
 }
 
 export interface ScaffoldOptions {
-  /** What package.json's devDependencies.atoll says. Default `^<this atoll's version>`. */
+  /** What package.json's devDependencies.atoll says. Default: defaultAtollSpec(). */
   atollSpec?: string;
 }
 
@@ -60,17 +60,38 @@ export async function scaffold(name: string, dir: string, template: TemplateName
 }
 
 /**
- * What the new project depends on: this very checkout when atoll runs from
- * one (a `file:` path, so that `npm install` works offline against the tree
- * that made the project), else this atoll's version.
+ * What the new project's devDependencies.atoll says. Atoll is published as
+ * atoll-host (the registry's "atoll" is another project), so an installed
+ * atoll names itself through an npm alias, `npm:atoll-host@^<version>`: the
+ * folder stays node_modules/atoll and the project's code keeps importing
+ * "atoll/sdk". Run from a checkout (its TypeScript sources beside dist/; a
+ * published package has dist/ only), it is that checkout, by path, so that
+ * `npm install` works offline against the tree that made the project.
  */
 export function defaultAtollSpec(root: string = packageRoot()): string {
-  const checkout = existsSync(join(root, ".git")) && existsSync(join(root, "host", "main.ts"));
-  return checkout ? `file:${root}` : `^${packageVersion()}`;
+  if (existsSync(join(root, "bundler", "cli.ts")) && existsSync(join(root, "host", "main.ts"))) return `file:${root}`;
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  return `npm:${PACKAGE_NAME}@^${version}`;
+}
+
+/**
+ * The npm allowScripts policy for a project depending on atoll by `spec`:
+ * atoll's own postinstall (the isolated-vm fix) and the dependencies it
+ * allows itself (the native addons and esbuild). npm matches a registry
+ * package by its real name (atoll-host, not the alias), anything else by the
+ * spec as written.
+ */
+export function allowScriptsFor(spec: string, ownPolicy: Record<string, boolean> = {}): Record<string, boolean> {
+  return { [spec.startsWith(`npm:${PACKAGE_NAME}@`) ? PACKAGE_NAME : spec]: true, ...ownPolicy };
 }
 
 async function packageJson(name: string, template: TemplateName, options: ScaffoldOptions): Promise<Record<string, unknown>> {
-  const atoll = JSON.parse(await readFile(join(packageRoot(), "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const atoll = JSON.parse(await readFile(join(packageRoot(), "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+    allowScripts?: Record<string, boolean>;
+  };
+  const atollSpec = options.atollSpec ?? defaultAtollSpec();
   const dependencies: Record<string, string> = {};
   // The versions this atoll is built and tested with.
   for (const dependency of TEMPLATES[template].dependencies) dependencies[dependency] = atoll.dependencies[dependency]!;
@@ -87,9 +108,10 @@ async function packageJson(name: string, template: TemplateName, options: Scaffo
     },
     ...(Object.keys(dependencies).length > 0 ? { dependencies } : {}),
     devDependencies: {
-      atoll: options.atollSpec ?? defaultAtollSpec(),
+      atoll: atollSpec,
       typescript: atoll.devDependencies["typescript"] ?? "^5.9.0",
     },
+    allowScripts: allowScriptsFor(atollSpec, atoll.allowScripts),
   };
 }
 

@@ -12,6 +12,12 @@
 // Idempotent: a patched, built tree is left alone. Fails loudly when the
 // source no longer looks as expected (a new isolated-vm version): check
 // whether upstream fixed it, then update or delete this script.
+//
+// It runs wherever atoll is installed: this repository (`npm ci`), a project
+// that depends on atoll-host, a global install. isolated-vm is then under
+// atoll's node_modules or hoisted beside it, so it is found the way Node
+// finds it from here (createRequire), never by a fixed path; and this file
+// uses nothing but Node itself (no TypeScript, no devDependencies).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -48,8 +54,12 @@ if (!text.includes(MARKER)) {
 }
 
 console.log(`atoll: rebuilding isolated-vm ${version} with the timer fix (isolated-vm#572), about a minute…`);
-const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-const built = spawnSync(npm, ["run", "rebuild"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 64 << 20 });
+// The npm running this install when there is one (npm_execpath: a global
+// install or npx need not have that npm on PATH), else the one on PATH.
+const npmCli = process.env.npm_execpath;
+const [command, args] =
+  npmCli && /\.[cm]?js$/.test(npmCli) ? [process.execPath, [npmCli, "run", "rebuild"]] : [process.platform === "win32" ? "npm.cmd" : "npm", ["run", "rebuild"]];
+const built = spawnSync(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 64 << 20 });
 if (built.status !== 0) {
   console.error(built.stdout, built.stderr);
   console.error("atoll: rebuilding isolated-vm failed (see above). It needs python3, make and a C++ compiler, as isolated-vm's own install does.");

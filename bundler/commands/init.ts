@@ -17,7 +17,7 @@ export function initCommand(): Command {
     .argument("<name>", "the script's name (a-z, 0-9 and -), also the folder's")
     .option("-t, --template <template>", `what to start from: ${Object.entries(TEMPLATES).map(([name, t]) => `${name} (${t.description})`).join(", ")}`, parseTemplate, "fetch")
     .option("--dir <dir>", "where to create it (default: ./<name>)")
-    .option("--atoll-spec <spec>", "devDependencies.atoll in package.json, e.g. file:../atoll or a git URL (default: file:<this checkout> when atoll runs from a git checkout, else ^<this atoll's version>)")
+    .option("--atoll-spec <spec>", "devDependencies.atoll in package.json, e.g. file:../atoll or a git URL (default: file:<this checkout> when atoll runs from a source checkout, else npm:atoll-host@^<this atoll's version>)")
     .addHelpText("after", `\nTemplates: ${names}. Examples:\n  atoll init hello\n  atoll init api --template hono\n  atoll init nightly --template cron\n  atoll init thumbnails --template bucket\n`)
     .action(async (name: string, flags: InitFlags) => {
       const dir = resolve(flags.dir ?? name);

@@ -46,16 +46,22 @@ export interface HostProcessOptions {
   args?: string[];
   /** How long the host may take to print that it is ready, ms (default 60 s). */
   readyTimeoutMs?: number;
+  /** The atoll.js to run (default: this repository's bin/atoll.js), e.g. one an `npm install -g` left. */
+  bin?: string;
+  /** Its working directory (default: this repository). */
+  cwd?: string;
+  /** Variables that replace the environment's (default: the test's own, minus ATOLL_*). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** `node --no-node-snapshot bin/atoll.js start --port 0 --control-port 0 --data-dir DIR [--workers N]`; resolves once it serves. */
 export async function startHostProcess(dataDir: string, options: HostProcessOptions = {}): Promise<HostProcess> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
-  const args = ["--no-node-snapshot", atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir];
+  const args = ["--no-node-snapshot", options.bin ?? atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir];
   if (options.workers !== undefined) args.push("--workers", String(options.workers));
   args.push(...(options.args ?? []));
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk: string) => {
     output += chunk;
