@@ -9,6 +9,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot } from "./support/cli.js";
@@ -224,5 +225,43 @@ describe("atoll dev", () => {
     assert.equal(await exited, 0, output);
     assert.match(output, /q: stopping…\nStopped\.\n$/);
     assert.ok(!(await readFile(join(dir, "src", "index.ts"), "utf8")).includes("dist"), "the project's sources are left alone");
+  });
+
+  it("listens only once the first build is live: the first request that connects gets the function", async () => {
+    const freePort = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().once("error", reject);
+      probe.listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const dataDir = await mkdtemp(join(tmpdir(), "atoll-dev-listen-"));
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
+    const early = spawn(process.execPath, [atollBin, "dev", dir, "--port", String(freePort), "--data-dir", dataDir], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+    let earlyOutput = "";
+    early.stdout.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
+    early.stderr.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
+    try {
+      // Knock from the moment the process exists: refused connections are retried, the first answer is kept.
+      const until = Date.now() + 60_000;
+      let first: { status: number; text: string } | undefined;
+      while (!first && Date.now() < until && early.exitCode === null) {
+        try {
+          const response = await undiciFetch(`http://devtest.localhost:${freePort}/`, { dispatcher: loopbackAgent });
+          first = { status: response.status, text: await response.text() };
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      assert.ok(first, `atoll dev never answered:\n${earlyOutput}`);
+      assert.equal(first.status, 200, `${first.text}\n${earlyOutput}`);
+      assert.match(first.text, /^Howdy v\d+$/, "the project as the session above left it");
+    } finally {
+      const exited = new Promise((resolve) => early.once("exit", resolve));
+      early.kill("SIGTERM");
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -68,26 +68,37 @@ export class DevSession {
   private queued: QueuedRebuild | null = null;
   private closed = false;
 
+  /** The host, once its data plane listens (the first build is deployed before: see start). */
+  private host: RunningHost | null = null;
+  /** The first deploy's URLs, printed once the data plane listens and they carry its real port. */
+  private firstUrlsPending = false;
+
   private constructor(
     private readonly options: DevSessionOptions,
-    private readonly host: RunningHost,
+    private readonly control: { controlUrl: string; token: string },
     project: Project,
     dataDir: string,
   ) {
     this.project = project;
     this.dataDir = dataDir;
-    this.client = new ControlClient({ controlUrl: host.controlUrl, token: host.token });
+    this.client = new ControlClient(control);
     this.watcher = new SourceWatcher((files) => void this.rebuild(files));
   }
 
-  /** Starts the host and deploys the project. A config error stops it; a build error is printed and waited out. */
+  /**
+   * Starts the host and deploys the project. A config error stops it; a build
+   * error is printed and waited out. The first build is deployed through the
+   * control API before the data plane listens (as `atoll start
+   * --deploy-fixtures` does): the first request meets the function, not a
+   * 404 for a function about to be there.
+   */
   static async start(options: DevSessionOptions): Promise<DevSession> {
     const project = await loadProject(options.dir);
     const dataDir = resolve(options.dataDir ?? join(project.dir, ".atoll", "dev"));
     // Loaded here so that the other commands never load the host (SQLite, workers).
     const { startHost } = await import("../../host/main.js");
     let session: DevSession | undefined;
-    const host = await startHost({
+    const starting = startHost({
       dataDir,
       port: options.port,
       hostname: options.hostname,
@@ -96,18 +107,42 @@ export class DevSession {
       ...(options.egress ? { egress: options.egress } : {}),
       log: (line) => options.print(`${clock()} ${session ? session.mapper.mapLine(line) : line}`),
       logColours: process.stdout.isTTY === true,
+      beforeDataPlane: async (control) => {
+        session = new DevSession(options, control, project, dataDir);
+        await session.rebuild([], "first build");
+      },
     });
-    session = new DevSession(options, host, project, dataDir);
-    await session.rebuild([], "first build");
+    let host: RunningHost;
+    try {
+      host = await starting;
+    } catch (error) {
+      // The host shut down what it started (a data port in use, say); the watcher and esbuild are ours to stop.
+      await session?.close();
+      throw error;
+    }
+    if (!session) throw new Error("the host started without running beforeDataPlane");
+    await session.attach(host);
     return session;
   }
 
   get dataUrl(): string {
-    return this.host.dataUrl;
+    return this.host!.dataUrl;
   }
 
   get controlUrl(): string {
-    return this.host.controlUrl;
+    return this.control.controlUrl;
+  }
+
+  /** Takes the host once it serves, and prints the first deploy's URLs, now that they carry its port. */
+  private async attach(host: RunningHost): Promise<void> {
+    this.host = host;
+    if (!this.firstUrlsPending) return;
+    this.firstUrlsPending = false;
+    try {
+      for (const url of (await this.client.getScript(this.project.config.name)).urls) this.options.print(`  ${url}`);
+    } catch (error) {
+      this.options.print(`${clock()} [dev] could not list the function's URLs: ${(error as Error).message}`);
+    }
   }
 
   get scriptName(): string {
@@ -185,7 +220,7 @@ export class DevSession {
     this.watcher.close();
     await this.running;
     await this.build?.dispose();
-    await this.host.close();
+    await this.host?.close();
   }
 
   private async handle(changed: string[], why: string | undefined): Promise<RebuildOutcome> {
@@ -235,7 +270,7 @@ export class DevSession {
     }
     const deployStarted = performance.now();
     try {
-      const uploaded = await uploadBundle(bundle, { controlUrl: this.host.controlUrl, token: this.host.token, message: `atoll dev: ${what}` });
+      const uploaded = await uploadBundle(bundle, { ...this.control, message: `atoll dev: ${what}` });
       if (bundle.sourceMap !== undefined) this.mapper.add(uploaded.name, uploaded.version, bundle.sourceMap, bundleOutdir(this.project.dir));
       const first = this.activeVersion === null;
       this.activeVersion = uploaded.version;
@@ -245,7 +280,8 @@ export class DevSession {
       // A session started on a kept data directory finds its function as it left it: the host made no version.
       const done = uploaded.unchanged ? `${uploaded.name} unchanged (version ${uploaded.version} is active)` : `deployed ${uploaded.name} version ${uploaded.version} in ${ms(deployMs)} (${ms(buildMs + deployMs)} in all)`;
       this.options.print(`${clock()} [dev] ${what}: built in ${ms(buildMs)}, ${done}`);
-      if (first) for (const url of uploaded.urls) this.options.print(`  ${url}`);
+      if (first && this.host === null) this.firstUrlsPending = true;
+      else if (first) for (const url of uploaded.urls) this.options.print(`  ${url}`);
       return { kind: "deployed", version: uploaded.version, buildMs, deployMs };
     } catch (error) {
       // The host evaluated the bundle as file:///bundle.js: a top-level throw's stack maps too.
