@@ -548,6 +548,10 @@ interface Crypto {
      */
     randomUUID(): `${string}-${string}-${string}-${string}-${string}`;
 }
+declare var Crypto: {
+    prototype: Crypto;
+    new(): Crypto;
+};
 /**
  * The **`CryptoKey`** interface of the Web Crypto API represents a cryptographic key obtained from one of the SubtleCrypto methods SubtleCrypto.generateKey, SubtleCrypto.deriveKey, SubtleCrypto.importKey, or SubtleCrypto.unwrapKey.
  * Available only in secure contexts.
@@ -1145,6 +1149,10 @@ interface MessagePort extends EventTarget, MessageEventTarget<MessagePort> {
 declare var MessagePort: {
     prototype: MessagePort;
     new(): MessagePort;
+};
+declare var Performance: {
+    prototype: Performance;
+    new(): Performance;
 };
 /**
  * The **`PromiseRejectionEvent`** interface represents events which are sent to the global script context when JavaScript Promises are rejected.

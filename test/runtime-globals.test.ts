@@ -305,6 +305,20 @@ const PROBES: Record<string, string> = {
     try { new SubtleCrypto(); } catch (e) { error = e.name; }
     equal(error, "TypeError", "not constructible");
   `,
+  Crypto: `
+    check(crypto instanceof Crypto && Object.getPrototypeOf(crypto) === Crypto.prototype, "crypto is a Crypto");
+    equal([Crypto.name, Object.prototype.toString.call(crypto)], ["Crypto", "[object Crypto]"], "its name");
+    let error = null;
+    try { new Crypto(); } catch (e) { error = e.name; }
+    equal(error, "TypeError", "not constructible");
+  `,
+  Performance: `
+    check(performance instanceof Performance, "performance is a Performance");
+    equal([Performance.name, typeof Performance.prototype.now], ["Performance", "function"], "its name and now()");
+    let error = null;
+    try { new Performance(); } catch (e) { error = e.name; }
+    equal(error, "TypeError", "not constructible");
+  `,
   performance: `
     const first = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -382,6 +396,11 @@ const PROBES: Record<string, string> = {
   `,
   self: `
     check(self === globalThis && self instanceof EventTarget, "self is the global object, an EventTarget");
+  `,
+  "nothing Node-shaped": `
+    const seen = [typeof process, typeof require, typeof module, typeof exports, typeof Buffer, typeof global, typeof setImmediate, typeof __dirname, typeof __filename];
+    equal(seen, Array(9).fill("undefined"), "process, require, module, exports, Buffer, global, setImmediate, __dirname, __filename");
+    equal(Object.getOwnPropertyNames(globalThis).filter((name) => /^(process|require|Buffer|global|setImmediate)$/.test(name)), [], "own properties");
   `,
   "error and unhandledrejection events": `
     const error = new Promise((resolve) => addEventListener("error", (event) => { event.preventDefault(); resolve(event.error.message); }, { once: true }));

@@ -43,7 +43,14 @@ function fillRandom(target: Uint8Array): void {
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push((i + 0x100).toString(16).slice(1));
 
-class Crypto {
+let constructing = false;
+
+/** The interface of `crypto` (a global, as WinterTC's minimum common API lists it); `new Crypto()` is illegal, as in browsers. */
+export class Crypto {
+  constructor() {
+    if (!constructing) throw new TypeError("Illegal constructor: use the global crypto");
+  }
+
   get subtle(): SubtleCrypto {
     return subtle;
   }
@@ -77,4 +84,6 @@ class Crypto {
 
 Object.defineProperty(Crypto.prototype, Symbol.toStringTag, { value: "Crypto", configurable: true });
 
+constructing = true;
 export const crypto = new Crypto();
+constructing = false;

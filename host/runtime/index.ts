@@ -8,7 +8,7 @@ import { Blob, File } from "./blob.js";
 import { connectHost, resolveOp } from "./bridge.js";
 import { CompressionStream, DecompressionStream } from "./compression.js";
 import { createConsole } from "./console.js";
-import { crypto } from "./crypto.js";
+import { Crypto, crypto } from "./crypto.js";
 import { abort, dispatch, install, pull, warm } from "./dispatch.js";
 import { DOMException } from "./dom-exception.js";
 import { TextDecoder, TextEncoder, useHostText } from "./encoding.js";
@@ -19,7 +19,7 @@ import { FormData } from "./form-data.js";
 import { installGlobalScope } from "./global-scope.js";
 import { Headers } from "./headers.js";
 import { MessageChannel, MessageEvent, MessagePort } from "./messaging.js";
-import { performance } from "./performance.js";
+import { Performance, performance } from "./performance.js";
 import type { RuntimeEntryPoints } from "./protocol.js";
 import { rejection, reportError } from "./report-error.js";
 import { Request } from "./request.js";
@@ -49,7 +49,13 @@ delete global.WebAssembly;
 delete global.SharedArrayBuffer;
 delete global.Atomics;
 
+let constructingNavigator = false;
+
 class Navigator {
+  constructor() {
+    if (!constructingNavigator) throw new TypeError("Illegal constructor: use the global navigator");
+  }
+
   get userAgent(): string {
     return "Atoll";
   }
@@ -58,6 +64,9 @@ class Navigator {
   }
 }
 Object.defineProperty(Navigator.prototype, Symbol.toStringTag, { value: "Navigator", configurable: true });
+constructingNavigator = true;
+const navigator = new Navigator();
+constructingNavigator = false;
 
 /** Globals as WebIDL defines them: writable, configurable, not enumerable. */
 const globals: Record<string, unknown> = {
@@ -119,10 +128,12 @@ const globals: Record<string, unknown> = {
   // the rest
   console: createConsole(),
   crypto,
+  Crypto,
   CryptoKey,
   SubtleCrypto,
   performance,
-  navigator: new Navigator(),
+  Performance,
+  navigator,
   self: globalThis,
 };
 
@@ -139,11 +150,11 @@ for (const name of Object.keys(globals)) {
   restoreName(globals[name], name);
   Object.defineProperty(globalThis, name, { value: globals[name], writable: true, configurable: true, enumerable: false });
 }
-restoreName(Navigator, "Navigator");
-restoreName(performance.constructor, "Performance");
 
 // addEventListener("error" | "unhandledrejection", ...) on the global object.
 installGlobalScope(globalThis);
+// Its interface is not a global (lib.webworker calls it WorkerNavigator), but it has a name.
+restoreName(Navigator, "Navigator");
 restoreName(Object.getPrototypeOf(globalThis).constructor, "WorkerGlobalScope");
 
 const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection, warm };

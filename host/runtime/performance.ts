@@ -2,7 +2,14 @@
 // now() and timeOrigin, with the millisecond resolution of Date.now().
 const timeOrigin = Date.now();
 
-class Performance {
+let constructing = false;
+
+/** The interface of `performance`; `new Performance()` is illegal, as in browsers. */
+export class Performance {
+  constructor() {
+    if (!constructing) throw new TypeError("Illegal constructor: use the global performance");
+  }
+
   get timeOrigin(): number {
     return timeOrigin;
   }
@@ -16,4 +23,6 @@ class Performance {
 
 Object.defineProperty(Performance.prototype, Symbol.toStringTag, { value: "Performance", configurable: true });
 
+constructing = true;
 export const performance = new Performance();
+constructing = false;
