@@ -6,7 +6,7 @@
 // answers keys on stdin (rebuild, a scheduled run, a storage event, quit).
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createServer, type AddressInfo } from "node:net";
@@ -238,10 +238,13 @@ describe("atoll dev", () => {
     const dataDir = await mkdtemp(join(tmpdir(), "atoll-dev-listen-"));
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
-    const early = spawn(process.execPath, [atollBin, "dev", dir, "--port", String(freePort), "--data-dir", dataDir], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+    // stdin a file, as under a process manager or `atoll dev < /dev/null`: SIGTERM must still stop it.
+    const devNull = openSync("/dev/null", "r");
+    const early = spawn(process.execPath, [atollBin, "dev", dir, "--port", String(freePort), "--data-dir", dataDir], { cwd: repoRoot, env, stdio: [devNull, "pipe", "pipe"] });
+    closeSync(devNull);
     let earlyOutput = "";
-    early.stdout.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
-    early.stderr.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
+    early.stdout!.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
+    early.stderr!.setEncoding("utf8").on("data", (chunk: string) => (earlyOutput += chunk));
     try {
       // Knock from the moment the process exists: refused connections are retried, the first answer is kept.
       const until = Date.now() + 60_000;
@@ -258,10 +261,14 @@ describe("atoll dev", () => {
       assert.equal(first.status, 200, `${first.text}\n${earlyOutput}`);
       assert.match(first.text, /^Howdy v\d+$/, "the project as the session above left it");
     } finally {
-      const exited = new Promise((resolve) => early.once("exit", resolve));
+      const exited = new Promise<number | null>((resolve) => early.once("exit", (code) => resolve(code)));
       early.kill("SIGTERM");
-      await exited;
+      const timer = setTimeout(() => early.kill("SIGKILL"), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
       await rm(dataDir, { recursive: true, force: true });
+      assert.equal(code, 0, earlyOutput);
+      assert.match(earlyOutput, /SIGTERM: stopping…\nStopped\.\n$/);
     }
   });
 });

@@ -69,7 +69,8 @@ export function listenForKeys(input: NodeJS.ReadStream, bindings: KeyBinding[], 
     input.off("data", onData);
     input.pause();
     // An open pipe would keep the process alive after everything else stopped.
-    input.unref();
+    // A file (atoll dev < /dev/null) is read by an fs stream, which has no unref and holds nothing open.
+    (input as { unref?: () => void }).unref?.();
   };
 }
 
