@@ -4,12 +4,12 @@ import { stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build, type BuildFailure, type BuildOptions, type BuildResult, type Message, type Metafile } from "esbuild";
-import { CONFIG_FILE_NAME } from "../host/config/defaults.js";
-import { loadScriptConfigFile, type ScriptConfig } from "../host/config/script-config.js";
+import type { ScriptConfig } from "../host/config/script-config.js";
 import { BuildError } from "./errors.js";
 import { displayPath } from "./display-path.js";
 import { formatMessage } from "./esbuild-messages.js";
 import { refuseNodeBuiltins } from "./node-builtins.js";
+import { loadProjectConfig } from "./project-config.js";
 
 export interface BundleOptions {
   /** Also produce an external source map (`BundleResult.sourceMap`). Default false. */
@@ -17,7 +17,7 @@ export interface BundleOptions {
 }
 
 export interface BundleResult {
-  /** The project's validated atoll.toml. */
+  /** The project's validated atoll.toml (or wrangler file). */
   config: ScriptConfig;
   /** The bundle: one ES module with a default export and no imports. */
   code: string;
@@ -25,13 +25,13 @@ export interface BundleResult {
   bytes: number;
   /** Size of `code` once gzipped, in bytes: roughly what a host stores and sends. */
   gzipBytes: number;
-  /** esbuild's warnings, formatted as "file:line:column: warning: …". */
+  /** What of a wrangler file was not taken, then esbuild's warnings, formatted as "file:line:column: warning: …". */
   warnings: string[];
   /** The source map (JSON) when `sourcemap` was asked for. */
   sourceMap?: string;
 }
 
-/** Reads `<dir>/atoll.toml` and bundles its `main`. Throws BadConfigError or BuildError. */
+/** Reads `<dir>/atoll.toml` (or its wrangler file) and bundles its `main`. Throws BadConfigError or BuildError. */
 export async function bundleProject(dir: string, options: BundleOptions = {}): Promise<BundleResult> {
   const project = await loadProject(dir);
   let result;
@@ -43,26 +43,28 @@ export async function bundleProject(dir: string, options: BundleOptions = {}): P
   return bundleOf(project, result);
 }
 
-/** A project directory with its validated atoll.toml and the entry module it names. */
+/** A project directory with its validated config and the entry module it names. */
 export interface Project {
   /** Absolute. */
   dir: string;
   config: ScriptConfig;
+  /** Absolute path of the config file: atoll.toml, or a wrangler file when there is no atoll.toml. */
+  configFile: string;
+  /** What of a wrangler file was not taken, one line per key. */
+  configWarnings: string[];
   /** Absolute path of `main`. */
   entry: string;
 }
 
-/** Reads and validates `<dir>/atoll.toml` and checks that its `main` exists. Throws BadConfigError or BuildError. */
+/** Reads and validates the project's config and checks that its `main` exists. Throws BadConfigError or BuildError. */
 export async function loadProject(dir: string): Promise<Project> {
   const projectDir = resolve(dir);
-  const configFile = join(projectDir, CONFIG_FILE_NAME);
-  // Problems name the file as the user would type it (relative to the current directory).
-  const config = await loadScriptConfigFile(displayPath(configFile));
+  const { file, config, warnings } = await loadProjectConfig(projectDir);
   const entry = resolve(projectDir, config.main);
   if (!(await isFile(entry))) {
-    throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(configFile)})`]);
+    throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(file)})`]);
   }
-  return { dir: projectDir, config, entry };
+  return { dir: projectDir, config, configFile: file, configWarnings: warnings, entry };
 }
 
 /** How esbuild bundles a project: one ES module for a neutral platform, every import inside it. */
@@ -106,7 +108,7 @@ export function bundleOf(project: Project, result: BuildResult<{ write: false; m
     code,
     bytes: Buffer.byteLength(code),
     gzipBytes: gzipSync(code).length,
-    warnings: result.warnings.map((message: Message) => formatMessage(message, project.dir, "warning")),
+    warnings: [...project.configWarnings, ...result.warnings.map((message: Message) => formatMessage(message, project.dir, "warning"))],
     ...(map ? { sourceMap: map.text } : {}),
   };
 }

@@ -23,6 +23,13 @@ export interface ExecutionContext {
    * is in the host's log).
    */
   passThroughOnException(): void;
+  /**
+   * What the caller of a Workers entrypoint passed along; on Workers an empty
+   * object for requests from the internet, as it always is here (Atoll has no
+   * service bindings yet). Declared so that frameworks typed against Workers
+   * (Hono's `app.fetch`) accept this ctx.
+   */
+  readonly props: Record<string, unknown>;
 }
 
 /**

@@ -14,7 +14,7 @@ interface BuildFlags {
 export function buildCommand(): Command {
   return new Command("build")
     .description("Bundle a function into one self-contained ES module, as `atoll deploy` would, without uploading it")
-    .argument("[dir]", "the project directory: the one holding atoll.toml", ".")
+    .argument("[dir]", "the project directory: the one holding atoll.toml (or a Workers project's wrangler.toml, wrangler.json or wrangler.jsonc)", ".")
     .option("--outdir <dir>", "where to write index.js (default: <dir>/dist)")
     .option("--sourcemap", "also write index.js.map")
     .addHelpText("after", "\nExamples:\n  atoll build\n  atoll build fixtures/hello --outdir /tmp/hello\n")

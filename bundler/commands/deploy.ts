@@ -15,7 +15,7 @@ export function deployCommand(): Command {
   return withControlOptions(
     new Command("deploy")
       .description("Bundle a function and upload it to a host as a new version, which starts serving at once")
-      .argument("[dir]", "the project directory: the one holding atoll.toml", ".")
+      .argument("[dir]", "the project directory: the one holding atoll.toml (or a Workers project's wrangler.toml, wrangler.json or wrangler.jsonc)", ".")
       .option("-m, --message <message>", "a note kept with the version, like a commit message")
       .option(
         "--percent <n>",

@@ -22,7 +22,7 @@ export function devCommand(): Command {
     .description(
       "Run the function in a folder on a local host (worker processes, isolates, limits and store as in production), rebuild and redeploy it on every save, and print its logs, one line per invocation and its console output",
     )
-    .argument("[dir]", "the project directory: the one holding atoll.toml", ".")
+    .argument("[dir]", "the project directory: the one holding atoll.toml (or a Workers project's wrangler.toml, wrangler.json or wrangler.jsonc)", ".")
     .option("--port <port>", "data-plane port; 0 picks a free one", parsePort, 8787)
     .option("--hostname <address>", "address the data plane listens on", "127.0.0.1")
     .option("--control-port <port>", "control API port (127.0.0.1 only); 0 picks a free one", parsePort, 0)

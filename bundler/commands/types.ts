@@ -11,7 +11,7 @@ interface TypesFlags {
 export function typesCommand(): Command {
   return new Command("types")
     .description(`Write ${ENV_TYPES_FILE}: the function's Env interface (vars with their literal types, secrets named in .dev.vars, KV namespaces, buckets) from its atoll.toml`)
-    .argument("[dir]", "the project directory: the one holding atoll.toml", ".")
+    .argument("[dir]", "the project directory: the one holding atoll.toml (or a Workers project's wrangler.toml, wrangler.json or wrangler.jsonc)", ".")
     .option("-o, --output <file>", `where to write it (default: <dir>/${ENV_TYPES_FILE})`)
     .option("--env-interface <name>", "the interface's name", "Env")
     .addHelpText("after", `\nRun it again whenever atoll.toml changes (\`atoll dev\` does). Examples:\n  atoll types\n  atoll types fixtures/hello -o /tmp/env.d.ts\n`)

@@ -6,9 +6,8 @@
 // keeps serving. Host log lines (invocations, console output, errors) are
 // printed with their stack frames mapped to the user's sources.
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { context, type BuildContext } from "esbuild";
-import { CONFIG_FILE_NAME } from "../../host/config/defaults.js";
 import type { RunningHost } from "../../host/main.js";
 import { asBuildError, bundleOf, esbuildOptions, loadProject, type BundleResult, type Project } from "../bundle.js";
 import { ControlClient, type InvokeRequest, type InvokeResult } from "../control-client.js";
@@ -227,11 +226,13 @@ export class DevSession {
     const started = performance.now();
     const names = changed.map((file) => displayPath(file));
     const what = why ?? `${names.join(", ")} changed`;
-    const configFile = join(this.project.dir, CONFIG_FILE_NAME);
+    const configFile = this.project.configFile;
     const devVarsFile = join(this.project.dir, DEV_VARS_FILE);
     const configChanged = changed.includes(configFile);
     const devVarsChanged = changed.includes(devVarsFile);
 
+    // What of a wrangler file is not taken is said once per reading of the file, not on every save.
+    let configRead = false;
     if (configChanged || this.build === null) {
       try {
         // With atoll.toml broken, the last good config stays in use.
@@ -240,6 +241,7 @@ export class DevSession {
         await this.build?.dispose();
         this.project = project;
         this.build = build;
+        configRead = true;
       } catch (error) {
         return this.failed("config", what, error);
       }
@@ -260,7 +262,7 @@ export class DevSession {
     }
     this.watchInputs([]);
     const buildMs = performance.now() - started;
-    for (const warning of bundle.warnings) this.options.print(warning);
+    for (const warning of bundle.warnings) if (configRead || !this.project.configWarnings.includes(warning)) this.options.print(warning);
 
     const deploying = `${JSON.stringify(bundle.config)}\n${bundle.code}`;
     if (deploying === this.deployed && this.activeVersion !== null && why === undefined) {
@@ -294,14 +296,14 @@ export class DevSession {
   private failed(stage: "config" | "build" | "deploy", what: string, error: unknown): RebuildOutcome {
     const message = error instanceof Error ? error.message : String(error);
     const serving = this.activeVersion === null ? "nothing is deployed yet" : `version ${this.activeVersion} keeps serving`;
-    const title = stage === "config" ? `${CONFIG_FILE_NAME} has problems` : stage === "build" ? "the build failed" : "the host refused the upload";
+    const title = stage === "config" ? `${basename(this.project.configFile)} has problems` : stage === "build" ? "the build failed" : "the host refused the upload";
     this.options.print(`${clock()} [dev] ${what}: ${title} (${serving}):\n  ${message.replace(/^build failed:\n {2}/, "").replace(/\n/g, "\n  ")}`);
     return { kind: "failed", stage, message };
   }
 
   /** Watches the last good build's inputs, the config, .dev.vars and `extra` (files a failed build named). */
   private watchInputs(extra: string[]): void {
-    this.watcher.watch([...this.inputs, ...extra, this.project.entry, join(this.project.dir, CONFIG_FILE_NAME), join(this.project.dir, DEV_VARS_FILE)]);
+    this.watcher.watch([...this.inputs, ...extra, this.project.entry, this.project.configFile, join(this.project.dir, DEV_VARS_FILE)]);
   }
 
   /** Puts the values of .dev.vars in the host as the script's secrets; deletes those removed from it. */

@@ -358,17 +358,24 @@ function bindingClashes(config: ScriptConfig, source: string): string[] {
 
 /** Reads, parses and validates an atoll.toml file. */
 export async function loadScriptConfigFile(path: string): Promise<ScriptConfig> {
-  let text: string;
+  return parseScriptConfig(parseConfigToml(await readConfigFile(path), path), path);
+}
+
+/** A config file's text; BadConfigError when it is missing or unreadable. */
+export async function readConfigFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new BadConfigError([`no config file at ${path}: create one (see wrangler-like.toml.example), or pass the directory that holds it`]);
     throw new BadConfigError([`cannot read ${path}: ${(error as Error).message}`]);
   }
-  let value: unknown;
+}
+
+/** TOML text as a value; a syntax error is a BadConfigError with its line, column and the lines around it. */
+export function parseConfigToml(text: string, path: string): unknown {
   try {
-    value = parseToml(text);
+    return parseToml(text);
   } catch (error) {
     if (error instanceof TomlError) {
       const reason = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
@@ -377,7 +384,6 @@ export async function loadScriptConfigFile(path: string): Promise<ScriptConfig> 
     }
     throw error;
   }
-  return parseScriptConfig(value, path);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown, source: string): string[] {

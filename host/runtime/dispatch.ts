@@ -126,6 +126,7 @@ export function install(defaultExport: unknown, env: Record<string, unknown>, bi
 /** The `ctx` argument of handlers. */
 class ExecutionContext {
   #invocation: Invocation;
+  #props: Record<string, unknown> | undefined;
   constructor(invocation: Invocation) {
     this.#invocation = invocation;
   }
@@ -148,6 +149,11 @@ class ExecutionContext {
 
   passThroughOnException(): void {
     // There is no origin behind Atoll to fall through to: errors become 500s.
+  }
+
+  /** Workers' entrypoint props: empty for a request from outside, as every request here is. */
+  get props(): Record<string, unknown> {
+    return (this.#props ??= {});
   }
 }
 
