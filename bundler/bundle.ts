@@ -8,6 +8,7 @@ import type { ScriptConfig } from "../host/config/script-config.js";
 import { BuildError } from "./errors.js";
 import { displayPath } from "./display-path.js";
 import { formatMessage } from "./esbuild-messages.js";
+import { moduleRules } from "./module-rules.js";
 import { refuseNodeBuiltins } from "./node-builtins.js";
 import { loadProjectConfig } from "./project-config.js";
 
@@ -86,7 +87,7 @@ export function esbuildOptions(project: Project, options: BundleOptions = {}): B
     sourcemap: options.sourcemap ? "external" : false,
     metafile: true,
     logLevel: "silent",
-    plugins: [refuseNodeBuiltins],
+    plugins: [refuseNodeBuiltins, moduleRules(project.dir, project.config.build.rules)],
   };
 }
 

@@ -47,10 +47,9 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   d1_databases: "D1 is not supported: keep the data in KV (kv_namespaces) or a bucket (r2_buckets)",
   queues: "Queues are not supported: an async invocation (POST /v1/scripts/NAME/invoke with async, or a bucket trigger) runs work later, with retries",
   services: "service bindings are not supported yet: call the other function at its URL with fetch (allow its address with atoll start --egress-allow)",
-  rules: "additional module rules (Text, Data, CompiledWasm) are not supported yet: import JavaScript or TypeScript modules only",
-  find_additional_modules: "additional modules are not supported yet: import JavaScript or TypeScript modules only",
-  base_dir: "additional modules are not supported yet: import JavaScript or TypeScript modules only",
-  preserve_file_names: "additional modules are not supported yet: import JavaScript or TypeScript modules only",
+  find_additional_modules: "not needed: Atoll bundles every module `main` imports, and `rules` say how to load the ones that are not code",
+  base_dir: "not taken: `rules` globs are relative to the project's folder",
+  preserve_file_names: "not needed: Atoll bundles every module into one",
   wasm_modules: "WebAssembly is not available in Atoll's isolates yet",
   text_blobs: "service-worker text blobs are not supported: import the text from a module (export default `…`)",
   data_blobs: "service-worker data blobs are not supported: import the bytes from a module",
@@ -86,7 +85,7 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
 };
 
 /** Keys taken as they are or under our name (the rest of the translation handles each). */
-const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "triggers", "limits", "define", "minify"]);
+const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "triggers", "limits", "define", "minify", "rules"]);
 
 /** Flags whose behaviour Atoll has anyway (or which change nothing here). */
 const HARMLESS_FLAGS = new Set(["global_fetch_strictly_public", "streams_enable_constructors", "transformstream_enable_standard_constructor", "url_standard", "nodejs_als"]);
@@ -141,6 +140,18 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
   if (raw["limits"] !== undefined) value["limits"] = isTable(raw["limits"]) ? pick(raw["limits"], ["cpu_ms", "subrequests"], [], "limits", warn) : raw["limits"];
 
   const build: Record<string, unknown> = {};
+  if (raw["rules"] !== undefined) {
+    build["rules"] = Array.isArray(raw["rules"])
+      ? raw["rules"].flatMap((rule, index) => {
+          // ESModule and CommonJS rules name code, which esbuild bundles whatever the rules say.
+          if (isTable(rule) && (rule["type"] === "ESModule" || rule["type"] === "CommonJS")) {
+            warn(`rules[${index}]`, `(${rule["type"]}) is not needed: esbuild bundles JavaScript modules of either kind`);
+            return [];
+          }
+          return [pick(rule, ["type", "globs", "fallthrough"], [], `rules[${index}]`, warn)];
+        })
+      : raw["rules"];
+  }
   if (raw["minify"] !== undefined) build["minify"] = raw["minify"];
   if (raw["define"] !== undefined) build["define"] = raw["define"];
   if (Object.keys(build).length > 0) value["build"] = build;
@@ -165,7 +176,7 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
  * "`buckets[0].bucket_name` …" reads "`r2_buckets[0].bucket_name` …".
  */
 export function inWranglerTerms(problem: string): string {
-  return problem.replace(/`buckets(\[\d+\])/g, "`r2_buckets$1").replace(/`buckets`/g, "`r2_buckets`").replace(/`build\.(minify|define)/g, "`$1");
+  return problem.replace(/`buckets(\[\d+\])/g, "`r2_buckets$1").replace(/`buckets`/g, "`r2_buckets`").replace(/`build\.(minify|define|rules)/g, "`$1");
 }
 
 /** A wrangler route: a pattern string, or `{ pattern, zone_name | zone_id | custom_domain }`. */

@@ -244,3 +244,25 @@ type KVNamespace<Key extends string = string> = import("./index.js").KVNamespace
 type Bucket = import("./index.js").Bucket;
 type BucketObject = import("./index.js").BucketObject;
 type BucketObjectBody = import("./index.js").BucketObjectBody;
+
+// ---- Modules that are not code (Workers' default module rules) ---------------
+// `import page from "./page.html"`: the file as a string; `.bin`: an
+// ArrayBuffer. Files a project's [[build.rules]] name need a declaration of
+// their own, in the same form.
+
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}
+declare module "*.html" {
+  const text: string;
+  export default text;
+}
+declare module "*.sql" {
+  const text: string;
+  export default text;
+}
+declare module "*.bin" {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}

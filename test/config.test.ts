@@ -44,7 +44,7 @@ describe("good configs", () => {
       buckets: [],
       limits: { ...DEFAULT_LIMITS },
       triggers: { ...DEFAULT_TRIGGERS, crons: [], storage: [] },
-      build: { ...DEFAULT_BUILD, define: {} },
+      build: { ...DEFAULT_BUILD, rules: [], define: {} },
     });
   });
 
@@ -92,7 +92,7 @@ describe("good configs", () => {
       kv_namespaces: [{ binding: "CACHE", id: "cache" }],
       buckets: [{ binding: "UPLOADS", bucket_name: "uploads" }],
       triggers: { ...DEFAULT_TRIGGERS, crons: [], storage: [] },
-      build: { minify: true, define: { "process.env.NODE_ENV": '"production"', DEBUG: "false", FLAG: "globalThis.flag" } },
+      build: { rules: [], minify: true, define: { "process.env.NODE_ENV": '"production"', DEBUG: "false", FLAG: "globalThis.flag" } },
     });
   });
 

@@ -59,6 +59,8 @@ function typedGlobals(): Map<string, TypedGlobal> {
   for (const symbol of checker.getSymbolsInScope(source.statements[0]!, ts.SymbolFlags.Value)) {
     const declaration = symbol.declarations?.[0];
     if (!declaration || declaration.getSourceFile() === source) continue;
+    // `declare module "*.html"` (modules that are not code) is in scope as a module, not a global.
+    if (symbol.flags & ts.SymbolFlags.ValueModule && ts.isModuleDeclaration(declaration) && ts.isStringLiteral(declaration.name)) continue;
     const type = checker.getTypeOfSymbolAtLocation(symbol, source);
     if (type.getConstructSignatures().length > 0) {
       const prototype = type.getProperty("prototype");

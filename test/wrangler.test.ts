@@ -63,6 +63,7 @@ describe("wrangler config translation", () => {
         limits: { cpu_ms: 20 },
         minify: true,
         define: { DEBUG: "false" },
+        rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }],
         compatibility_flags: ["url_standard"],
       },
       "wrangler.toml",
@@ -77,7 +78,7 @@ describe("wrangler config translation", () => {
       buckets: [{ binding: "FILES", bucket_name: "files" }],
       triggers: { crons: ["*/5 * * * *"] },
       limits: { cpu_ms: 20 },
-      build: { minify: true, define: { DEBUG: "false" } },
+      build: { minify: true, define: { DEBUG: "false" }, rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }] },
     });
     assert.deepEqual(warnings, []);
   });
@@ -95,6 +96,7 @@ describe("wrangler config translation", () => {
         compatibility_flags: ["nodejs_compat", "some_future_flag"],
         r2_buckets: [{ binding: "FILES", bucket_name: "files", jurisdiction: "eu" }],
         mainn: "typo.ts",
+        rules: [{ type: "ESModule", globs: ["**/*.mjs"] }],
       },
       "wrangler.toml",
     );
@@ -104,6 +106,7 @@ describe("wrangler config translation", () => {
       "wrangler.toml: `services` is not supported: service bindings are not supported yet: call the other function at its URL with fetch (allow its address with atoll start --egress-allow)",
       "wrangler.toml: `mainn` is not a wrangler key Atoll knows: ignored (check its spelling)",
       "wrangler.toml: `r2_buckets[0].jurisdiction` is not supported: ignored",
+      "wrangler.toml: `rules[0]` (ESModule) is not needed: esbuild bundles JavaScript modules of either kind",
       'wrangler.toml: `compatibility_flags` holds "nodejs_compat", which Atoll does not support yet: node: imports fail to bundle, and Buffer and process are not globals; use web APIs (crypto.subtle, TextEncoder, streams)',
       'wrangler.toml: `compatibility_flags` holds "some_future_flag", which Atoll does not know: ignored (the runtime behaves as a recent Workers runtime does)',
       "wrangler.toml: ignored, as they mean nothing on a self-hosted host: `account_id`, `workers_dev`",

@@ -197,8 +197,37 @@ const triggersSchema = triggersObject
   // Stored and compared in its canonical spelling ("europe/paris" → "Europe/Paris").
   .transform((triggers) => ({ ...triggers, timezone: canonicalTimeZone(triggers.timezone) ?? triggers.timezone }));
 
+/** What an import of a file that is not code gives, as Workers' module rules say it. */
+export const MODULE_RULE_TYPES = ["Text", "Data", "CompiledWasm"] as const;
+
+const moduleRuleSchema = z
+  .strictObject(
+    {
+      /** "Text": the file as a string; "Data": as an ArrayBuffer; "CompiledWasm": a WebAssembly.Module (not available yet). */
+      type: z.enum(MODULE_RULE_TYPES, { error: 'must be "Text" or "Data"' }),
+      /** Files the rule applies to, relative to the project's folder: ["**\/*.md"]. */
+      globs: z
+        .array(z.string({ error: "must be a glob string" }).min(1, { error: "must not be empty" }), { error: 'must be an array of globs such as ["**/*.md"]' })
+        .min(1, { error: 'must name at least one glob, such as "**/*.md"' }),
+      /** Keep the default rules of this type too (Workers' meaning). Default false. */
+      fallthrough: z.boolean({ error: "must be true or false" }).default(false),
+    },
+    { error: `must be ${TABLE}` },
+  )
+  .superRefine((rule, ctx) => {
+    if (rule.type === "CompiledWasm") {
+      ctx.addIssue({ code: "custom", path: ["type"], message: "is not available: WebAssembly is not in Atoll's isolates yet, so .wasm modules cannot be imported" });
+    }
+  });
+
 const buildSchema = z.strictObject(
   {
+    /**
+     * Imports of files that are not code: `[[build.rules]] type = "Text",
+     * globs = ["**\/*.md"]`. Workers' defaults apply besides: .txt, .html
+     * and .sql as Text, .bin as Data. Default: none.
+     */
+    rules: z.array(moduleRuleSchema, { error: "must be an array of tables ([[build.rules]])" }).default([]),
     /** Minify the bundle. Default false. */
     minify: z.boolean({ error: "must be true or false" }).default(DEFAULT_BUILD.minify),
     /**
