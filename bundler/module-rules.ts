@@ -1,15 +1,19 @@
 // Imports of files that are not code, as Workers' module rules give them:
 // `import page from "./page.html"` is the file as a string (Text),
-// `import bytes from "./table.bin"` is an ArrayBuffer (Data). The project's
-// `[[build.rules]]` come first; Workers' default rules apply after them,
-// except those of a type a rule without `fallthrough` replaced. A .wasm import
-// (CompiledWasm) fails the build with a clear message until the isolate has
-// WebAssembly.
+// `import bytes from "./table.bin"` is an ArrayBuffer (Data),
+// `import mod from "./x.wasm"` a WebAssembly.Module (CompiledWasm: compiled
+// once, when the bundle loads, after the host caps its memory; see
+// host/runtime/wasm.ts). The project's `[[build.rules]]` come first; Workers'
+// default rules apply after them, except those of a type a rule without
+// `fallthrough` replaced.
 import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
 import type { OnLoadResult, Plugin } from "esbuild";
 import picomatch from "picomatch";
 import type { ScriptConfig } from "../host/config/script-config.js";
+
+/** Node's WebAssembly.validate (the typings here have no DOM lib): the isolate's V8 is the same one. */
+const validateWasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly.validate;
 
 type Rule = ScriptConfig["build"]["rules"][number];
 type RuleType = Rule["type"];
@@ -33,7 +37,7 @@ export function effectiveRules(rules: readonly Rule[]): CompiledRule[] {
   return all.map((rule) => ({ type: rule.type, matches: picomatch(rule.globs, { dot: true }) }));
 }
 
-/** An esbuild plugin that loads the files the rules match as Text or Data modules. */
+/** An esbuild plugin that loads the files the rules match as Text, Data or CompiledWasm modules. */
 export function moduleRules(projectDir: string, rules: readonly Rule[]): Plugin {
   const compiled = effectiveRules(rules);
   return {
@@ -45,10 +49,12 @@ export function moduleRules(projectDir: string, rules: readonly Rule[]): Plugin 
         if (/\.[cm]?[jt]sx?$/.test(path)) return undefined;
         const rule = compiled.find((candidate) => candidate.matches(path));
         if (!rule) return undefined;
-        if (rule.type === "CompiledWasm") {
-          return { errors: [{ text: `${path} is a WebAssembly module, and WebAssembly is not in Atoll's isolates yet: it cannot be imported` }] };
-        }
         const bytes = await readFile(args.path);
+        if (rule.type === "CompiledWasm") {
+          if (!validateWasm(bytes)) return { errors: [{ text: `${path} is not a valid WebAssembly module (version 1): check that the file is the compiler's .wasm output` }] };
+          // The runtime's hook (host/runtime/index.ts): the host checks and caps the bytes, the isolate compiles them.
+          return { contents: `export default __atoll_wasm_module(${JSON.stringify(Buffer.from(bytes).toString("base64"))});`, loader: "js" };
+        }
         if (rule.type === "Text") return { contents: `export default ${JSON.stringify(bytes.toString("utf8"))};`, loader: "js" };
         // Data: an ArrayBuffer of its own, as on Workers (base64 in the bundle, decoded once at load).
         return {

@@ -148,7 +148,12 @@ function handwritten() {
   const reached = { typeNames: new Set(), valueNames: new Set() };
   for (const statement of source.statements) {
     const replaces = statement.getStart(source) < additionsAt;
-    if (!replaces) {
+    if (ts.isModuleDeclaration(statement) && ts.isIdentifier(statement.name)) {
+      // A namespace (WebAssembly) is declared whole by hand: lib.webworker's is left out.
+      declaredTypes.add(statement.name.text);
+      declaredValues.add(statement.name.text);
+      continue;
+    } else if (!replaces) {
       // Merged into lib.webworker's declaration of the same name.
     } else if (ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement)) {
       declaredTypes.add(statement.name.text);

@@ -9,7 +9,7 @@
 // to the runtime's globals by scripts/sdk-globals.mjs (./web.generated.d.ts).
 // What a browser worker has and Atoll does not (importScripts, postMessage on
 // the global, onmessage, location, caches, indexedDB, WebSocket, Worker,
-// XMLHttpRequest, FileReader, BroadcastChannel, WebAssembly …) is therefore
+// XMLHttpRequest, FileReader, BroadcastChannel …) is therefore
 // not declared: using it is a compile-time error, not a run-time
 // ReferenceError. What the runtime does differently from a browser worker is
 // declared below, by hand.
@@ -232,6 +232,97 @@ interface Request {
   readonly isHistoryNavigation: boolean;
 }
 
+// ---- WebAssembly, as on Workers ------------------------------------------------
+// Modules come with the bundle (`import mod from "./x.wasm"`); code is never
+// generated from bytes at run time, so `WebAssembly.compile`, `new
+// WebAssembly.Module(bytes)` and `instantiate(bytes)` are not declared (they
+// throw CompileError). Memories count against the function's memory_mb.
+
+declare namespace WebAssembly {
+  interface CompileError extends Error {}
+  var CompileError: { prototype: CompileError; new (message?: string): CompileError; (message?: string): CompileError };
+  interface LinkError extends Error {}
+  var LinkError: { prototype: LinkError; new (message?: string): LinkError; (message?: string): LinkError };
+  interface RuntimeError extends Error {}
+  var RuntimeError: { prototype: RuntimeError; new (message?: string): RuntimeError; (message?: string): RuntimeError };
+
+  interface Global<T extends ValueType = ValueType> {
+    value: ValueTypeMap[T];
+    valueOf(): ValueTypeMap[T];
+  }
+  var Global: { prototype: Global; new <T extends ValueType = ValueType>(descriptor: GlobalDescriptor<T>, v?: ValueTypeMap[T]): Global<T> };
+
+  interface Instance {
+    readonly exports: Exports;
+  }
+  var Instance: { prototype: Instance; new (module: Module, importObject?: Imports): Instance };
+
+  interface Memory {
+    readonly buffer: ArrayBuffer;
+    /** Pages (64 KiB) before the growth; a RangeError past the maximum, which is at most the function's memory_mb. */
+    grow(delta: number): number;
+  }
+  var Memory: { prototype: Memory; new (descriptor: MemoryDescriptor): Memory };
+
+  interface Module {}
+  var Module: {
+    prototype: Module;
+    customSections(moduleObject: Module, sectionName: string): ArrayBuffer[];
+    exports(moduleObject: Module): ModuleExportDescriptor[];
+    imports(moduleObject: Module): ModuleImportDescriptor[];
+  };
+
+  interface Table {
+    readonly length: number;
+    get(index: number): any;
+    grow(delta: number, value?: any): number;
+    set(index: number, value?: any): void;
+  }
+  var Table: { prototype: Table; new (descriptor: TableDescriptor, value?: any): Table };
+
+  interface GlobalDescriptor<T extends ValueType = ValueType> {
+    mutable?: boolean;
+    value: T;
+  }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+  }
+  interface ModuleExportDescriptor {
+    kind: ImportExportKind;
+    name: string;
+  }
+  interface ModuleImportDescriptor {
+    kind: ImportExportKind;
+    module: string;
+    name: string;
+  }
+  interface TableDescriptor {
+    element: TableKind;
+    initial: number;
+    maximum?: number;
+  }
+  interface ValueTypeMap {
+    anyfunc: Function;
+    externref: any;
+    f32: number;
+    f64: number;
+    i32: number;
+    i64: bigint;
+    v128: never;
+  }
+  type ImportExportKind = "function" | "global" | "memory" | "table";
+  type TableKind = "anyfunc" | "externref";
+  type ExportValue = Function | Global | Memory | Table;
+  type Exports = Record<string, ExportValue>;
+  type ImportValue = ExportValue | number;
+  type Imports = Record<string, ModuleImports>;
+  type ModuleImports = Record<string, ImportValue>;
+  type ValueType = keyof ValueTypeMap;
+  function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>;
+  function validate(bytes: ArrayBuffer | ArrayBufferView): boolean;
+}
+
 // ---- Atoll's own types, global as on Workers ----------------------------------
 // Type-only: none of these is a value at run time. Import them from "atoll/sdk"
 // if you prefer explicit imports.
@@ -247,7 +338,7 @@ type BucketObjectBody = import("./index.js").BucketObjectBody;
 
 // ---- Modules that are not code (Workers' default module rules) ---------------
 // `import page from "./page.html"`: the file as a string; `.bin`: an
-// ArrayBuffer. Files a project's [[build.rules]] name need a declaration of
+// ArrayBuffer; `.wasm`: a WebAssembly.Module. Files a project's [[build.rules]] name need a declaration of
 // their own, in the same form.
 
 declare module "*.txt" {
@@ -265,4 +356,12 @@ declare module "*.sql" {
 declare module "*.bin" {
   const bytes: ArrayBuffer;
   export default bytes;
+}
+declare module "*.wasm" {
+  const module: WebAssembly.Module;
+  export default module;
+}
+declare module "*.wasm?module" {
+  const module: WebAssembly.Module;
+  export default module;
 }

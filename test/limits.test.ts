@@ -157,6 +157,31 @@ test("growing arrays and strings end at memory_mb with 503; the script recovers"
   assert.deepEqual([...new Set(statuses)], [200], `the well-behaved function answered every request:\n${failures.join("\n")}`);
 });
 
+test("WebAssembly memory counts against memory_mb: a wasm bomb ends with 503, the neighbour answers every request", async () => {
+  const traffic = steadyTraffic();
+  let statuses: number[] = [];
+  try {
+    for (const path of ["/wasm-grow", "/wasm-instances"]) {
+      const started = performance.now();
+      const response = await host.request("hostile-memory-hog.localhost", path);
+      const text = await response.text();
+      assert.equal(response.status, 503, `${path}: ${text}`);
+      assert.equal(response.headers.get("x-atoll-termination"), "memory_mb", path);
+      assert.equal(response.headers.get("x-atoll-error"), "ATOLL_MEMORY_LIMIT", path);
+      assert.match(text, /ran out of memory: its WebAssembly memory \([\d.]+ MiB\) and heap \([\d.]+ MiB\) passed its limit of 32 MB/, path);
+      assert.ok(performance.now() - started < 5000, path);
+      assert.match(await (await host.request("hostile-memory-hog.localhost", "/")).text(), /^ok, holding 0/, path);
+    }
+  } finally {
+    // Stopped whatever happened above: a failed assertion must not leave the loop running.
+    statuses = await traffic.stop();
+  }
+  assert.ok(statuses.length > 0);
+  assert.deepEqual([...new Set(statuses)], [200], "the well-behaved function answered every request");
+  // The worker processes were never at risk: no worker exited.
+  assert.equal(host.logs.filter((line) => /worker \d exited/.test(line)).length, 0, host.logs.join("\n"));
+});
+
 test("a slow leak is recycled near memory_mb: every request answers, none hits the limit", async () => {
   const held: number[] = [];
   for (let i = 0; i < 45; i++) {

@@ -1,7 +1,7 @@
 // Imports of files that are not code, through a real host: Workers' default
 // rules (.html as Text, .bin as Data), a project's `[[build.rules]]`, a rule
-// without `fallthrough` replacing the defaults of its type, and .wasm refused
-// with a clear message until the isolate has WebAssembly.
+// without `fallthrough` replacing the defaults of its type, and .wasm as a
+// WebAssembly.Module.
 import { strict as assert } from "node:assert";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deployProject } from "../bundler/deploy.js";
 import { BuildError } from "../bundler/errors.js";
-import { BadConfigError } from "../host/errors.js";
 import { startTestHost, type TestHost } from "./support/test-host.js";
+import { GROW_WASM } from "./support/wasm-modules.js";
 
 let scratch: string;
 let host: TestHost;
@@ -82,10 +82,26 @@ export default {
     assert.equal(await (await host.request("rules-kept.localhost", "/")).text(), "512");
   });
 
-  it("refuses WebAssembly, by import and by rule, saying why", async () => {
-    const imported = await project("rules-wasm", "", { "src/index.js": 'import mod from "./add.wasm";\nexport default { fetch: () => new Response(String(mod)) };\n', "src/add.wasm": Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0) });
-    await assert.rejects(deploy(imported), (error: unknown) => error instanceof BuildError && /src\/add\.wasm is a WebAssembly module, and WebAssembly is not in Atoll's isolates yet/.test(error.problems.join("\n")));
-    const ruled = await project("rules-wasm-rule", '[[build.rules]]\ntype = "CompiledWasm"\nglobs = ["**/*.wasm"]\n', { "src/index.js": "export default { fetch: () => new Response('x') };\n" });
-    await assert.rejects(deploy(ruled), (error: unknown) => error instanceof BadConfigError && /`build\.rules\[0\]\.type` is not available in .*: WebAssembly is not in Atoll's isolates yet/.test(error.problems.join("\n")));
+  it("imports a .wasm file as a WebAssembly.Module, by default and by a CompiledWasm rule", async () => {
+    const handler =
+      'import mod from "./memory.wasm";\nexport default { async fetch() { const { exports } = await WebAssembly.instantiate(mod); exports.store(0, 7); return new Response(`${mod instanceof WebAssembly.Module} ${new Int32Array(exports.mem.buffer)[0]}`); } };\n';
+    const byDefault = await project("rules-wasm", "", { "src/index.js": handler, "src/memory.wasm": GROW_WASM });
+    await deploy(byDefault);
+    assert.equal(await (await host.request("rules-wasm.localhost", "/")).text(), "true 7");
+    const ruled = await project("rules-wasm-rule", '[[build.rules]]\ntype = "CompiledWasm"\nglobs = ["**/*.wasm.bin"]\n', {
+      "src/index.js": handler.replace("./memory.wasm", "./memory.wasm.bin"),
+      "src/memory.wasm.bin": GROW_WASM,
+    });
+    await deploy(ruled);
+    assert.equal(await (await host.request("rules-wasm-rule.localhost", "/")).text(), "true 7");
+  });
+
+  it("refuses a .wasm file that is not WebAssembly, and one whose memory starts past memory_mb, saying why", async () => {
+    const handler = 'import mod from "./x.wasm";\nexport default { fetch: () => new Response(String(mod)) };\n';
+    const broken = await project("rules-wasm-broken", "", { "src/index.js": handler, "src/x.wasm": Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 99) });
+    await assert.rejects(deploy(broken), (error: unknown) => error instanceof BuildError && /src\/x\.wasm is not a valid WebAssembly module/.test(error.problems.join("\n")));
+    // (memory 2000): 125 MiB from the start, under memory_mb = 64.
+    const huge = await project("rules-wasm-huge", "[limits]\nmemory_mb = 64\n", { "src/index.js": handler, "src/x.wasm": Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 0, 0xd0, 0x0f) });
+    await assert.rejects(deploy(huge), /memory starts at 125 MiB, over the function's memory_mb of 64: raise \[limits\] memory_mb/);
   });
 });

@@ -203,8 +203,8 @@ export const MODULE_RULE_TYPES = ["Text", "Data", "CompiledWasm"] as const;
 const moduleRuleSchema = z
   .strictObject(
     {
-      /** "Text": the file as a string; "Data": as an ArrayBuffer; "CompiledWasm": a WebAssembly.Module (not available yet). */
-      type: z.enum(MODULE_RULE_TYPES, { error: 'must be "Text" or "Data"' }),
+      /** "Text": the file as a string; "Data": as an ArrayBuffer; "CompiledWasm": a WebAssembly.Module. */
+      type: z.enum(MODULE_RULE_TYPES, { error: 'must be "Text", "Data" or "CompiledWasm"' }),
       /** Files the rule applies to, relative to the project's folder: ["**\/*.md"]. */
       globs: z
         .array(z.string({ error: "must be a glob string" }).min(1, { error: "must not be empty" }), { error: 'must be an array of globs such as ["**/*.md"]' })
@@ -213,19 +213,14 @@ const moduleRuleSchema = z
       fallthrough: z.boolean({ error: "must be true or false" }).default(false),
     },
     { error: `must be ${TABLE}` },
-  )
-  .superRefine((rule, ctx) => {
-    if (rule.type === "CompiledWasm") {
-      ctx.addIssue({ code: "custom", path: ["type"], message: "is not available: WebAssembly is not in Atoll's isolates yet, so .wasm modules cannot be imported" });
-    }
-  });
+  );
 
 const buildSchema = z.strictObject(
   {
     /**
      * Imports of files that are not code: `[[build.rules]] type = "Text",
      * globs = ["**\/*.md"]`. Workers' defaults apply besides: .txt, .html
-     * and .sql as Text, .bin as Data. Default: none.
+     * and .sql as Text, .bin as Data, .wasm as CompiledWasm. Default: none.
      */
     rules: z.array(moduleRuleSchema, { error: "must be an array of tables ([[build.rules]])" }).default([]),
     /** Minify the bundle. Default false. */

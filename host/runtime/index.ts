@@ -31,21 +31,20 @@ import { TextDecoderStream, TextEncoderStream } from "./text-streams.js";
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
 import { URL, URLSearchParams } from "./url.js";
 import { URLPattern } from "./url-pattern.js";
+import { installWebAssembly, wasmBytes, wasmModuleFromBundle } from "./wasm.js";
 
 const global = globalThis as unknown as Record<string, unknown>;
 
 connectHost(global.__atoll_emit, global.__atoll_random_bytes);
 useHostText(global.__atoll_text);
+// WebAssembly as on Workers, its memory counted against memory_mb (wasm.ts).
+installWebAssembly(global, global.__atoll_wasm);
 delete global.__atoll_emit;
 delete global.__atoll_random_bytes;
 delete global.__atoll_text;
+delete global.__atoll_wasm;
 
-// Shared memory and WebAssembly are not offered: WebAssembly memory escapes
-// the isolate's memory limit, and shared memory enables timing attacks.
-// WebAssembly is absent rather than a stub that throws: libraries test
-// `typeof WebAssembly` to choose their JavaScript fallback, and the host log
-// explains a "WebAssembly is not defined" ReferenceError (report-error.ts).
-delete global.WebAssembly;
+// Shared memory is not offered: it enables timing attacks.
 delete global.SharedArrayBuffer;
 delete global.Atomics;
 
@@ -157,5 +156,8 @@ installGlobalScope(globalThis);
 restoreName(Navigator, "Navigator");
 restoreName(Object.getPrototypeOf(globalThis).constructor, "WorkerGlobalScope");
 
-const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection, warm };
+// What a bundle's `.wasm` imports compile through (bundler/module-rules.ts): not a Web API, so not enumerable.
+Object.defineProperty(globalThis, "__atoll_wasm_module", { value: wasmModuleFromBundle, writable: false, configurable: false, enumerable: false });
+
+const entryPoints: RuntimeEntryPoints = { install, dispatch, pull, resolve: resolveOp, abort, rejection, warm, wasmBytes };
 Object.defineProperty(globalThis, "__atoll_runtime", { value: entryPoints, writable: true, configurable: true, enumerable: false });

@@ -8,7 +8,8 @@
 //      host's calls into the isolate, taking one IsolateMessage, an array of
 //      them, or the JSON text of such an array) and
 //      `__atoll_random_bytes` (Callback, sync mode) and `__atoll_text`
-//      (Callback, sync mode: HostTextCodec, UTF-8 of large inputs in native code);
+//      (Callback, sync mode: HostTextCodec, UTF-8 of large inputs in native code)
+//      and `__atoll_wasm` (Callback, sync mode: HostWasm);
 //   2. run the runtime script, which captures both in its closure, deletes them,
 //      and leaves `globalThis.__atoll_runtime: RuntimeEntryPoints`;
 //   3. take References to the entry points, then delete `__atoll_runtime`;
@@ -153,6 +154,13 @@ export interface RuntimeEntryPoints {
    * the host keeps (its invocation id is not one the host runs).
    */
   warm(): void;
+  /**
+   * What the isolate's live WebAssembly memories hold together, bytes. The
+   * host asks after each call once the isolate has used WebAssembly, and ends
+   * the isolate when that plus the heap in use passes memory_mb (V8 leaves
+   * wasm memory out of the heap limit).
+   */
+  wasmBytes(): number;
 }
 
 /** The copy of a rejection's reason the host got from isolated-vm: an Error's parts, or a primitive. */
@@ -250,6 +258,16 @@ export const TIMER_CANCELLED = "atoll:timer-owner-over";
  * "decode-fatal": the same, or null when the bytes are not valid UTF-8.
  */
 export type HostTextCodec = (kind: "encode" | "decode" | "decode-fatal", input: string | Uint8Array) => string | Uint8Array | null;
+
+/**
+ * `__atoll_wasm(kind, input)`: the host's half of WebAssembly (runtime/wasm.ts).
+ * "compile": a bundled module's bytes as base64 → [bytes, initialPages]: the
+ * bytes with each memory it defines capped at memory_mb and exported under a
+ * hidden name, and the pages its memories start with; throws with a message
+ * for a module Atoll does not run. "pages": memory_mb in 64 KiB wasm pages.
+ * Either tells the host that the isolate uses WebAssembly.
+ */
+export type HostWasm = (kind: "compile" | "pages", input?: string) => [Uint8Array, number] | number;
 
 /** Inputs this large (bytes, or UTF-16 units) go to `__atoll_text`. */
 export const TEXT_ON_HOST_BYTES = 8 * 1024;

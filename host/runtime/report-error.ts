@@ -10,15 +10,9 @@ export interface ErrorReport {
   stack: string;
 }
 
-/** WebAssembly is absent on purpose (index.ts): say so where users read the ReferenceError. */
-const NO_WEBASSEMBLY = "WebAssembly is not defined";
-const NO_WEBASSEMBLY_WHY = `${NO_WEBASSEMBLY} (WebAssembly is not available in Atoll isolates: its memory would escape the isolate's memory limit)`;
-
 /** Never throws, whatever was thrown (getters, proxies, null prototypes). */
 export function describeError(error: unknown): ErrorReport {
-  const report = describe(error);
-  if (report.message !== NO_WEBASSEMBLY || !(error instanceof ReferenceError)) return report;
-  return { message: NO_WEBASSEMBLY_WHY, stack: report.stack.replace(NO_WEBASSEMBLY, NO_WEBASSEMBLY_WHY) };
+  return describe(error);
 }
 
 function describe(error: unknown): ErrorReport {

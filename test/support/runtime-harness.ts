@@ -11,6 +11,7 @@ import type { FetchEvent, HeaderList, InstalledHandlers, IsolateMessage, LogLeve
 import { encodeEvent, MAX_RANDOM_BYTES } from "../../host/runtime/protocol.js";
 import { KeyVault } from "../../host/executor/worker/subtle-host.js";
 import { hostText } from "../../host/executor/worker/host-text.js";
+import { answerWasm } from "../../host/executor/worker/wasm-memory-limit.js";
 
 const RUNTIME_URL = new URL("../../runtime/runtime.js", import.meta.url);
 const FETCH_TIMEOUT_MS = 5000;
@@ -139,6 +140,7 @@ export class RuntimeHarness {
       ),
     );
     global.setSync("__atoll_text", new ivm.Callback(hostText, { sync: true }));
+    global.setSync("__atoll_wasm", new ivm.Callback((kind: unknown, input: unknown) => answerWasm(kind, input, memoryMb), { sync: true }));
     compileRuntime(this.isolate).runSync(this.context);
     produceRuntimeCache(this.isolate);
     const runtime = global.getSync("__atoll_runtime", { reference: true }) as ivm.Reference<Record<string, unknown>>;

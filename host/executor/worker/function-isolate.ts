@@ -12,6 +12,7 @@ import { BundleLoadError } from "./bundle-errors.js";
 import { KeyVault } from "./subtle-host.js";
 import { Subrequests } from "./subrequests.js";
 import { hostText } from "./host-text.js";
+import { answerWasm } from "./wasm-memory-limit.js";
 import { type HostSource, isHostStreamRef } from "../pass-through.js";
 import type { ExecutionMarkerWriter } from "../execution-marker.js";
 
@@ -90,6 +91,8 @@ const MAX_PENDING_TIMERS = 10_000;
 const MAX_MESSAGES_PER_BATCH = 100_000;
 /** Node's setTimeout ceiling (a 32-bit signed ms count). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long the host waits for the runtime to sum its wasm memories (a loop over live memories, µs). */
+const WASM_MEASURE_TIMEOUT_MS = 100;
 const LOG_LEVELS = new Set<LogLevel>(["debug", "log", "info", "warn", "error"]);
 const SUBTLE_METHOD_NAMES = new Set<string>(SUBTLE_METHODS);
 
@@ -104,7 +107,7 @@ export class FunctionIsolate {
   private limits: InvocationLimits = { cpuMs: 50, wallMs: 30_000, subrequests: 50 };
   private readonly context: ivm.Context;
   /** References to the runtime's entry points (RuntimeEntryPoints); only the host holds them. */
-  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort" | "rejection", ivm.Reference<Function>>;
+  private readonly entry: Record<"install" | "dispatch" | "pull" | "resolve" | "abort" | "rejection" | "wasmBytes", ivm.Reference<Function>>;
   private onMessage: (message: CheckedMessage) => void = () => {};
   private disposed = false;
   /** Timers the runtime asked for (setTimeout/setInterval), by op. */
@@ -148,6 +151,7 @@ export class FunctionIsolate {
       await global.set("__atoll_emit", new ivm.Callback((message: unknown) => booted?.emitted.push(message), { sync: true }));
       await global.set("__atoll_random_bytes", new ivm.Callback(randomBytes, { sync: true }));
       await global.set("__atoll_text", new ivm.Callback((kind: unknown, input: unknown) => booted!.textOnHost(kind, input), { sync: true }));
+      await global.set("__atoll_wasm", new ivm.Callback((kind: unknown, input: unknown) => booted!.wasmOnHost(kind, input), { sync: true }));
       await (await image.compile(isolate)).run(context);
       const runtime = (await global.get("__atoll_runtime", { reference: true })) as ivm.Reference<Record<string, unknown>>;
       const entryPoint = async (name: string) => (await runtime.get(name, { reference: true })) as ivm.Reference<Function>;
@@ -158,6 +162,7 @@ export class FunctionIsolate {
         resolve: await entryPoint("resolve"),
         abort: await entryPoint("abort"),
         rejection: await entryPoint("rejection"),
+        wasmBytes: await entryPoint("wasmBytes"),
       };
       // The runtime's request path, run once now, off the request path: a fresh
       // isolate's first request costs ~2 ms less (cold inline caches, lazy compiles).
@@ -363,7 +368,32 @@ export class FunctionIsolate {
   heapBytes(): number {
     // Never busy when this thread asks: every call into it runs on this thread.
     const stats = this.isolate.getHeapStatisticsSync();
-    return stats.used_heap_size + stats.externally_allocated_size + this.keys.bytes;
+    return stats.used_heap_size + stats.externally_allocated_size + this.keys.bytes + this.wasmBytes();
+  }
+
+  /** Whether the isolate has asked for WebAssembly: from then on its wasm memories are measured after every call. */
+  private usesWasm = false;
+
+  /** What the isolate's WebAssembly memories hold, bytes (0 until it uses WebAssembly). */
+  private wasmBytes(): number {
+    if (!this.usesWasm || this.isolate.isDisposed) return 0;
+    try {
+      return Number(this.entry.wasmBytes.applySync(undefined, [], { timeout: WASM_MEASURE_TIMEOUT_MS }));
+    } catch {
+      return 0;
+    }
+  }
+
+  /** `__atoll_wasm` (protocol.ts HostWasm), charged to the call that made it. */
+  wasmOnHost(kind: unknown, input: unknown): [Uint8Array, number] | number {
+    this.usesWasm = true;
+    const start = process.cpuUsage();
+    try {
+      return answerWasm(kind, input, this.memoryMb);
+    } finally {
+      const used = process.cpuUsage(start);
+      this.hostCpuMs += (used.user + used.system) / 1000;
+    }
   }
 
   dispose(): void {
@@ -478,6 +508,17 @@ export class FunctionIsolate {
     for (const charge of charged) if ((this.invocations.get(charge)?.cpuMs ?? 0) > this.limits.cpuMs) (over ??= []).push(charge);
     // What a call that went over its budget emitted is dropped with the isolate.
     if (over !== null) return this.terminateIsolate("cpu_ms", over, `the invocation used more than its CPU limit of ${this.limits.cpuMs} ms (${used.toFixed(1)} ms in its last slice)`);
+    if (this.usesWasm) {
+      const wasm = this.wasmBytes();
+      const heap = this.isolate.getHeapStatisticsSync().used_heap_size;
+      if (wasm + heap > this.memoryMb * 1_048_576) {
+        return this.terminateIsolate(
+          "memory_mb",
+          charged,
+          `the isolate ran out of memory: its WebAssembly memory (${mib(wasm)} MiB) and heap (${mib(heap)} MiB) passed its limit of ${this.memoryMb} MB`,
+        );
+      }
+    }
     this.takeEmitted();
   }
 
@@ -831,4 +872,8 @@ function stackOf(error: unknown): string {
 
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1_048_576).toFixed(1);
 }
