@@ -9,7 +9,7 @@ import { BuildError } from "./errors.js";
 import { displayPath } from "./display-path.js";
 import { formatMessage } from "./esbuild-messages.js";
 import { moduleRules } from "./module-rules.js";
-import { refuseNodeBuiltins } from "./node-builtins.js";
+import { nodeModulesFor } from "./node-compat.js";
 import { loadProjectConfig } from "./project-config.js";
 
 export interface BundleOptions {
@@ -51,6 +51,8 @@ export interface Project {
   config: ScriptConfig;
   /** Absolute path of the config file: atoll.toml, or a wrangler file when there is no atoll.toml. */
   configFile: string;
+  /** The config's `compatibility_flags`: nodejs_compat gives node: modules and a global Buffer (see node-compat.ts). */
+  compatibilityFlags: string[];
   /** What of a wrangler file was not taken, one line per key. */
   configWarnings: string[];
   /** Absolute path of `main`. */
@@ -60,12 +62,12 @@ export interface Project {
 /** Reads and validates the project's config and checks that its `main` exists. Throws BadConfigError or BuildError. */
 export async function loadProject(dir: string): Promise<Project> {
   const projectDir = resolve(dir);
-  const { file, config, warnings } = await loadProjectConfig(projectDir);
+  const { file, config, compatibilityFlags, warnings } = await loadProjectConfig(projectDir);
   const entry = resolve(projectDir, config.main);
   if (!(await isFile(entry))) {
     throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(file)})`]);
   }
-  return { dir: projectDir, config, configFile: file, configWarnings: warnings, entry };
+  return { dir: projectDir, config, configFile: file, compatibilityFlags, configWarnings: warnings, entry };
 }
 
 /** How esbuild bundles a project: one ES module for a neutral platform, every import inside it. */
@@ -87,7 +89,7 @@ export function esbuildOptions(project: Project, options: BundleOptions = {}): B
     sourcemap: options.sourcemap ? "external" : false,
     metafile: true,
     logLevel: "silent",
-    plugins: [refuseNodeBuiltins, moduleRules(project.dir, project.config.build.rules)],
+    plugins: [nodeModulesFor(project.compatibilityFlags), moduleRules(project.dir, project.config.build.rules)],
   };
 }
 

@@ -7,6 +7,7 @@ import { basename, join, resolve } from "node:path";
 import { CONFIG_FILE_NAME } from "../host/config/defaults.js";
 import { parseScriptConfig, readConfigFile, parseConfigToml, type ScriptConfig } from "../host/config/script-config.js";
 import { BadConfigError } from "../host/errors.js";
+import { takeCompatibilityFlags } from "./compatibility-flags.js";
 import { displayPath } from "./display-path.js";
 import { inWranglerTerms, parseWranglerText, translateWranglerConfig, WRANGLER_FILE_NAMES } from "./wrangler-config.js";
 
@@ -16,6 +17,8 @@ export interface ProjectConfig {
   /** "atoll.toml", "wrangler.toml", … */
   fileName: string;
   config: ScriptConfig;
+  /** Its `compatibility_flags` (nodejs_compat …), which only the bundler acts on: not part of `config`. */
+  compatibilityFlags: string[];
   /** What of a wrangler file was not taken, one line per key; none for atoll.toml. */
   warnings: string[];
 }
@@ -41,11 +44,13 @@ export async function loadProjectConfig(dir: string): Promise<ProjectConfig> {
         `no config file at ${source} (nor a ${WRANGLER_FILE_NAMES.join(", ")} beside it): create one (see wrangler-like.toml.example, or run atoll init), or pass the directory that holds it`,
       ]);
     }
-    return { file, fileName, config: parseScriptConfig(parseConfigToml(await readConfigFile(source), source), source), warnings: [] };
+    const { rest, flags } = takeCompatibilityFlags(parseConfigToml(await readConfigFile(source), source), source);
+    return { file, fileName, config: parseScriptConfig(rest, source), compatibilityFlags: flags, warnings: [] };
   }
   const translated = translateWranglerConfig(parseWranglerText(await readConfigFile(source), source), source);
   try {
-    return { file, fileName, config: parseScriptConfig(translated.value, source), warnings: translated.warnings };
+    const { rest, flags } = takeCompatibilityFlags(translated.value, source);
+    return { file, fileName, config: parseScriptConfig(rest, source), compatibilityFlags: flags, warnings: translated.warnings };
   } catch (error) {
     if (error instanceof BadConfigError) throw new BadConfigError(error.problems.map(inWranglerTerms));
     throw error;

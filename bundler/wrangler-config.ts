@@ -9,6 +9,7 @@
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { BadConfigError } from "../host/errors.js";
 import { parseConfigToml } from "../host/config/script-config.js";
+import { KNOWN_FLAGS } from "./compatibility-flags.js";
 
 /** The wrangler config files Atoll reads, in wrangler's own order of preference. */
 export const WRANGLER_FILE_NAMES = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"] as const;
@@ -50,10 +51,10 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   find_additional_modules: "not needed: Atoll bundles every module `main` imports, and `rules` say how to load the ones that are not code",
   base_dir: "not taken: `rules` globs are relative to the project's folder",
   preserve_file_names: "not needed: Atoll bundles every module into one",
-  wasm_modules: "WebAssembly is not available in Atoll's isolates yet",
+  wasm_modules: "service-worker wasm bindings are not supported: import the .wasm file from a module (`import mod from \"./x.wasm\"`)",
   text_blobs: "service-worker text blobs are not supported: import the text from a module (export default `…`)",
   data_blobs: "service-worker data blobs are not supported: import the bytes from a module",
-  node_compat: "Node.js polyfills are not supported: node: imports fail to bundle; use web APIs (fetch, crypto.subtle, TextEncoder, streams)",
+  node_compat: 'the legacy Node.js polyfills are not taken: set compatibility_flags = ["nodejs_compat"], which gives the node: modules Workers offers',
   site: "Workers Sites are not supported: serve the files from a bucket (r2_buckets) in the function",
   assets: "static assets are not served by Atoll: put them in a bucket (r2_buckets) and serve them from the function",
   env: "wrangler environments are not supported: the top-level keys are used; keep one folder (or one atoll.toml) per deploy target",
@@ -86,9 +87,6 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
 
 /** Keys taken as they are or under our name (the rest of the translation handles each). */
 const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "triggers", "limits", "define", "minify", "rules"]);
-
-/** Flags whose behaviour Atoll has anyway (or which change nothing here). */
-const HARMLESS_FLAGS = new Set(["global_fetch_strictly_public", "streams_enable_constructors", "transformstream_enable_standard_constructor", "url_standard", "nodejs_als"]);
 
 /** Parses wrangler.toml / wrangler.json / wrangler.jsonc text; a syntax error names its line and column. */
 export function parseWranglerText(text: string, path: string): unknown {
@@ -158,13 +156,13 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
 
   if (raw["compatibility_flags"] !== undefined) {
     const flags = Array.isArray(raw["compatibility_flags"]) ? raw["compatibility_flags"] : [raw["compatibility_flags"]];
+    // nodejs_compat and nodejs_als are taken (see compatibility-flags.ts); a flag Atoll does not know is dropped.
+    const known: string[] = [];
     for (const flag of flags) {
-      if (flag === "nodejs_compat" || flag === "nodejs_compat_v2") {
-        warn("compatibility_flags", `holds "${String(flag)}", which Atoll does not support yet: node: imports fail to bundle, and Buffer and process are not globals; use web APIs (crypto.subtle, TextEncoder, streams)`);
-      } else if (typeof flag !== "string" || !HARMLESS_FLAGS.has(flag)) {
-        warn("compatibility_flags", `holds ${JSON.stringify(flag)}, which Atoll does not know: ignored (the runtime behaves as a recent Workers runtime does)`);
-      }
+      if (typeof flag === "string" && KNOWN_FLAGS.includes(flag)) known.push(flag);
+      else warn("compatibility_flags", `holds ${JSON.stringify(flag)}, which Atoll does not know: ignored (the runtime behaves as a recent Workers runtime does)`);
     }
+    if (known.length > 0) value["compatibility_flags"] = known;
   }
 
   if (ignored.length > 0) warnings.push(`${source}: ignored, as they mean nothing on a self-hosted host: ${ignored.map((key) => `\`${key}\``).join(", ")}`);

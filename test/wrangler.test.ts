@@ -64,7 +64,7 @@ describe("wrangler config translation", () => {
         minify: true,
         define: { DEBUG: "false" },
         rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }],
-        compatibility_flags: ["url_standard"],
+        compatibility_flags: ["url_standard", "nodejs_compat"],
       },
       "wrangler.toml",
     );
@@ -79,6 +79,7 @@ describe("wrangler config translation", () => {
       triggers: { crons: ["*/5 * * * *"] },
       limits: { cpu_ms: 20 },
       build: { minify: true, define: { DEBUG: "false" }, rules: [{ type: "Text", globs: ["**/*.md"], fallthrough: true }] },
+      compatibility_flags: ["url_standard", "nodejs_compat"],
     });
     assert.deepEqual(warnings, []);
   });
@@ -107,7 +108,6 @@ describe("wrangler config translation", () => {
       "wrangler.toml: `mainn` is not a wrangler key Atoll knows: ignored (check its spelling)",
       "wrangler.toml: `r2_buckets[0].jurisdiction` is not supported: ignored",
       "wrangler.toml: `rules[0]` (ESModule) is not needed: esbuild bundles JavaScript modules of either kind",
-      'wrangler.toml: `compatibility_flags` holds "nodejs_compat", which Atoll does not support yet: node: imports fail to bundle, and Buffer and process are not globals; use web APIs (crypto.subtle, TextEncoder, streams)',
       'wrangler.toml: `compatibility_flags` holds "some_future_flag", which Atoll does not know: ignored (the runtime behaves as a recent Workers runtime does)',
       "wrangler.toml: ignored, as they mean nothing on a self-hosted host: `account_id`, `workers_dev`",
     ]);
