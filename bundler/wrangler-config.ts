@@ -47,7 +47,6 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   migrations: "Durable Object migrations have no meaning without Durable Objects",
   d1_databases: "D1 is not supported: keep the data in KV (kv_namespaces) or a bucket (r2_buckets)",
   queues: "Queues are not supported: an async invocation (POST /v1/scripts/NAME/invoke with async, or a bucket trigger) runs work later, with retries",
-  services: "service bindings are not supported yet: call the other function at its URL with fetch (allow its address with atoll start --egress-allow)",
   find_additional_modules: "not needed: Atoll bundles every module `main` imports, and `rules` say how to load the ones that are not code",
   base_dir: "not taken: `rules` globs are relative to the project's folder",
   preserve_file_names: "not needed: Atoll bundles every module into one",
@@ -86,7 +85,7 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
 };
 
 /** Keys taken as they are or under our name (the rest of the translation handles each). */
-const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "triggers", "limits", "define", "minify", "rules"]);
+const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "services", "triggers", "limits", "define", "minify", "rules"]);
 
 /** Parses wrangler.toml / wrangler.json / wrangler.jsonc text; a syntax error names its line and column. */
 export function parseWranglerText(text: string, path: string): unknown {
@@ -133,6 +132,16 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
     value["buckets"] = Array.isArray(raw["r2_buckets"])
       ? raw["r2_buckets"].map((bucket, index) => pick(bucket, ["binding", "bucket_name"], ["preview_bucket_name"], `r2_buckets[${index}]`, warn))
       : raw["r2_buckets"];
+  }
+  if (raw["services"] !== undefined) {
+    value["services"] = Array.isArray(raw["services"])
+      ? raw["services"].map((service, index) => {
+          if (isTable(service) && service["entrypoint"] !== undefined) {
+            warn(`services[${index}].entrypoint`, "is not supported (no WorkerEntrypoint classes or RPC): the binding calls the script's default fetch handler");
+          }
+          return pick(service, ["binding", "service"], ["environment", "entrypoint"], `services[${index}]`, warn);
+        })
+      : raw["services"];
   }
   if (raw["triggers"] !== undefined) value["triggers"] = isTable(raw["triggers"]) ? pick(raw["triggers"], ["crons"], [], "triggers", warn) : raw["triggers"];
   if (raw["limits"] !== undefined) value["limits"] = isTable(raw["limits"]) ? pick(raw["limits"], ["cpu_ms", "subrequests"], [], "limits", warn) : raw["limits"];

@@ -14,6 +14,8 @@ export type AtollErrorCode =
   | "ATOLL_BODY_TOO_LARGE"
   | "ATOLL_RESPONSE_TOO_LARGE"
   | "ATOLL_LOOP_DETECTED"
+  | "ATOLL_SERVICE_NOT_DEPLOYED"
+  | "ATOLL_SERVICE_TOKEN"
   | "ATOLL_ROUTE_CONFLICT"
   | "ATOLL_SCRIPT_THREW"
   | "ATOLL_WORKER_CRASHED"
@@ -154,6 +156,18 @@ export class FetchLoopError extends AtollError {
       508,
       `this request is ${depth} fetches deep (function fetching function), over the host's limit of ${maxDepth}: a function that fetches its own URL, directly or through others, loops; break the cycle`,
     );
+  }
+}
+
+export class ServiceNotDeployedError extends AtollError {
+  constructor(script: string) {
+    super("ATOLL_SERVICE_NOT_DEPLOYED", 404, `a service binding calls script "${script}", which is not deployed on this host: deploy it (\`atoll deploy\`), or fix \`service\` in the caller's [[services]]`);
+  }
+}
+
+export class ServiceTokenError extends AtollError {
+  constructor() {
+    super("ATOLL_SERVICE_TOKEN", 403, "this socket takes service-binding calls from the host's own workers only");
   }
 }
 

@@ -51,5 +51,6 @@ export const HOST_DEFAULTS = {
     maxRssBytes: 3 * 1024 * 1024 * 1024,
     /** Set from the store at start. */
     kvReads: null,
+    services: null,
   } satisfies WorkerSettings,
 };

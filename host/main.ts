@@ -15,7 +15,8 @@ import { BindingCallError } from "./bindings/binding-error.js";
 import { BindingHost } from "./bindings/binding-host.js";
 import { HostMetrics } from "./metrics.js";
 import { Deployments } from "./front/deployments.js";
-import { createDataPlane, type RequestHandler } from "./front/data-plane.js";
+import { createDataPlane, createServicePlane, type RequestHandler } from "./front/data-plane.js";
+import { createServiceSocket } from "./front/service-socket.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
@@ -77,6 +78,8 @@ export interface RunningHost {
   tokenFile: string;
   /** Process ids of the worker processes, for operators and tests. */
   workerPids(): number[];
+  /** The Unix socket where workers send service-binding calls (front/service-socket.ts). */
+  serviceSocketPath: string;
   close(): Promise<void>;
 }
 
@@ -111,6 +114,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     (kind, method, ok) => metrics.bindingCalls.inc({ kind, method: KNOWN_BINDING_METHODS.has(method) ? method : "other", outcome: ok ? "ok" : "error" }),
   );
 
+  // Service bindings (env.AUTH.fetch) reach the front here, never over the network (./front/service-socket.ts).
+  const serviceSocket = createServiceSocket();
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
     workers: workerCount,
@@ -119,6 +124,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       egress,
       maxRssBytes: options.maxWorkerRssBytes ?? HOST_DEFAULTS.worker.maxRssBytes,
       kvReads: store.kv.workerReads ?? null,
+      services: { socketPath: serviceSocket.path, token: serviceSocket.token },
     },
     loadCode: (key) => deployments.loadCode(key),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
@@ -158,6 +164,15 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
   });
+  const servicePlane = createServicePlane({
+    deployments,
+    executor,
+    maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
+    maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
+    log,
+    metrics,
+    token: serviceSocket.token,
+  });
   // The control API listens first, the data plane last: what the host was
   // started with (`beforeDataPlane`: `atoll start --deploy-fixtures` deploys
   // the examples) goes in through the control API, the door every deploy
@@ -176,6 +191,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     bindings.close();
     await Promise.all(servers.map(closeServer));
     await executor.close();
+    serviceSocket.remove();
     triggers.detach();
     await store.close();
   };
@@ -184,6 +200,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     const controlServer = await listen(controlApi.fetch, options.controlPort, controlHostname, HOST_DEFAULTS.headersTimeoutMs);
     servers.push(controlServer);
     controlUrl = `http://${urlHost(controlHostname)}:${(controlServer.address() as AddressInfo).port}`;
+    servers.push(await serviceSocket.listen(createServer(serverOptions(HOST_DEFAULTS.headersTimeoutMs), servicePlane)));
     await options.beforeDataPlane?.({ controlUrl, token });
     const dataServer = await listenRaw(dataPlane, options.port, options.hostname, options.headersTimeoutMs ?? HOST_DEFAULTS.headersTimeoutMs);
     servers.push(dataServer);
@@ -201,6 +218,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     token,
     tokenFile,
     workerPids: () => executor.workerPids,
+    serviceSocketPath: serviceSocket.path,
     close: () => (closed ??= shutDown()),
   };
 }

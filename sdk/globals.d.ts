@@ -335,6 +335,7 @@ type KVNamespace<Key extends string = string> = import("./index.js").KVNamespace
 type Bucket = import("./index.js").Bucket;
 type BucketObject = import("./index.js").BucketObject;
 type BucketObjectBody = import("./index.js").BucketObjectBody;
+type Fetcher = import("./index.js").Fetcher;
 
 // ---- Modules that are not code (Workers' default module rules) ---------------
 // `import page from "./page.html"`: the file as a string; `.bin`: an

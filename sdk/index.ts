@@ -4,6 +4,7 @@
 // which a function's tsconfig names in "types": ["atoll/sdk/globals"].
 export type { ExecutionContext, ExportedHandler, FetchHandler, ScheduledHandler, StorageHandler } from "./handler.js";
 export type { ScheduledController, StorageEvent } from "./events.js";
+export type { Fetcher } from "./service.js";
 export type {
   KVNamespace,
   KVNamespaceGetOptions,

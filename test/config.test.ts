@@ -360,6 +360,16 @@ describe("unknown keys", () => {
     ]);
   });
 
+  it("takes [[services]] and explains why a named entrypoint is refused", () => {
+    assert.deepEqual(parse(`${MINIMAL}[[services]]\nbinding = "AUTH"\nservice = "auth"`).services, [{ binding: "AUTH", service: "auth" }]);
+    assert.deepEqual(problemsOf(`${MINIMAL}[[services]]\nbinding = "AUTH"\nservice = "auth"\nentrypoint = "Rpc"`), [
+      "`services[0].entrypoint` is not supported in atoll.toml: named entrypoints (WorkerEntrypoint classes and RPC) are not supported: a service binding calls the script's default fetch handler",
+    ]);
+    assert.deepEqual(problemsOf(`${MINIMAL}[vars]\nAUTH = 1\n[[services]]\nbinding = "AUTH"\nservice = "Auth Service"`), [
+      "`services[0].service` must be a script name in atoll.toml (got \"Auth Service\"): 1 to 63 characters of a-z, 0-9 and '-'",
+    ]);
+  });
+
   it("does not look inside vars, whose keys are the user's", () => {
     assert.deepEqual(parse(`${MINIMAL}[vars]\nrouets = 1`).vars, { rouets: 1 });
   });

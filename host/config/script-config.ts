@@ -114,6 +114,16 @@ const bucketSchema = z.strictObject(
   { error: `must be ${TABLE}` },
 );
 
+const serviceSchema = z.strictObject(
+  {
+    /** The name the function sees: `env.<binding>`, whose fetch() calls the other script. */
+    binding: bindingName,
+    /** The script it calls, by name; it answers at its active version, as a request to its URL would. */
+    service: z.string({ error: expected("a script name") }).regex(SCRIPT_NAME_PATTERN, { error: "must be a script name: 1 to 63 characters of a-z, 0-9 and '-'" }),
+  },
+  { error: `must be ${TABLE}` },
+);
+
 const storageTriggerSchema = z.strictObject(
   {
     /** The bucket whose changes call the script's storage(event, env, ctx) handler. */
@@ -317,6 +327,9 @@ export const scriptConfigSchema = z.strictObject(
     kv_namespaces: z.array(kvNamespaceSchema, { error: `must be an array of tables ([[kv_namespaces]])` }).default([]),
     /** Buckets the script uses: `[[buckets]] binding = "UPLOADS", bucket_name = "uploads"`. */
     buckets: z.array(bucketSchema, { error: `must be an array of tables ([[buckets]])` }).default([]),
+    /** Service bindings: `[[services]] binding = "AUTH", service = "auth"` gives env.AUTH.fetch(request), straight to that script. */
+    // Optional rather than defaulted: configs without it (every one saved before it existed) stay as they were.
+    services: z.array(serviceSchema, { error: `must be an array of tables ([[services]])` }).optional(),
     /** Per-invocation limits. */
     limits: limitsSchema.prefault({}),
     /** Cron schedules, bucket triggers, and how their events are retried. */
@@ -336,6 +349,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   limits: ["cpu_ms", "memory_mb", "wall_ms", "subrequests", "request_body_mb", "response_body_mb"],
   kv_namespaces: Object.keys(kvNamespaceSchema.shape),
   buckets: Object.keys(bucketSchema.shape),
+  services: Object.keys(serviceSchema.shape),
   triggers: Object.keys(triggersObject.shape),
   "triggers.storage": Object.keys(storageTriggerSchema.shape),
   build: Object.keys(buildSchema.shape),
@@ -349,6 +363,7 @@ export function triggersOf(config: ScriptConfig): ScriptConfig["triggers"] {
 /** Keys people bring from other tools that Atoll refuses on purpose, and why. */
 const REFUSED_KEYS: Record<string, string> = {
   "build.external": "an Atoll bundle must be self-contained, so every import is bundled",
+  "services.entrypoint": "named entrypoints (WorkerEntrypoint classes and RPC) are not supported: a service binding calls the script's default fetch handler",
 };
 
 /**
@@ -377,6 +392,7 @@ function bindingClashes(config: ScriptConfig, source: string): string[] {
   };
   config.kv_namespaces.forEach((kv, index) => claim(kv.binding, `kv_namespaces[${index}].binding`));
   config.buckets.forEach((bucket, index) => claim(bucket.binding, `buckets[${index}].binding`));
+  (config.services ?? []).forEach((service, index) => claim(service.binding, `services[${index}].binding`));
   return problems;
 }
 

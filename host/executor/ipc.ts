@@ -13,6 +13,18 @@ export type FrontHeldRef = Exclude<HostStreamRef, { from: "fetch" }>;
  */
 export const FETCH_DEPTH_HEADER = "x-atoll-fetch-depth";
 
+/**
+ * A service-binding call (env.AUTH.fetch) travels from a worker to the
+ * front's service socket (front/data-plane.ts createServicePlane) with these
+ * headers: the host's service token, the script it calls, and the URL the
+ * caller gave. The front takes them off before the function sees the request.
+ */
+export const SERVICE_TOKEN_HEADER = "x-atoll-service-token";
+export const SERVICE_SCRIPT_HEADER = "x-atoll-service";
+export const SERVICE_URL_HEADER = "x-atoll-service-url";
+/** On the service socket's answer when the script called is not deployed: the caller's fetch then fails. */
+export const SERVICE_MISSING_HEADER = "x-atoll-service-missing";
+
 /** Identifies the code an invocation runs: one immutable script version. */
 export interface VersionKey {
   script: string;
@@ -38,6 +50,8 @@ export interface IsolateSettings {
   bindings: BindingSpec[];
   /** KV binding name → namespace id, for the gets a worker answers itself (worker/local-kv.ts). */
   kvNamespaces: Record<string, string>;
+  /** Service binding name → the script it calls (`[[services]]`). */
+  services?: Record<string, string>;
   env: Record<string, unknown>;
 }
 

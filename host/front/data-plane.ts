@@ -8,9 +8,10 @@
 // out of a budget of ~25). The common case (no body, a response inline) runs
 // without an await.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, WorkerCrashedError } from "../errors.js";
+import { timingSafeEqual } from "node:crypto";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, ServiceNotDeployedError, ServiceTokenError, WorkerCrashedError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, InvocationRecorder, type Executor, type InvocationResponse, type ResponseBodyReader } from "../executor/executor.js";
-import { FETCH_DEPTH_HEADER, versionId, type VersionKey } from "../executor/ipc.js";
+import { FETCH_DEPTH_HEADER, SERVICE_MISSING_HEADER, SERVICE_SCRIPT_HEADER, SERVICE_TOKEN_HEADER, SERVICE_URL_HEADER, versionId, type VersionKey } from "../executor/ipc.js";
 import type { HostMetrics } from "../metrics.js";
 import type { FetchEvent, HeaderList } from "../runtime/protocol.js";
 import { CLIENT_KEY_HEADER } from "./canary.js";
@@ -62,7 +63,47 @@ interface Exchange {
   retried: boolean;
 }
 
-export function createDataPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics }: DataPlaneOptions): RequestHandler {
+/** Where a request goes: the script and the URL its function sees, or an error to answer with. */
+type Target = { active: ActiveScript; url: string } | AtollError;
+
+/** What routing reads of a request head; `service`: the service-call headers (only the service socket reads them). */
+interface RequestHead {
+  host: string;
+  target: string;
+  path: string;
+  service: { token?: string; script?: string; url?: string } | null;
+}
+
+/** The public port's handler: requests are routed by Host and path. */
+export function createDataPlane(options: DataPlaneOptions): RequestHandler {
+  const { deployments } = options;
+  return createPlane(options, false, (incoming, head) => {
+    const active = deployments.route(head.host, head.path);
+    if (!active) return new NoRouteError(head.host, head.path, incoming.socket.localPort ?? 0, HOST_DEFAULTS.baseDomains);
+    return { active, url: `http://${head.host || "localhost"}${head.target}` };
+  });
+}
+
+/**
+ * The service socket's handler (a Unix socket only workers know, with the
+ * host's service token): service-binding calls (env.AUTH.fetch) name their
+ * script in a header and skip routing; everything else (limits, the loop
+ * depth, streaming, crash retries, logs) is the public path's.
+ */
+export function createServicePlane(options: DataPlaneOptions & { token: string }): RequestHandler {
+  const { deployments, token } = options;
+  const expected = Buffer.from(token);
+  return createPlane(options, true, (_incoming, head) => {
+    const given = Buffer.from(head.service?.token ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return new ServiceTokenError();
+    const script = head.service?.script ?? "";
+    const active = deployments.get(script);
+    if (!active) return new ServiceNotDeployedError(script);
+    return { active, url: head.service?.url ?? `http://${head.host || "localhost"}${head.target}` };
+  });
+}
+
+function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
   const label = (exchange: Exchange) => `${exchange.key.script}@v${exchange.key.version} ${exchange.method} ${exchange.path}`;
   const tooLarge = (exchange: Exchange) => new RequestBodyTooLargeError(exchange.requestLimit, exchange.requestLimitIsFunction ? "function" : "host");
 
@@ -74,12 +115,19 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     let host = "";
     let depthHeader: string | undefined;
     let clientKey: string | undefined;
+    const service: RequestHead["service"] = serviceCalls ? {} : null;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!;
       if (name === FETCH_DEPTH_HEADER) {
         depthHeader = value;
         continue;
+      }
+      if (service !== null) {
+        if (name === SERVICE_TOKEN_HEADER) service.token ??= value;
+        else if (name === SERVICE_SCRIPT_HEADER) service.script ??= value;
+        else if (name === SERVICE_URL_HEADER) service.url ??= value;
+        if (name.startsWith("x-atoll-service")) continue;
       }
       if (name === "host") host ||= value;
       else if (name === CLIENT_KEY_HEADER) clientKey ??= value;
@@ -88,13 +136,14 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
     const target = incoming.url ?? "/";
     const query = target.indexOf("?");
     const path = query === -1 ? target : target.slice(0, query);
-    const active = deployments.route(host, path);
-    if (!active) {
-      sendError(outgoing, new NoRouteError(host, path, incoming.socket.localPort ?? 0, HOST_DEFAULTS.baseDomains));
+    const routed = targetOf(incoming, { host, target, path, service });
+    if (routed instanceof AtollError) {
+      sendError(outgoing, routed, routed instanceof ServiceNotDeployedError ? { [SERVICE_MISSING_HEADER]: "1" } : {});
       return;
     }
+    const active = routed.active;
     // During a gradual deploy the client's key decides which version answers (./canary.ts).
-    const key = active.canary === null ? active.key : deployments.pick(active, () => (clientKey ? `k:${clientKey}` : `a:${incoming.socket.remoteAddress ?? ""}`));
+    const key = active.canary === null ? active.key : deployments.pick(active, () => (clientKey ? `k:${clientKey}` : `a:${incoming.socket.remoteAddress ?? routed.url}`));
     const { limits } = configOf(active, key);
     // The function's own body limits, within the host's.
     const scriptRequestLimit = limits.request_body_mb * MIB;
@@ -108,7 +157,7 @@ export function createDataPlane({ deployments, executor, maxRequestBodyBytes, ma
       path,
       version: String(key.version),
       depth: fetchDepth(depthHeader),
-      event: { type: "fetch", method, url: `http://${host || "localhost"}${target}`, headers, body: null },
+      event: { type: "fetch", method, url: routed.url, headers, body: null },
       body: null,
       requestLimit: Math.min(maxRequestBodyBytes, scriptRequestLimit),
       requestLimitIsFunction: scriptRequestLimit < maxRequestBodyBytes,

@@ -333,9 +333,12 @@ export function isolateSettings(config: ScriptConfig): IsolateSettings {
   const bindings: BindingSpec[] = [
     ...config.kv_namespaces.map(({ binding }) => ({ name: binding, kind: "kv" as const })),
     ...config.buckets.map(({ binding }) => ({ name: binding, kind: "bucket" as const })),
+    // Versions saved before [[services]] existed have none.
+    ...(config.services ?? []).map(({ binding }) => ({ name: binding, kind: "service" as const })),
   ];
   const kvNamespaces = Object.fromEntries(config.kv_namespaces.map(({ binding, id }) => [binding, id]));
-  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings, kvNamespaces };
+  const services = Object.fromEntries((config.services ?? []).map(({ binding, service }) => [binding, service]));
+  return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings, kvNamespaces, services };
 }
 
 /** Routes compared as sets: their order in atoll.toml does not change what a script serves. */

@@ -9,6 +9,7 @@ import { cancelOp, emit, invocationEnded, invocationStarted, runAs, startOp } fr
 import { DOMException } from "./dom-exception.js";
 import { Bucket } from "./bucket.js";
 import { KVNamespace } from "./kv.js";
+import { ServiceBinding } from "./fetch.js";
 import type { BindingSpec, FetchEvent, InstalledHandlers, InvocationEvent, ScheduledEvent, StorageEvent as StorageEventData, TriggerEvent } from "./protocol.js";
 import { claimHostStream, markHostStream } from "./host-stream.js";
 import { describeError, reportRejection, reportUncaught } from "./report-error.js";
@@ -117,7 +118,7 @@ export function install(defaultExport: unknown, env: Record<string, unknown>, bi
   }
   const fullEnv: Record<string, unknown> = env ?? {};
   for (const binding of bindings ?? []) {
-    fullEnv[binding.name] = binding.kind === "kv" ? new KVNamespace(binding.name) : new Bucket(binding.name);
+    fullEnv[binding.name] = binding.kind === "kv" ? new KVNamespace(binding.name) : binding.kind === "service" ? new ServiceBinding(binding.name) : new Bucket(binding.name);
   }
   installed = { target, fetch, scheduled, storage, env: fullEnv };
   return { fetch: fetch !== null, scheduled: scheduled !== null, storage: storage !== null };

@@ -128,6 +128,30 @@ class OutboundFetch {
 }
 
 export function fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+  return startFetch(input, init, undefined);
+}
+
+/**
+ * A service binding (`[[services]]`): env.AUTH.fetch() sends the request to
+ * the script the binding names, straight through the host, whatever host the
+ * URL names (as on Workers). It counts as a subrequest and a fetch hop.
+ */
+export class ServiceBinding {
+  readonly #binding: string;
+  constructor(binding: string) {
+    this.#binding = binding;
+  }
+
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+    return startFetch(input, init, this.#binding);
+  }
+
+  connect(): never {
+    throw new TypeError(`env.${this.#binding}.connect(): TCP sockets are not supported by service bindings on Atoll; use fetch()`);
+  }
+}
+
+function startFetch(input: RequestInfo, init: RequestInit | undefined, service: string | undefined): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const request = new Request(input, init);
     const signal = request.signal;
@@ -143,6 +167,7 @@ export function fetch(input: RequestInfo, init?: RequestInit): Promise<Response>
       body: pipe !== null ? { pipe } : payload instanceof ReadableStream ? "stream" : typeof payload === "string" ? utf8Encode(payload) : payload,
       redirect: request.redirect as OutboundRequest["redirect"],
     };
+    if (service !== undefined) outbound.service = service;
     const pending = new OutboundFetch(resolve, reject);
     pending.op = startOp({ name: "fetch", id: currentInvocation(), request: outbound }, (ok, value) => pending.answer(ok, value));
     onAbort(signal, (reason) => pending.fail(reason));

@@ -70,6 +70,8 @@ export interface OutboundRequest {
    */
   body: null | Uint8Array | "stream" | { pipe: HostStreamRef };
   redirect: "follow" | "manual" | "error";
+  /** Set by a service binding's fetch (env.AUTH.fetch): the binding's name; the host sends the request to the script it names, not to the URL. */
+  service?: string;
 }
 
 /**
@@ -236,7 +238,7 @@ export type LogLevel = "debug" | "log" | "info" | "warn" | "error";
 /** A binding the runtime puts in env; the host knows what it points at. */
 export interface BindingSpec {
   name: string;
-  kind: "kv" | "bucket";
+  kind: "kv" | "bucket" | "service";
 }
 
 /** Workers KV's limits, enforced on both sides of the bridge. */

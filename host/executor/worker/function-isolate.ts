@@ -10,7 +10,7 @@ import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { KeyVault } from "./subtle-host.js";
-import { Subrequests } from "./subrequests.js";
+import { Subrequests, type ServiceCalls } from "./subrequests.js";
 import { hostText } from "./host-text.js";
 import { answerWasm } from "./wasm-memory-limit.js";
 import { type HostSource, isHostStreamRef } from "../pass-through.js";
@@ -260,9 +260,17 @@ export class FunctionIsolate {
    * Agent); `openSource` opens the bodies it passes on (../pass-through.ts) for
    * invocation `id`.
    */
-  allowFetch(dispatcher: Dispatcher, openSource: (ref: HostStreamRef, id: number | null) => HostSource): void {
-    this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value));
+  allowFetch(dispatcher: Dispatcher, openSource: (ref: HostStreamRef, id: number | null) => HostSource, services: ServiceCalls | null = null): void {
+    this.subrequests ??= new Subrequests(dispatcher, (op, ok, value) => this.resolve(op, ok, value), services);
     this.openSource = openSource;
+  }
+
+  /** Service binding name → the script it calls, for this version (`[[services]]`). */
+  private services: Record<string, string> = {};
+
+  /** The version's service bindings, set before it loads. */
+  bindServices(services: Record<string, string>): void {
+    this.services = services;
   }
 
   private openSource: ((ref: HostStreamRef, id: number | null) => HostSource) | null = null;
@@ -694,6 +702,11 @@ export class FunctionIsolate {
     if (owners.length === 0) {
       return this.resolve(op, false, "fetch() was called outside of a request: make outbound fetches while handling one (ctx.waitUntil keeps an invocation going after its response)");
     }
+    let service: string | undefined;
+    if (request.service !== undefined) {
+      service = Object.hasOwn(this.services, request.service) ? this.services[request.service] : undefined;
+      if (service === undefined) return this.resolve(op, false, `env.${request.service} is not a service binding of this version: declare it in [[services]] and deploy again`);
+    }
     let depth = 0;
     for (const owner of owners) {
       const running = this.invocations.get(owner)!;
@@ -711,7 +724,7 @@ export class FunctionIsolate {
       }
     }
     for (const owner of owners) this.invocations.get(owner)!.subrequests++;
-    this.subrequests.start(op, request, owners, depth + 1, piped);
+    this.subrequests.start(op, request, owners, depth + 1, piped, service);
   }
 
   private setTimer(op: number, ms: number, id: number | null): void {
@@ -839,7 +852,8 @@ function isOutboundRequest(value: unknown): value is OutboundRequest {
     isHeaderList(r.headers) &&
     (r.body === null || r.body === "stream" || r.body instanceof Uint8Array || isHostStreamRef((r.body as { pipe?: unknown }).pipe)) &&
     typeof r.redirect === "string" &&
-    REDIRECT_MODES.has(r.redirect)
+    REDIRECT_MODES.has(r.redirect) &&
+    (r.service === undefined || (typeof r.service === "string" && r.service.length <= 64))
   );
 }
 

@@ -19,6 +19,8 @@ import { ExecutionMarkerWriter } from "../execution-marker.js";
 import { type HostSource, type SourceAccess, BadPipeError, isHostStreamRef, openHostSource, putFromSource } from "../pass-through.js";
 import type { HostStreamRef } from "../../runtime/protocol.js";
 import { LocalKvReads } from "./local-kv.js";
+import { Agent } from "undici";
+import type { ServiceCalls } from "./subrequests.js";
 import { BindingCallError } from "../../bindings/binding-error.js";
 
 const settings = workerSettingsFromEnv(process.env);
@@ -29,6 +31,8 @@ await warmUpRuntime(image).catch((error: unknown) => process.stderr.write(`atoll
 const pool = new IsolatePool(image, settings.pool);
 /** Every function's outbound fetches go through this Agent: one connection pool per worker, every address checked. */
 const egress = new EgressPolicy(settings.egress).createAgent();
+/** Service-binding calls go to the front's service socket, one connection pool for every isolate here. */
+const serviceCalls: ServiceCalls | null = settings.services ? { dispatcher: new Agent({ connect: { socketPath: settings.services.socketPath } }), token: settings.services.token } : null;
 /** KV gets answered in this process when the store allows it (./local-kv.ts). */
 const localKv = settings.kvReads ? new LocalKvReads(settings.kvReads) : null;
 /** How often the gets answered here are reported to the front's metrics, ms. */
@@ -135,7 +139,8 @@ async function receiveCode(key: VersionKey, bundle: string, codeCache: Uint8Arra
     bindIsolate(isolate, key, isolateSettings.kvNamespaces);
     // The execution marker (and so quarantine) names the version, whatever its env.
     isolate.label = versionId(key);
-    isolate.allowFetch(egress, (ref, id) => openHostSource(ref, sourceAccess(isolate!, key, id)));
+    isolate.bindServices(isolateSettings.services ?? {});
+    isolate.allowFetch(egress, (ref, id) => openHostSource(ref, sourceAccess(isolate!, key, id)), serviceCalls);
     await isolate.load(bundle, codeCache, isolateSettings.env, `file:///${key.script}.js`, settings.evaluateTimeoutMs, {
       cpuMs: isolateSettings.cpuMs,
       wallMs: isolateSettings.wallMs,

@@ -15,6 +15,8 @@ export interface WorkerSettings {
   maxRssBytes: number;
   /** Where this worker may answer KV gets itself (null: the store is not one it can read). */
   kvReads: KvWorkerReads | null;
+  /** The front's service socket and its token, for service-binding calls (null: none, as in tests of the executor alone). */
+  services: { socketPath: string; token: string } | null;
 }
 
 export const WORKER_SETTINGS_ENV = "ATOLL_WORKER_SETTINGS";

@@ -5,9 +5,15 @@
 // invocations that made it are over.
 import { fetch as undiciFetch, type Dispatcher } from "undici";
 import type { HeaderList, OutboundRequest, OutboundResponse } from "../../runtime/protocol.js";
-import { FETCH_DEPTH_HEADER } from "../ipc.js";
+import { FETCH_DEPTH_HEADER, SERVICE_MISSING_HEADER, SERVICE_SCRIPT_HEADER, SERVICE_TOKEN_HEADER, SERVICE_URL_HEADER } from "../ipc.js";
 import { EgressRefusedError } from "./egress.js";
 import { type HostSource, webStreamOf } from "../pass-through.js";
+
+/** Where service-binding calls go: the front's service socket (front/service-socket.ts) and its token. */
+export interface ServiceCalls {
+  dispatcher: Dispatcher;
+  token: string;
+}
 
 /** Answers an op of the isolate. */
 export type AnswerOp = (op: number, ok: boolean, value: unknown) => void;
@@ -33,29 +39,44 @@ export class Subrequests {
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly answer: AnswerOp,
+    private readonly services: ServiceCalls | null = null,
   ) {}
 
   /**
    * Starts fetch `op` for `owners`, `depth` hops away from a client request;
-   * `piped`: the body, when it is one the host holds (request.body is then `{ pipe }`).
+   * `piped`: the body, when it is one the host holds (request.body is then
+   * `{ pipe }`); `service`: the script a service binding calls, reached
+   * through the front's service socket instead of the network.
    */
-  start(op: number, request: OutboundRequest, owners: number[], depth: number, piped: HostSource | null = null): void {
+  start(op: number, request: OutboundRequest, owners: number[], depth: number, piped: HostSource | null = null, service?: string): void {
+    if (service !== undefined && !this.services) return this.answer(op, false, `env.${request.service}.fetch: service bindings are not available in this worker`);
     const abort = new AbortController();
     const upload = request.body === "stream" ? new UploadChannel() : null;
     const entry: OpenFetch = { owners: new Set(owners), abort, upload, reader: null };
     this.open.set(op, entry);
-    const headers: HeaderList = request.headers.filter(([name]) => name !== FETCH_DEPTH_HEADER);
+    const headers: HeaderList = request.headers.filter(([name]) => name !== FETCH_DEPTH_HEADER && !name.startsWith("x-atoll-service"));
     headers.push([FETCH_DEPTH_HEADER, String(depth)]);
-    undiciFetch(request.url, {
+    if (service !== undefined) headers.push([SERVICE_TOKEN_HEADER, this.services!.token], [SERVICE_SCRIPT_HEADER, service], [SERVICE_URL_HEADER, request.url]);
+    // The service socket speaks plain HTTP whatever the scheme; the callee gets the URL as given (SERVICE_URL_HEADER).
+    undiciFetch(service !== undefined ? request.url.replace(/^https:/, "http:") : request.url, {
       method: request.method,
       headers,
       body: upload ? upload.stream : piped ? webStreamOf(piped) : (request.body as Uint8Array | null),
-      redirect: request.redirect,
+      // A redirect from the script called is its answer to the caller, as on Workers: following it would call the service socket again.
+      redirect: service !== undefined ? "manual" : request.redirect,
       signal: abort.signal,
-      dispatcher: this.dispatcher,
+      dispatcher: service !== undefined ? this.services!.dispatcher : this.dispatcher,
       duplex: "half",
     }).then(
-      (response) => this.receive(op, entry, response),
+      (response) => {
+        if (service !== undefined && response.headers.has(SERVICE_MISSING_HEADER)) {
+          response.body?.cancel().catch(() => {});
+          if (this.open.get(op) !== entry) return;
+          this.close(op);
+          return this.answer(op, false, `env.${request.service}.fetch: script "${service}" is not deployed on this host: deploy it (atoll deploy), or fix \`service\` in [[services]]`);
+        }
+        return this.receive(op, entry, response);
+      },
       (error: unknown) => {
         if (this.open.get(op) !== entry) return;
         this.close(op);
