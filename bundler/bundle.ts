@@ -82,7 +82,8 @@ export function esbuildOptions(project: Project, options: BundleOptions = {}): B
     platform: "neutral",
     target: "es2022",
     mainFields: ["module", "main"],
-    conditions: ["worker", "browser"],
+    // Wrangler's conditions: packages built for Workers (their "workerd" export, e.g. one that imports its .wasm) are taken as they are.
+    conditions: ["workerd", "worker", "browser"],
     write: false,
     minify: project.config.build.minify,
     define: project.config.build.define,

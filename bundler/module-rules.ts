@@ -44,8 +44,10 @@ export function moduleRules(projectDir: string, rules: readonly Rule[]): Plugin 
     name: "atoll-module-rules",
     setup(build) {
       build.onLoad({ filter: /.*/, namespace: "file" }, async (args): Promise<OnLoadResult | undefined> => {
-        const path = relative(projectDir, args.path).split("\\").join("/");
-        // Only files of the project's own tree; code is never a module rule's business.
+        // A file above the project (a workspace's hoisted node_modules) is matched by its path from there
+        // down: `**/*.wasm` takes ../../node_modules/pkg/x.wasm as wrangler does.
+        const path = relative(projectDir, args.path).split("\\").join("/").replace(/^(\.\.\/)+/, "");
+        // Code is never a module rule's business.
         if (/\.[cm]?[jt]sx?$/.test(path)) return undefined;
         const rule = compiled.find((candidate) => candidate.matches(path));
         if (!rule) return undefined;
