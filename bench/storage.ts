@@ -21,7 +21,7 @@ const OPS_PER_REQUEST = Number(process.env.BENCH_KV_OPS_PER_REQUEST ?? 100);
 /** Size of the large object, MiB; a tenth of it is measured too, to show memory does not grow with size. */
 const OBJECT_MIB = Number(process.env.BENCH_OBJECT_MIB ?? 100);
 /** Which parts to run: "kv", "buckets" or both (default). */
-const PARTS = new Set((process.env.BENCH_STORAGE_PARTS ?? "kv,buckets").split(","));
+const PARTS = new Set((process.env.BENCH_STORAGE_PARTS ?? "kv,buckets,text").split(","));
 /** Runs of each object operation. */
 const OBJECT_RUNS = Number(process.env.BENCH_OBJECT_RUNS ?? 3);
 const KV_KEYS = 1000;
@@ -50,6 +50,24 @@ const STORAGE_BUNDLE = `export default {
       }
       case "/proxy":
         return fetch(url.searchParams.get("from"));
+      case "/text": {
+        // 8 MiB of one kind of text, decoded and encoded n times; performance.now() has ms resolution, hence the repeats.
+        const bytes = new Uint8Array(8 * 1024 * 1024);
+        const kind = url.searchParams.get("kind");
+        for (let i = 0; i < bytes.length; i++) {
+          if (kind === "ascii") bytes[i] = 97 + (i % 26);
+          else if (kind === "latin") bytes[i] = i % 2 === 0 ? 0xc3 : 0xa9;
+          else bytes[i] = i % 100 === 0 ? 0xc3 : i % 100 === 1 ? 0xa9 : 97 + (i % 26);
+        }
+        let text = "";
+        const decodeStart = performance.now();
+        for (let i = 0; i < n; i++) text = new TextDecoder().decode(bytes);
+        const encodeStart = performance.now();
+        let encoded = new Uint8Array(0);
+        for (let i = 0; i < n; i++) encoded = new TextEncoder().encode(text);
+        const end = performance.now();
+        return Response.json({ decodeMs: (encodeStart - decodeStart) / n, encodeMs: (end - encodeStart) / n, same: encoded.length === bytes.length });
+      }
       case "/object": {
         const name = url.searchParams.get("key");
         if (request.method === "PUT") {
@@ -80,6 +98,7 @@ try {
   if (PARTS.has("kv")) await kvFigures(host, hostHeader);
   if (PARTS.has("buckets")) await bucketFigures(host, hostHeader);
   if (PARTS.has("buckets")) await passThroughFigures(host);
+  if (PARTS.has("text")) await textFigures(host, hostHeader);
 } finally {
   host?.kill();
   rmSync(work, { recursive: true, force: true });
@@ -332,6 +351,47 @@ async function passThroughFigures(host: HostProcess): Promise<void> {
   } finally {
     origin.close();
   }
+}
+
+// ---- Text codecs ---------------------------------------------------------------
+
+/**
+ * TextDecoder and TextEncoder on 8 MiB in a function (large inputs are coded
+ * by the host's native code, charged to the call), beside Node's own in this
+ * process on the same bytes.
+ */
+async function textFigures(host: HostProcess, hostHeader: string): Promise<void> {
+  const REPEATS = 10;
+  say("text codecs, 8 MiB, per call (function / Node's TextDecoder and TextEncoder in this process):");
+  for (const kind of ["ascii", "mixed", "latin"] as const) {
+    const answer = await send(`${host.dataUrl}/text?kind=${kind}&n=${REPEATS}`, "GET", { host: hostHeader });
+    if (answer.status !== 200) {
+      say(`  ${kind}: FAILED (status ${answer.status}: ${answer.text.slice(0, 200)})`);
+      continue;
+    }
+    const inFunction = JSON.parse(answer.text) as { decodeMs: number; encodeMs: number; same: boolean };
+    const bytes = textBytes(kind);
+    let text = "";
+    const decodeStart = performance.now();
+    for (let i = 0; i < REPEATS; i++) text = new TextDecoder().decode(bytes);
+    const encodeStart = performance.now();
+    for (let i = 0; i < REPEATS; i++) new TextEncoder().encode(text);
+    const bare = { decodeMs: (encodeStart - decodeStart) / REPEATS, encodeMs: (performance.now() - encodeStart) / REPEATS };
+    const label = { ascii: "ASCII           ", mixed: "1 % two-byte    ", latin: "all two-byte (é)" }[kind];
+    say(
+      `  ${label}: decode ${fmt(inFunction.decodeMs).padStart(5)} ms / ${fmt(bare.decodeMs).padStart(5)} ms (${ratio(inFunction.decodeMs, bare.decodeMs)}, target ≤ 10 ms), encode ${fmt(inFunction.encodeMs).padStart(5)} ms / ${fmt(bare.encodeMs).padStart(5)} ms${inFunction.same ? "" : " (ROUND TRIP DIFFERS)"}`,
+    );
+  }
+}
+
+function textBytes(kind: "ascii" | "mixed" | "latin"): Uint8Array {
+  const bytes = new Uint8Array(8 * MiB);
+  for (let i = 0; i < bytes.length; i++) {
+    if (kind === "ascii") bytes[i] = 97 + (i % 26);
+    else if (kind === "latin") bytes[i] = i % 2 === 0 ? 0xc3 : 0xa9;
+    else bytes[i] = i % 100 === 0 ? 0xc3 : i % 100 === 1 ? 0xa9 : 97 + (i % 26);
+  }
+  return bytes;
 }
 
 /** The CPU figures of the host's log lines for `pass` invocations of `method path`, oldest first. */
