@@ -8,11 +8,11 @@
 // The web APIs are TypeScript's own lib.webworker.d.ts declarations, cut down
 // to the runtime's globals by scripts/sdk-globals.mjs (./web.generated.d.ts).
 // What a browser worker has and Atoll does not (importScripts, postMessage on
-// the global, onmessage, location, caches, indexedDB, WebSocket, Worker,
+// the global, onmessage, location, indexedDB, WebSocket, Worker,
 // XMLHttpRequest, FileReader, BroadcastChannel …) is therefore
 // not declared: using it is a compile-time error, not a run-time
 // ReferenceError. What the runtime does differently from a browser worker is
-// declared below, by hand.
+// declared below, by hand (caches, for one, is Workers' Cache API).
 
 // ECMAScript 2022 (+ the 2023 array methods V8 has), without the shared-memory
 // parts: SharedArrayBuffer and Atomics are deleted from every isolate.
@@ -209,6 +209,56 @@ declare var ReadableStream: {
   /** A stream of the values of an async or sync iterable (awaiting promises in a sync one). */
   from<R>(iterable: AsyncIterable<R> | Iterable<R | PromiseLike<R>>): ReadableStream<R>;
 };
+
+// ---- The Cache API, as on Workers ----------------------------------------------
+// caches.default and caches.open(name), one response per URL, kept by the
+// host and honouring Cache-Control. Workers' surface, not a browser's: no
+// add, addAll, matchAll or keys (they throw), no CacheStorage.has, delete,
+// keys or match.
+
+interface CacheQueryOptions {
+  /** Treat any request as a GET (by default a non-GET request matches nothing and deletes nothing). */
+  ignoreMethod?: boolean;
+}
+
+/** One cache: responses by request URL (GET requests only). */
+interface Cache {
+  /**
+   * The stored response for the request, or undefined (none, or expired).
+   * It carries `cf-cache-status: HIT`; a matching If-None-Match or
+   * If-Modified-Since gives a 304, a single byte Range a 206 (or 416).
+   */
+  match(request: RequestInfo | URL, options?: CacheQueryOptions): Promise<Response | undefined>;
+  /**
+   * Stores the response for the request (a GET), as long as its
+   * Cache-Control allows (s-maxage, max-age, Expires; no-store, no-cache,
+   * private and Set-Cookie keep it out). Rejects with a TypeError for a
+   * non-GET request, an error response, a 206, `Vary: *` or a used body.
+   * The response's body is used afterwards: put a `clone()` to keep it.
+   */
+  put(request: RequestInfo | URL, response: Response): Promise<void>;
+  /** Removes the entry for the request; true when there was one. */
+  delete(request: RequestInfo | URL, options?: CacheQueryOptions): Promise<boolean>;
+}
+declare var Cache: {
+  prototype: Cache;
+  /** Illegal: use `caches.default` or `await caches.open(name)`. */
+  new (): Cache;
+};
+
+/** The caches of this function: `default`, and any other by name. */
+interface CacheStorage {
+  /** The default cache (in Atoll: of this script, shared by its versions; on Workers: of the zone). */
+  readonly default: Cache;
+  /** The cache with this name (under 1024 bytes), apart from `default`. */
+  open(cacheName: string): Promise<Cache>;
+}
+declare var CacheStorage: {
+  prototype: CacheStorage;
+  /** Illegal: use the global `caches`. */
+  new (): CacheStorage;
+};
+declare var caches: CacheStorage;
 
 // @sdk-globals additions
 // Below: members the runtime has that TypeScript's lib.webworker.d.ts lacks,

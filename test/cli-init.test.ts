@@ -71,7 +71,7 @@ describe("atoll init", () => {
     const dir = await init("strict-check", "fetch");
     await writeFile(
       join(dir, "src", "extra.ts"),
-      `export const a: number = env();\nfunction env() { return caches; }\nexport const b = new SharedArrayBuffer(1);\nexport const c = (e: Env) => e.GREETING === "Bye";\n`,
+      `export const a: number = env();\nfunction env() { return indexedDB; }\nexport const b = new SharedArrayBuffer(1);\nexport const c = (e: Env) => e.GREETING === "Bye";\n`,
     );
     const problems = typeCheckProject(dir).map((problem) => problem.replace(/ .*/, ""));
     assert.deepEqual(problems, ["src/extra.ts:2:", "src/extra.ts:3:", "src/extra.ts:4:"], typeCheckProject(dir).join("\n"));

@@ -35,12 +35,13 @@ test("Web platform globals are installed, not enumerable, and self is the global
       "ReadableStreamDefaultReader", "ByteLengthQueuingStrategy", "CountQueuingStrategy", "TextEncoderStream",
       "URL", "URLSearchParams", "TextEncoder", "TextDecoder", "atob", "btoa", "console", "setTimeout",
       "clearTimeout", "setInterval", "clearInterval", "queueMicrotask", "structuredClone", "crypto", "Event",
-      "EventTarget", "AbortController", "AbortSignal", "DOMException", "navigator", "performance", "reportError"];
+      "EventTarget", "AbortController", "AbortSignal", "DOMException", "navigator", "performance", "reportError",
+      "caches", "Cache", "CacheStorage"];
     return {
       missing: names.filter((name) => typeof globalThis[name] === "undefined"),
       enumerable: names.filter((name) => Object.getOwnPropertyDescriptor(globalThis, name)?.enumerable),
       misnamed: names.filter((name) => typeof globalThis[name] === "function" && globalThis[name].name !== name),
-      constructors: [navigator, performance, globalThis, ctx].map((value) => value.constructor.name),
+      constructors: [navigator, performance, globalThis, ctx, caches, caches.default].map((value) => value.constructor.name),
       self: self === globalThis,
       userAgent: navigator.userAgent,
     };
@@ -49,7 +50,7 @@ test("Web platform globals are installed, not enumerable, and self is the global
     missing: [],
     enumerable: [],
     misnamed: [],
-    constructors: ["Navigator", "Performance", "WorkerGlobalScope", "ExecutionContext"],
+    constructors: ["Navigator", "Performance", "WorkerGlobalScope", "ExecutionContext", "CacheStorage", "Cache"],
     self: true,
     userAgent: "Atoll",
   });

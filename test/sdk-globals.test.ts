@@ -23,6 +23,10 @@ const UNTYPED_MEMBERS: Record<string, string[]> = {
   WritableStreamDefaultController: ["abortReason"],
   // urlpattern-polyfill's comparison helper, not (yet) in the URL Pattern standard.
   "URLPattern (static)": ["compareComponent"],
+  // The Cache API's methods Workers has and throws from (runtime/cache.ts): untyped, a compile-time error.
+  Cache: ["add", "addAll", "matchAll", "keys"],
+  CacheStorage: ["has", "delete", "keys", "match"],
+  caches: ["has", "delete", "keys", "match"],
 };
 
 /** Members the typings declare that the probe cannot see on a prototype. */
@@ -175,5 +179,5 @@ describe("the SDK's globals", () => {
 /** A global that the runtime installs (host/runtime/index.ts), rather than one of V8's ECMAScript built-ins. */
 function isWebGlobal(name: string): boolean {
   const source = ts.sys.readFile(join(repoRoot, "sdk", "web.generated.d.ts")) ?? "";
-  return new RegExp(`^declare (var|function) ${name}\\b`, "m").test(source) || ["navigator", "performance", "URLPattern"].includes(name);
+  return new RegExp(`^declare (var|function) ${name}\\b`, "m").test(source) || ["navigator", "performance", "URLPattern", "caches", "Cache", "CacheStorage"].includes(name);
 }

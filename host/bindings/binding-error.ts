@@ -14,3 +14,10 @@ export class BindingCallError extends Error {
     return new BindingCallError("TypeError", message);
   }
 }
+
+/** An options argument: a plain object, or {} when absent; a TypeError for the function otherwise. */
+export function plainObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw BindingCallError.badArgument(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}

@@ -3,12 +3,14 @@
 // and its arguments (the isolate is hostile), and runs it against the store.
 // Every call but a KV get on the embedded store comes through here (workers
 // answer those from their own read of the SQLite file: executor/worker/local-kv.ts).
+// So do the Cache API's (runtime/cache.ts), handed to ./cache-host.ts.
 import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
 import type { VersionKey } from "../executor/ipc.js";
 import { versionId } from "../executor/ipc.js";
 import type { Store } from "../store/store.js";
-import { BindingCallError } from "./binding-error.js";
+import { BindingCallError, plainObject } from "./binding-error.js";
+import { CacheHost, isCacheBinding } from "./cache-host.js";
 import { KvNamespace } from "./kv-namespace.js";
 import { Bucket, BucketHandles } from "./bucket.js";
 
@@ -19,16 +21,30 @@ export class BindingHost {
   private readonly resolved = new LRUCache<string, Map<string, Resolved>>({ max: 1024 });
   /** Streamed bucket uploads and reads in progress, for every caller. */
   readonly bucketHandles = new BucketHandles();
+  /** The Cache API's calls (`caches:…` bindings). */
+  private readonly caches: CacheHost;
 
   constructor(
     private readonly store: Store,
     private readonly configOf: (key: VersionKey) => Promise<ScriptConfig | undefined>,
     /** Told of every call's kind, method and outcome (metrics). */
-    private readonly onCall: (kind: "kv" | "bucket", method: string, ok: boolean) => void = () => {},
-  ) {}
+    private readonly onCall: (kind: "kv" | "bucket" | "cache", method: string, ok: boolean) => void = () => {},
+  ) {
+    this.caches = new CacheHost(store.objects, this.bucketHandles);
+  }
 
   /** Runs one call; throws BindingCallError with what the function should see. */
   async call(key: VersionKey, binding: string, method: string, args: unknown[]): Promise<unknown> {
+    if (isCacheBinding(binding)) {
+      try {
+        const result = await this.caches.call(key, binding, method, args);
+        this.onCall("cache", method, true);
+        return result;
+      } catch (error) {
+        this.onCall("cache", method, false);
+        throw error;
+      }
+    }
     const target = (await this.bindingsOf(key)).get(binding);
     if (!target) {
       throw new BindingCallError(
@@ -55,6 +71,7 @@ export class BindingHost {
   }
 
   close(): void {
+    this.caches.close();
     this.bucketHandles.closeAll();
   }
 
@@ -132,8 +149,6 @@ export class BindingHost {
   }
 }
 
-function plainObject(value: unknown, what: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw BindingCallError.badArgument(`${what} must be an object`);
-  return value as Record<string, unknown>;
-}
+// ---- the Cache API -------------------------------------------------------------
+
+/** What binding names of the Cache API start with: a `:` no config binding (a JS identifier) has. */

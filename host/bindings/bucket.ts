@@ -126,6 +126,8 @@ export class Bucket {
     private readonly handles: BucketHandles,
     /** Who calls: handles this bucket opens belong to it. */
     private readonly owner: string,
+    /** customMetadata's limit, bytes of JSON (the Cache API keeps a response's headers there). */
+    private readonly customMetadataBytes: number = BUCKET_LIMITS.customMetadataBytes,
   ) {}
 
   async head(key: unknown): Promise<WireObject | null> {
@@ -147,6 +149,24 @@ export class Bucket {
     if (range.length <= BUCKET_LIMITS.inlineGetBytes) return { object, body: await readAll(source) };
     const read = this.handles.add({ kind: "read", owner: this.owner, iterator: source[Symbol.asyncIterator](), source });
     return { object, body: { read } };
+  }
+
+  /**
+   * The object's record, and a read of a part of it that the caller chooses
+   * from the record (the Cache API: conditional and ranged matches); null
+   * when there is no such object. Bytes as `get` gives them.
+   */
+  async open(key: unknown): Promise<{ object: WireObject; read(range: { offset: number; length: number }): Promise<Uint8Array | { read: number }> } | null> {
+    const record = await this.store.head(this.name, checkKey(key));
+    if (!record) return null;
+    return {
+      object: wire(record),
+      read: async (range) => {
+        const source = this.store.openRead(record, range.offset, range.length);
+        if (range.length <= BUCKET_LIMITS.inlineGetBytes) return readAll(source);
+        return { read: this.handles.add({ kind: "read", owner: this.owner, iterator: source[Symbol.asyncIterator](), source }) };
+      },
+    };
   }
 
   /** The next chunk of a streamed read, or null at its end (the handle is then gone). */
@@ -174,7 +194,7 @@ export class Bucket {
   async put(key: unknown, bytes: unknown, options: PutOptions = {}): Promise<WireObject> {
     const name = checkKey(key);
     if (!(bytes instanceof Uint8Array)) throw BindingCallError.badArgument("bucket put: the body must be bytes");
-    const metadata = putMetadata(options);
+    const metadata = putMetadata(options, this.customMetadataBytes);
     const upload = await this.store.beginPut(this.name);
     try {
       await upload.write(bytes);
@@ -203,7 +223,7 @@ export class Bucket {
 
   async commitPut(handle: unknown, key: unknown, options: PutOptions = {}): Promise<WireObject> {
     const name = checkKey(key);
-    const metadata = putMetadata(options);
+    const metadata = putMetadata(options, this.customMetadataBytes);
     const { upload } = this.handles.take(handle, "upload", this.owner);
     this.handles.finish(handle as number);
     return wire(await commit(upload, name, metadata));
@@ -287,7 +307,7 @@ async function commit(upload: ObjectUpload, key: string, metadata: { httpMetadat
   }
 }
 
-function putMetadata(options: PutOptions): { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string } {
+function putMetadata(options: PutOptions, customMetadataBytes: number): { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string } {
   const httpMetadata: HttpMetadata = {};
   if (options.httpMetadata !== undefined && options.httpMetadata !== null) {
     if (typeof options.httpMetadata !== "object") throw BindingCallError.badArgument("bucket put: httpMetadata must be an object");
@@ -306,7 +326,7 @@ function putMetadata(options: PutOptions): { httpMetadata: HttpMetadata; customM
       customMetadata[name] = value;
     }
     const bytes = Buffer.byteLength(JSON.stringify(customMetadata));
-    if (bytes > BUCKET_LIMITS.customMetadataBytes) throw BindingCallError.badArgument(`bucket put: customMetadata is ${bytes} bytes, over the limit of ${BUCKET_LIMITS.customMetadataBytes}`);
+    if (bytes > customMetadataBytes) throw BindingCallError.badArgument(`bucket put: customMetadata is ${bytes} bytes, over the limit of ${customMetadataBytes}`);
   }
   const result: { httpMetadata: HttpMetadata; customMetadata: Record<string, string>; md5?: string } = { httpMetadata, customMetadata };
   if (options.md5 !== undefined && options.md5 !== null) {

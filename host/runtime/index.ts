@@ -5,6 +5,7 @@
 import { AbortController, AbortSignal } from "./abort.js";
 import { atob, btoa } from "./base64.js";
 import { Blob, File } from "./blob.js";
+import { Cache, CacheStorage, caches } from "./cache.js";
 import { connectHost, resolveOp } from "./bridge.js";
 import { CompressionStream, DecompressionStream } from "./compression.js";
 import { createConsole } from "./console.js";
@@ -133,6 +134,10 @@ const globals: Record<string, unknown> = {
   performance,
   Performance,
   navigator,
+  // the Cache API, as on Workers (caches.default, caches.open)
+  caches,
+  Cache,
+  CacheStorage,
   self: globalThis,
 };
 
