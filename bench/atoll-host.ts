@@ -1,7 +1,7 @@
 // The host of `npm run bench`, in a process of its own so that the front's CPU
 // is its own in /proc (the bench process also drives autocannon). Started by
 // bench/atoll-process.ts with the data directory as its argument (and
-// `--no-preload` for a host that does not preload deployed versions); tells its
+// `--no-preload`, `--no-invocation-records` to turn those off); tells its
 // parent its URLs and token over IPC; closes on SIGTERM or when the parent goes.
 // Same settings as `atoll start`, minus its log: one line per request is
 // not what the benchmark measures.
@@ -18,8 +18,10 @@ if (!dataDir || !process.send) {
   console.error("usage: node --no-node-snapshot dist/bench/atoll-host.js <data-dir>, forked with an IPC channel");
   process.exit(2);
 }
-const preloadOnDeploy = process.argv[3] !== "--no-preload";
-const host = await startHost({ dataDir, port: 0, hostname: "127.0.0.1", controlPort: 0, log: () => {}, preloadOnDeploy });
+const flags = process.argv.slice(3);
+const preloadOnDeploy = !flags.includes("--no-preload");
+const invocationRecords = flags.includes("--no-invocation-records") ? { invocationRecords: false as const } : {};
+const host = await startHost({ dataDir, port: 0, hostname: "127.0.0.1", controlPort: 0, log: () => {}, preloadOnDeploy, ...invocationRecords });
 let closing: Promise<void> | undefined;
 const close = () =>
   (closing ??= host.close().then(

@@ -25,3 +25,10 @@ export function parsePositive(value: string): number {
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
+
+/** A duration such as 90s, 30m, 12h or 7d, as ms. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
+  if (!match || Number(match[1]) <= 0) throw new InvalidArgumentError("expected a duration such as 90s, 30m, 12h or 7d");
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
+}

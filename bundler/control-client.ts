@@ -195,13 +195,13 @@ export class ControlClient {
    * objects). Returns the response when it is a success; throws the API's
    * error otherwise. `notFound` is returned as null instead of thrown.
    */
-  async raw(method: string, path: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; notFound?: "null" } = {}): Promise<Response | null> {
+  async raw(method: string, path: string, init: { body?: Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string>; notFound?: "null"; signal?: AbortSignal } = {}): Promise<Response | null> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, ...init.headers };
     // A streamed body needs half-duplex fetch (Node's fetch refuses it otherwise).
     const body = init.body === undefined ? {} : init.body instanceof Uint8Array ? { body: init.body } : { body: init.body, duplex: "half" as const };
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...body } as RequestInit);
+      response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...body, ...(init.signal ? { signal: init.signal } : {}) } as RequestInit);
     } catch (error) {
       throw new ControlUnreachableError(this.baseUrl, describeFetchFailure(error));
     }

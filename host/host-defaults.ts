@@ -6,6 +6,8 @@ export const HOST_DEFAULTS = {
   baseDomains: ["localhost"] as readonly string[],
   /** Largest bundle an upload may carry, bytes (10 MiB). */
   maxBundleBytes: 10 * 1024 * 1024,
+  /** How long and how many invocation records are kept (`atoll logs`). */
+  invocationRecords: { maxAgeMs: 7 * 24 * 3600 * 1000, maxRecords: 100_000 },
   /** Largest request body the data plane passes to a function, bytes (100 MiB). */
   maxRequestBodyBytes: 100 * 1024 * 1024,
   /** Time a client has to send a request's head, ms: slow-loris connections are closed after it. */

@@ -17,6 +17,8 @@ import { HostMetrics } from "./metrics.js";
 import { Deployments } from "./front/deployments.js";
 import { createDataPlane, createServicePlane, type RequestHandler } from "./front/data-plane.js";
 import { createServiceSocket } from "./front/service-socket.js";
+import { Observer } from "./observe/observer.js";
+import { InvocationStore } from "./observe/invocation-store.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
@@ -25,7 +27,7 @@ import { Triggers, type TriggerSettings } from "./triggers/index.js";
 import { withChainDepth } from "./triggers/chain-depth.js";
 
 /** Binding methods the metrics name; anything else a function calls counts as "other". */
-const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut"]);
+const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "read", "cancel", "beginPut", "putChunk", "commitPut", "open"]);
 
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
@@ -61,6 +63,12 @@ export interface HostOptions {
    * request then starts warm, if the worker has room.
    */
   preloadOnDeploy?: boolean;
+  /**
+   * Every invocation's record (status, outcome, CPU, console lines) kept in
+   * `<dataDir>/invocations.db` for `atoll logs`, by age and count (defaults:
+   * 7 days, 100,000 records); false keeps none (live tails still work).
+   */
+  invocationRecords?: false | { maxAgeMs?: number; maxRecords?: number };
   /** Keep the colours of functions' console output in the log (default: when the log is the default one and stdout is a terminal). */
   logColours?: boolean;
   /**
@@ -116,6 +124,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   // Service bindings (env.AUTH.fetch) reach the front here, never over the network (./front/service-socket.ts).
   const serviceSocket = createServiceSocket();
+  const records = options.invocationRecords === false ? null : { ...HOST_DEFAULTS.invocationRecords, ...options.invocationRecords };
+  const observer = new Observer({ store: records ? new InvocationStore(join(options.dataDir, "invocations.db")) : null, retention: records ?? HOST_DEFAULTS.invocationRecords, log });
+  metrics.observe(observer);
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({
     workers: workerCount,
@@ -144,6 +155,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
     log,
     objects: store.objects,
+    observer,
   });
   await triggers.start();
   if (options.preloadOnDeploy !== false) {
@@ -163,6 +175,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
     log,
     metrics,
+    observer,
   });
   const servicePlane = createServicePlane({
     deployments,
@@ -171,6 +184,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
     log,
     metrics,
+    observer,
     token: serviceSocket.token,
   });
   // The control API listens first, the data plane last: what the host was
@@ -183,7 +197,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   let dataPort = options.port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, observer, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const servers: Server[] = [];
   const shutDown = async () => {
     clearInterval(purgeTimer);
@@ -193,6 +207,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     await executor.close();
     serviceSocket.remove();
     triggers.detach();
+    observer.close();
     await store.close();
   };
   let controlUrl: string;

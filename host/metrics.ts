@@ -57,6 +57,26 @@ export class HostMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "atoll_front_" });
   }
 
+  /** Tails attached and invocation records lost, read from `observer` at scrape time. */
+  observe(observer: { readonly tailCount: number; readonly droppedRecords: number }): void {
+    new Gauge({
+      name: "atoll_tail_clients",
+      help: "Live tails attached (atoll tail, GET /v1/scripts/:name/logs)",
+      registers: [this.registry],
+      collect() {
+        this.set(observer.tailCount);
+      },
+    });
+    new Gauge({
+      name: "atoll_invocation_records_dropped",
+      help: "Invocation records lost since the host started because the invocation store could not take them",
+      registers: [this.registry],
+      collect() {
+        this.set(observer.droppedRecords);
+      },
+    });
+  }
+
   /** One HTTP invocation answered with `status`. */
   countInvocation(script: string, status: number, start: "cold" | "warm" | "none"): void {
     const id = `${script}\0${status}\0${start}`;

@@ -16,6 +16,7 @@ import { promoteCommand } from "./promote.js";
 import { rollbackCommand } from "./rollback.js";
 import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
+import { logsCommand, tailCommand } from "./tail.js";
 import { typesCommand } from "./types.js";
 import { versionsCommand } from "./versions.js";
 
@@ -35,6 +36,8 @@ export const commands: ReadonlyArray<() => Command> = [
   promoteCommand,
   secretCommand,
   invokeCommand,
+  tailCommand,
+  logsCommand,
   dlqCommand,
   kvCommand,
   bucketCommand,

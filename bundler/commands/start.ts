@@ -12,7 +12,7 @@ import { deployableFixtureDirs } from "../fixtures.js";
 import { packageRoot } from "../package-root.js";
 import { formatBundleSize } from "../sizes.js";
 import { stopOnSignal } from "../stop-on-signal.js";
-import { collect, parseCount, parsePort } from "../arguments.js";
+import { collect, parseCount, parseDuration, parsePort, parsePositive } from "../arguments.js";
 
 interface StartFlags {
   port: number;
@@ -25,6 +25,10 @@ interface StartFlags {
   preload: boolean;
   allowPrivateFetch?: boolean;
   egressAllow: string[];
+  /** commander's --no-invocation-records: false when given. */
+  invocationRecords: boolean;
+  invocationRetention?: number;
+  invocationMaxRecords?: number;
 }
 
 export function startCommand(): Command {
@@ -39,6 +43,9 @@ export function startCommand(): Command {
     .option("--no-preload", "do not load a newly deployed version into an isolate before its first request (saves memory on hosts with many rarely used scripts)")
     .option("--allow-private-fetch", "let functions fetch loopback, private and link-local addresses (development only: it opens SSRF)")
     .option("--egress-allow <address>", "an address or CIDR range functions may fetch even though it is private (repeatable)", collect, [])
+    .option("--invocation-retention <duration>", "how long invocation records are kept for `atoll logs`, such as 7d or 12h (default 7d)", parseDuration)
+    .option("--invocation-max-records <n>", "at most this many invocation records are kept, the oldest dropped first (default 100000)", parsePositive)
+    .option("--no-invocation-records", "keep no invocation records (`atoll tail` still shows them live)")
     .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n")
     .action(async (flags: StartFlags) => {
       // Loaded here so that the other commands never load the host (SQLite, workers).
@@ -52,6 +59,9 @@ export function startCommand(): Command {
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
         preloadOnDeploy: flags.preload,
+        invocationRecords: flags.invocationRecords
+          ? { ...(flags.invocationRetention !== undefined ? { maxAgeMs: flags.invocationRetention } : {}), ...(flags.invocationMaxRecords !== undefined ? { maxRecords: flags.invocationMaxRecords } : {}) }
+          : false,
         // The examples go in before the data plane listens: no request meets a host without them.
         ...(flags.deployFixtures ? { beforeDataPlane: async (control: ControlOptions) => void deployed.push(...(await deployFixtures(control))) } : {}),
       });

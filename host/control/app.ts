@@ -31,6 +31,8 @@ import { secretRoutes } from "./secrets-routes.js";
 import { versionRoutes } from "./versions-routes.js";
 import { invokeRoutes } from "./invoke-routes.js";
 import { dlqRoutes } from "./dlq-routes.js";
+import { logsRoutes } from "./logs-routes.js";
+import type { Observer } from "../observe/observer.js";
 import type { Triggers } from "../triggers/index.js";
 import { HOST_DEFAULTS } from "../host-defaults.js";
 
@@ -49,6 +51,8 @@ export interface ControlApiOptions {
   metrics: HostMetrics;
   /** Direct and async invocation, the event queue and dead letters. */
   triggers: Triggers;
+  /** Invocation records: live tails and the stored ones. */
+  observer: Observer;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -185,7 +189,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
 
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
-  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log }));
+  app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log, observer: options.observer }));
+  app.route("/v1/scripts", logsRoutes({ deployments, observer: options.observer, store: options.observer.store, log }));
   app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
 
   return app;

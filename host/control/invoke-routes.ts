@@ -9,6 +9,7 @@
 //     { "kind": "storage", "action": "put", "bucket": "uploads", "key": "a.png" }
 //     + "async": true to queue it instead (202 { id })
 import { Hono } from "hono";
+import type { Observer } from "../observe/observer.js";
 import { parseCronExpression } from "../config/cron-schedule.js";
 import { triggersOf } from "../config/script-config.js";
 import { BadCronError, BadRequestError, InvokeTooLargeError, NotFoundError } from "../errors.js";
@@ -30,6 +31,7 @@ export interface InvokeRoutesOptions {
   /** Largest body an invocation may carry, bytes. */
   maxBodyBytes: number;
   log(line: string): void;
+  observer?: Observer;
 }
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
@@ -40,7 +42,7 @@ const MAX_HEADERS = 100;
 const USAGE =
   'the body must be JSON: { "kind": "http", "method", "path", "headers", "body", "encoding": "text" | "base64" }, { "kind": "scheduled", "cron" } or { "kind": "storage", "action": "put" | "delete", "bucket", "key" }, with "async": true to queue it';
 
-export function invokeRoutes({ deployments, executor, triggers, objects, maxBodyBytes, log }: InvokeRoutesOptions): Hono {
+export function invokeRoutes({ deployments, executor, triggers, objects, maxBodyBytes, log, observer }: InvokeRoutesOptions): Hono {
   const app = new Hono();
 
   app.post("/:name/invoke", async (c) => {
@@ -72,7 +74,7 @@ export function invokeRoutes({ deployments, executor, triggers, objects, maxBody
       return c.json({ name, kind: invocation.kind, queued: true, id: queued.id, enqueued_at: new Date(queued.enqueuedAt).toISOString() }, 202);
     }
 
-    const result = await invoke(executor, active.key, invocation, invocation.kind === "storage" ? { chain: invocation.depth } : {});
+    const result = await invoke(executor, active.key, invocation, { ...(invocation.kind === "storage" ? { chain: invocation.depth } : {}), ...(observer ? { observer, trigger: "invoke" as const } : {}) });
     const cpu = result.cpuMs === null ? "" : ` (cpu ${result.cpuMs.toFixed(2)}ms)`;
     log(`${name}@v${result.version} invoked ${invocation.kind} ${result.ok ? "ok" : `failed: ${result.error?.code}`} ${result.durationMs}ms${cpu}`);
     return c.json(answer(name, invocation, result));

@@ -18,6 +18,9 @@ import { CLIENT_KEY_HEADER } from "./canary.js";
 import type { ActiveScript, Deployments } from "./deployments.js";
 import { takeRequestBody, type RequestBody } from "./request-body.js";
 import { HOST_DEFAULTS } from "../host-defaults.js";
+import type { Observer } from "../observe/observer.js";
+import type { Outcome } from "../observe/records.js";
+import { errorTextOf, outcomeOf } from "../observe/outcome.js";
 
 export interface DataPlaneOptions {
   deployments: Deployments;
@@ -29,7 +32,12 @@ export interface DataPlaneOptions {
   log(line: string): void;
   /** Counters and histograms for GET /metrics (optional: benches and tests may leave it out). */
   metrics?: HostMetrics;
+  /** Gets a record of every invocation (../observe/observer.ts); optional, as metrics. */
+  observer?: Observer;
 }
+
+/** Console lines kept in one invocation's record; the rest are counted. */
+const RECORDED_LOG_LINES = 100;
 
 export type RequestHandler = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
@@ -51,6 +59,8 @@ interface Exchange {
   key: VersionKey;
   method: string;
   path: string;
+  /** Path and query. */
+  target: string;
   version: string;
   depth: number;
   event: FetchEvent;
@@ -103,9 +113,36 @@ export function createServicePlane(options: DataPlaneOptions & { token: string }
   });
 }
 
-function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
+function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics, observer }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
   const label = (exchange: Exchange) => `${exchange.key.script}@v${exchange.key.version} ${exchange.method} ${exchange.path}`;
   const tooLarge = (exchange: Exchange) => new RequestBodyTooLargeError(exchange.requestLimit, exchange.requestLimitIsFunction ? "function" : "host");
+  const trigger = serviceCalls ? "invoke" : "http";
+
+  /** The invocation's record, once it is over (its CPU known). */
+  function record(exchange: Exchange, status: number | null, outcome: Outcome, error: unknown, bytesOut: number | null): void {
+    if (!observer) return;
+    const wallMs = performance.now() - exchange.started;
+    const time = Date.now() - wallMs;
+    const { body, recorder } = exchange;
+    observer.record({
+      time,
+      script: exchange.key.script,
+      version: exchange.key.version,
+      trigger,
+      method: exchange.method,
+      path: exchange.target,
+      event: null,
+      status,
+      outcome,
+      wallMs: Math.round(wallMs * 100) / 100,
+      cpuMs: recorder?.cpuMs ?? null,
+      bytesIn: body === null ? null : body.kind === "none" ? 0 : body.kind === "inline" ? body.bytes.byteLength : body.source.bytesReceived,
+      bytesOut,
+      error: error === null ? null : errorTextOf(error),
+      logs: recorder?.logs ?? [],
+      droppedLogs: recorder?.dropped ?? 0,
+    });
+  }
 
   function handle(incoming: IncomingMessage, outgoing: ServerResponse): void {
     const started = performance.now();
@@ -155,6 +192,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       key,
       method,
       path,
+      target,
       version: String(key.version),
       depth: fetchDepth(depthHeader),
       event: { type: "fetch", method, url: routed.url, headers, body: null },
@@ -168,6 +206,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
     if (exchange.depth > maxFetchDepth) {
       const status = sendFailure(outgoing, new FetchLoopError(exchange.depth, maxFetchDepth), exchange.version);
       log(`${label(exchange)} ${status} ATOLL_LOOP_DETECTED depth ${exchange.depth} ${elapsed(started)}ms`);
+      record(exchange, status, "rejected", new FetchLoopError(exchange.depth, maxFetchDepth), 0);
       metrics?.countInvocation(key.script, status, "none");
       metrics?.terminations.inc({ script: key.script, limit: "fetch_depth" });
       return;
@@ -190,7 +229,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
   function start(exchange: Exchange, body: RequestBody): void {
     exchange.body = body;
     exchange.event.body = body.kind === "none" ? null : body.kind === "inline" ? body.bytes : "stream";
-    const recorder = (exchange.recorder = new InvocationRecorder(0));
+    const recorder = (exchange.recorder = new InvocationRecorder(observer ? RECORDED_LOG_LINES : 0));
     const { outgoing } = exchange;
     executor
       .fetch(
@@ -235,7 +274,10 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
     const status = sendFailure(outgoing, error, exchange.version);
     const wallMs = elapsed(exchange.started);
     // The reason last: a stack trace spans several lines.
-    whenOver(exchange.recorder, (cpu) => log(`${label(exchange)} ${status} ${wallMs}ms${cpu} ${describeFailure(error)}`));
+    whenOver(exchange.recorder, (cpu) => {
+      log(`${label(exchange)} ${status} ${wallMs}ms${cpu} ${describeFailure(error)}`);
+      record(exchange, status, outcomeOf(error), error, null);
+    });
     if (metrics) {
       metrics.countInvocation(key.script, status, "none");
       const limit = terminationOf(error);
@@ -254,6 +296,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       if (bytes && bytes.byteLength > exchange.responseLimit) {
         const status = sendFailure(outgoing, new ResponseBodyTooLargeError(exchange.responseLimit), exchange.version, { "x-atoll-termination": "response_body_mb" });
         log(`${label(exchange)} ${status} ATOLL_RESPONSE_TOO_LARGE ${bytes.byteLength} bytes ${elapsed(started)}ms`);
+        whenOver(exchange.recorder, () => record(exchange, status, "rejected", new ResponseBodyTooLargeError(exchange.responseLimit), null));
         metrics?.countInvocation(key.script, status, start);
         metrics?.terminations.inc({ script: key.script, limit: "response_body_mb" });
         return;
@@ -261,13 +304,13 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       headers.push("content-length", String(bytes?.byteLength ?? 0));
       outgoing.writeHead(response.status, response.statusText || undefined, headers);
       outgoing.end(bytes ?? undefined);
-      answered(exchange, response, headMs);
+      answered(exchange, response, headMs, bytes?.byteLength ?? 0);
       return;
     }
     outgoing.writeHead(response.status, response.statusText || undefined, headers);
     const progress = { sent: 0 };
     pipeBody(response.body, outgoing, noBody, exchange.responseLimit, progress).then(
-      () => answered(exchange, response, headMs),
+      () => answered(exchange, response, headMs, progress.sent),
       (error: unknown) => {
         // The head is out: all we can do is cut the connection (no last chunk), so
         // that the client sees a broken body, never a clean end of a short one.
@@ -275,7 +318,10 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
         // The outcome first, not the status: the 200 went out, but what happened is the limit.
         const limit = terminationOf(error);
         const outcome = `aborted${limit ? ` (${limit})` : ""} after a ${response.status} head and ${progress.sent} bytes`;
-        whenOver(exchange.recorder, (cpu) => log(`${label(exchange)} ${outcome} ${elapsed(started)}ms${cpu}: ${describeFailure(error)}`));
+        whenOver(exchange.recorder, (cpu) => {
+          log(`${label(exchange)} ${outcome} ${elapsed(started)}ms${cpu}: ${describeFailure(error)}`);
+          record(exchange, response.status, limit === "response_body_mb" ? "rejected" : outcomeOf(error), error, progress.sent);
+        });
         if (metrics) {
           metrics.countInvocation(key.script, response.status, start);
           if (limit) metrics.terminations.inc({ script: key.script, limit });
@@ -284,10 +330,13 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
     );
   }
 
-  function answered(exchange: Exchange, response: InvocationResponse, headMs: string): void {
+  function answered(exchange: Exchange, response: InvocationResponse, headMs: string, bytesOut: number): void {
     const start = response.cold ? "cold" : "warm";
     const wallMs = elapsed(exchange.started);
-    whenOver(exchange.recorder, (cpu) => log(`${label(exchange)} ${response.status} ${start} ${wallMs}ms${cpu}`));
+    whenOver(exchange.recorder, (cpu) => {
+      log(`${label(exchange)} ${response.status} ${start} ${wallMs}ms${cpu}`);
+      record(exchange, response.status, "ok", null, bytesOut);
+    });
     if (metrics) {
       metrics.countInvocation(exchange.key.script, response.status, start);
       metrics.observeHead(exchange.key.script, start, Number(headMs) / 1000);

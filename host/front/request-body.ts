@@ -48,6 +48,10 @@ async function readWhole(source: IncomingBodySource): Promise<RequestBody> {
 
 export class IncomingBodySource implements RequestBodySource {
   private bytesRead = 0;
+  /** Bytes taken off the client's stream so far. */
+  get bytesReceived(): number {
+    return this.bytesRead;
+  }
   /** True once the body went over the limit. */
   overflowed = false;
   /** Bytes taken off the stream that the function has not read yet (at most READ_AHEAD_BYTES). */

@@ -6,6 +6,7 @@
 // that made it. A host that stops waits a little for the runs in progress; one
 // that dies (or gives up waiting) leaves their claims, and the next start
 // releases them, so those events run again.
+import type { Observer } from "../observe/observer.js";
 import type { Executor } from "../executor/executor.js";
 import type { Deployments } from "../front/deployments.js";
 import type { NewQueuedEvent, QueuedEvent, QueuedInvocation, QueueStore } from "../store/queue.js";
@@ -32,6 +33,8 @@ export interface EventDispatcherOptions {
   log(line: string): void;
   /** An event left the queue, handled or dead-lettered (the cron scheduler waits for its schedule's). */
   onSettled(event: QueuedEvent): void;
+  /** Gets a record of every event's invocation. */
+  observer?: Observer;
 }
 
 /** Re-checks the queue at least this often even when nothing woke the dispatcher, ms. */
@@ -156,6 +159,7 @@ export class EventDispatcher {
       const result = await invoke(executor, active.key, queued.event, {
         failOnServerError: true,
         ...(queued.event.kind === "storage" ? { chain: queued.event.depth } : {}),
+        ...(this.options.observer ? { observer: this.options.observer } : {}),
       });
       // Closing: the result is not recorded; the claim stays and the next start runs the event again.
       if (this.closed) return;

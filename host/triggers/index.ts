@@ -3,6 +3,7 @@
 // store's durable queue, which ./event-dispatcher.ts delivers at least once,
 // with retries and a dead-letter list. Direct invocations run at once
 // (./invoke.ts). This is the face the host wires up.
+import type { Observer } from "../observe/observer.js";
 import { triggersOf } from "../config/script-config.js";
 import type { Executor } from "../executor/executor.js";
 import type { Deployments } from "../front/deployments.js";
@@ -23,6 +24,8 @@ export interface TriggersOptions {
   log(line: string): void;
   /** The buckets, once the store has them: their changes fire storage triggers. */
   objects?: Pick<ObjectStore, "onChange">;
+  /** Gets a record of every event's invocation. */
+  observer?: Observer;
 }
 
 export class Triggers {
@@ -38,6 +41,7 @@ export class Triggers {
       executor: options.executor,
       settings: options.settings,
       log,
+      ...(options.observer ? { observer: options.observer } : {}),
       onSettled: (event) => {
         if (event.schedule !== null) this.cron.settled(event.script, event.schedule);
       },

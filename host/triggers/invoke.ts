@@ -6,6 +6,8 @@ import { InvocationError, InvocationRecorder, InvocationTerminatedError, type Ex
 import type { VersionKey } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList, TriggerEvent } from "../runtime/protocol.js";
 import type { QueuedInvocation } from "../store/queue.js";
+import type { Observer } from "../observe/observer.js";
+import type { NewInvocationRecord, Outcome, Trigger } from "../observe/records.js";
 
 /** What an invocation ended with. */
 export interface InvocationResult {
@@ -34,6 +36,9 @@ export interface InvokeOptions {
   maxResponseBytes?: number;
   /** Whether an HTTP response with a 5xx status counts as a failure (queued events: yes). */
   failOnServerError?: boolean;
+  /** Where the invocation's record goes, and what started it. */
+  observer?: Observer;
+  trigger?: Trigger;
 }
 
 /** Default cap of a response body kept for a direct invocation (1 MiB). */
@@ -41,6 +46,40 @@ export const MAX_INVOKE_RESPONSE_BYTES = 1024 * 1024;
 
 /** Runs `invocation` against `key`; never rejects for the function's failures. */
 export async function invoke(executor: Executor, key: VersionKey, invocation: QueuedInvocation, options: InvokeOptions = {}): Promise<InvocationResult> {
+  const startedAt = Date.now();
+  const result = await run(executor, key, invocation, options);
+  options.observer?.record(recordOf(key, invocation, result, startedAt, options.trigger ?? (invocation.kind === "scheduled" ? "cron" : invocation.kind === "storage" ? "storage" : "invoke")));
+  return result;
+}
+
+function recordOf(key: VersionKey, invocation: QueuedInvocation, result: InvocationResult, time: number, trigger: Trigger): NewInvocationRecord {
+  const failure = result.error;
+  let outcome: Outcome = "ok";
+  if (failure) {
+    const byCode: Record<string, Outcome> = { ATOLL_SCRIPT_THREW: "exception", ATOLL_CPU_LIMIT: "cpu", ATOLL_MEMORY_LIMIT: "memory", ATOLL_WALL_LIMIT: "wall", ATOLL_WORKER_CRASHED: "crashed", ATOLL_SERVER_ERROR: "ok" };
+    outcome = byCode[failure.code] ?? "rejected";
+  }
+  return {
+    time,
+    script: key.script,
+    version: result.version,
+    trigger,
+    method: invocation.kind === "http" ? invocation.method : null,
+    path: invocation.kind === "http" ? invocation.path : null,
+    event: invocation.kind === "scheduled" ? invocation.cron : invocation.kind === "storage" ? `${invocation.action} ${invocation.bucket}/${invocation.key}` : null,
+    status: result.response?.status ?? null,
+    outcome,
+    wallMs: result.durationMs,
+    cpuMs: result.cpuMs,
+    bytesIn: invocation.kind === "http" ? (invocation.body === null ? 0 : Buffer.byteLength(invocation.body, "base64")) : null,
+    bytesOut: result.response ? result.response.body.byteLength : null,
+    error: failure && failure.code !== "ATOLL_SERVER_ERROR" ? `${failure.code}: ${failure.stack ?? failure.message}` : null,
+    logs: result.logs,
+    droppedLogs: result.droppedLogs,
+  };
+}
+
+async function run(executor: Executor, key: VersionKey, invocation: QueuedInvocation, options: InvokeOptions): Promise<InvocationResult> {
   const recorder = new InvocationRecorder();
   const started = performance.now();
   const result = (partial: Partial<InvocationResult> & Pick<InvocationResult, "ok">): InvocationResult => ({

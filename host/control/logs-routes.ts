@@ -1,0 +1,150 @@
+// Control API routes for what a script's invocations did: a live tail as
+// server-sent events, and the stored records. Mounted under /v1/scripts by ./app.ts.
+//
+//   GET /v1/scripts/:name/logs?status=5xx,404&outcome=exception&method=POST&trigger=http&search=text&sample=0.1
+//     text/event-stream: `event: ready`, then `event: invocation` (data: a record as JSON) for each
+//     invocation that matches, as it ends; a `: ping` comment every 15 s.
+//   GET /v1/scripts/:name/invocations?since=1h&until=…&(the filters above)&limit=100&before=<seq>
+//     → { name, invocations: [records, newest first], next_before }
+import { Hono } from "hono";
+import type { ServerResponse } from "node:http";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { BadRequestError, NotFoundError } from "../errors.js";
+import type { Deployments } from "../front/deployments.js";
+import { parseFilter, parseSampleRate, parseSince } from "../observe/filter.js";
+import type { Observer } from "../observe/observer.js";
+import type { InvocationStore, StoredRecord } from "../observe/invocation-store.js";
+import type { InvocationRecord } from "../observe/records.js";
+import { scriptName, versionNumber } from "./params.js";
+
+export interface LogsRoutesOptions {
+  deployments: Deployments;
+  observer: Observer;
+  /** Null: records are not kept (only live tails). */
+  store: InvocationStore | null;
+  log(line: string): void;
+}
+
+/** A tail whose client has not taken this much is dropped: it never holds up functions or the host's memory. */
+export const MAX_TAIL_BUFFER_BYTES = 4 * 1024 * 1024;
+const PING_MS = 15_000;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+export function logsRoutes({ deployments, observer, store, log }: LogsRoutesOptions): Hono {
+  const app = new Hono();
+
+  const existing = (raw: string | undefined): string => {
+    const name = scriptName(raw ?? "");
+    if (!deployments.get(name)) throw new NotFoundError(`script "${name}"`);
+    return name;
+  };
+
+  app.get("/:name/logs", (c) => {
+    const name = existing(c.req.param("name"));
+    const filter = parseFilter((key) => c.req.query(key));
+    const sample = parseSampleRate(c.req.query("sample"));
+    // Written straight to Node's response: web streams per event cost more than the records' JSON,
+    // and its buffered bytes tell when the client stopped reading.
+    const { outgoing } = c.env as { outgoing: ServerResponse };
+    outgoing.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
+    outgoing.write(`event: ready\ndata: ${JSON.stringify({ name, sample })}\n\n`);
+    const tail = new TailStream(outgoing, () => log(`tail of ${name} dropped: its client took no events while ${MAX_TAIL_BUFFER_BYTES} bytes of them waited`));
+    const unsubscribe = observer.subscribe({ script: name, filter, sample, send: (record) => tail.send(record) });
+    const ping = setInterval(() => tail.ping(), PING_MS);
+    outgoing.once("close", () => {
+      clearInterval(ping);
+      unsubscribe();
+    });
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.get("/:name/invocations", (c) => {
+    const name = existing(c.req.param("name"));
+    if (!store) throw new BadRequestError("this host keeps no invocation records (started with --no-invocation-records): use `atoll tail` for live ones");
+    const filter = parseFilter((key) => c.req.query(key));
+    const since = c.req.query("since");
+    const until = c.req.query("until");
+    const before = c.req.query("before");
+    const limitText = c.req.query("limit");
+    const limit = limitText === undefined ? DEFAULT_PAGE : versionNumber(limitText, "`limit`");
+    if (limit > MAX_PAGE) throw new BadRequestError(`\`limit\` must be at most ${MAX_PAGE}, got ${limit}`);
+    // Records still waiting for their batch are written first: a query sees every invocation that is over.
+    observer.flush();
+    const records = store.query({
+      script: name,
+      filter,
+      limit,
+      ...(since !== undefined ? { since: parseSince(since) } : {}),
+      ...(until !== undefined ? { until: parseSince(until) } : {}),
+      ...(before !== undefined ? { before: versionNumber(before, "`before`") } : {}),
+    });
+    return c.json({ name, invocations: records.map(recordJson), next_before: records.length === limit ? records[records.length - 1]!.seq : null });
+  });
+
+  return app;
+}
+
+/** A record as the API shows it (snake_case, ISO times). */
+export function recordJson(record: InvocationRecord | StoredRecord): Record<string, unknown> {
+  return {
+    ...("seq" in record ? { seq: record.seq } : { id: record.id }),
+    time: new Date(record.time).toISOString(),
+    script: record.script,
+    version: record.version,
+    trigger: record.trigger,
+    method: record.method,
+    path: record.path,
+    event: record.event,
+    status: record.status,
+    outcome: record.outcome,
+    wall_ms: record.wallMs,
+    cpu_ms: record.cpuMs,
+    bytes_in: record.bytesIn,
+    bytes_out: record.bytesOut,
+    error: record.error,
+    logs: record.logs.map((line) => ({ level: line.level, message: line.message, time: new Date(line.time).toISOString() })),
+    dropped_logs: record.droppedLogs,
+  };
+}
+
+/** One tail's events on their way to its client, those of one turn of the event loop in one write; too far behind, it is dropped. */
+class TailStream {
+  private queue: string[] = [];
+  private scheduled = false;
+  private over = false;
+
+  constructor(
+    private readonly outgoing: ServerResponse,
+    private readonly onDropped: () => void,
+  ) {
+    outgoing.once("close", () => (this.over = true));
+  }
+
+  send(record: InvocationRecord): void {
+    if (this.over) return;
+    this.queue.push(JSON.stringify(recordJson(record)));
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  ping(): void {
+    if (!this.over) this.outgoing.write(": ping\n\n");
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.over) return;
+    let text = "";
+    // JSON never holds a raw newline, so each record is one `data:` line.
+    for (const data of this.queue) text += `event: invocation\ndata: ${data}\n\n`;
+    this.queue = [];
+    this.outgoing.write(text);
+    if (this.outgoing.writableLength > MAX_TAIL_BUFFER_BYTES) {
+      this.over = true;
+      this.onDropped();
+      this.outgoing.destroy();
+    }
+  }
+}

@@ -1,0 +1,326 @@
+// Invocation records through a real host: live tails over server-sent events
+// (filters, sampling, several at once, a client that stops reading, one that
+// leaves), the stored records and their queries, `atoll tail` and `atoll
+// logs`, and the bad inputs (unknown script, bad filter, wrong token).
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { after, before, describe, it } from "node:test";
+import { InvocationStore } from "../host/observe/invocation-store.js";
+import { NO_FILTER } from "../host/observe/filter.js";
+import { atoll, controlArgs, repoRoot } from "./support/cli.js";
+import { startTestHost, type TestHost } from "./support/test-host.js";
+
+const BUNDLE = `export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === "/boom") throw new Error("boom on purpose");
+    if (url.pathname === "/spin") { for (;;) {} }
+    if (url.pathname === "/chatty") {
+      for (let i = 0; i < 100; i++) console.log("line " + i + " " + "x".repeat(1000));
+      return new Response("chatty");
+    }
+    const body = request.method === "POST" ? await request.text() : "";
+    console.log("saw " + url.pathname + " with " + body.length + " bytes");
+    return new Response("ok " + url.pathname, { status: Number(url.searchParams.get("status") ?? 200) });
+  },
+};`;
+
+interface Tail {
+  records: Record<string, unknown>[];
+  close(): void;
+  /** Resolves with the records once there are `count`, or rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<Record<string, unknown>[]>;
+}
+
+let host: TestHost;
+
+before(async () => {
+  host = await startTestHost();
+  await host.deploy("watched", BUNDLE, { limits: { cpu_ms: 20 } });
+  await host.deploy("other", BUNDLE);
+});
+
+after(async () => {
+  await host?.stop();
+  host?.cleanUp();
+});
+
+/** Opens a tail; resolves once the host said `ready`. */
+async function openTail(name: string, query = ""): Promise<Tail> {
+  const abort = new AbortController();
+  const response = await fetch(`${host.controlUrl}/v1/scripts/${name}/logs${query}`, { headers: { authorization: `Bearer ${host.token}` }, signal: abort.signal });
+  if (response.status !== 200) assert.fail(`the tail was refused: ${response.status} ${await response.text()}`);
+  assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+  const records: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  let ready!: () => void;
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        for (let end = buffered.indexOf("\n\n"); end !== -1; end = buffered.indexOf("\n\n")) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event === "ready") ready();
+          if (event === "invocation" && data) {
+            records.push(JSON.parse(data) as Record<string, unknown>);
+            for (const wake of waiters.splice(0)) wake();
+          }
+        }
+      }
+    } catch {
+      // Aborted by close().
+    }
+  })();
+  await isReady;
+  return {
+    records,
+    close: () => abort.abort(),
+    waitFor: async (count, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < count) {
+        if (Date.now() > deadline) throw new Error(`the tail got ${records.length} records of ${count}: ${JSON.stringify(records).slice(0, 500)}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+      return records;
+    },
+  };
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${host.controlUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+}
+
+describe("live tails", () => {
+  it("show each invocation as it ends: status, outcome, CPU, bytes and its console lines", async () => {
+    const tail = await openTail("watched");
+    try {
+      const response = await host.request("watched.localhost", "/hello?x=1", { method: "POST", body: "twelve bytes" });
+      assert.equal(await response.text(), "ok /hello");
+      const answeredAt = performance.now();
+      const [record] = await tail.waitFor(1);
+      // Not asserted (timing): the note in the test log says how soon it came.
+      console.log(`# the record reached the tail ${(performance.now() - answeredAt).toFixed(1)} ms after the response`);
+      assert.equal(record!.script, "watched");
+      assert.equal(record!.version, 1);
+      assert.equal(record!.trigger, "http");
+      assert.equal(record!.method, "POST");
+      assert.equal(record!.path, "/hello?x=1");
+      assert.equal(record!.status, 200);
+      assert.equal(record!.outcome, "ok");
+      assert.equal(record!.bytes_in, 12);
+      assert.equal(record!.bytes_out, "ok /hello".length);
+      assert.equal(typeof record!.cpu_ms, "number");
+      assert.ok((record!.wall_ms as number) > 0);
+      assert.deepEqual((record!.logs as { message: string }[]).map((line) => line.message), ["saw /hello with 12 bytes"]);
+      assert.equal(record!.error, null);
+    } finally {
+      tail.close();
+    }
+  });
+
+  it("filter by status, outcome, method and text, and leave other scripts out", async () => {
+    const failures = await openTail("watched", "?status=5xx");
+    const limits = await openTail("watched", "?outcome=cpu");
+    const posts = await openTail("watched", "?method=post&search=NEEDLE");
+    try {
+      await (await host.request("other.localhost", "/boom")).text();
+      await (await host.request("watched.localhost", "/fine")).text();
+      await (await host.request("watched.localhost", "/needle", { method: "POST", body: "x" })).text();
+      await (await host.request("watched.localhost", "/boom")).text();
+      await (await host.request("watched.localhost", "/spin")).text();
+      const [boom, spin] = await failures.waitFor(2);
+      assert.equal(boom!.path, "/boom");
+      assert.equal(boom!.status, 500);
+      assert.equal(boom!.outcome, "exception");
+      assert.match(boom!.error as string, /^ATOLL_SCRIPT_THREW: .*boom on purpose/);
+      assert.equal(spin!.path, "/spin");
+      assert.equal(spin!.outcome, "cpu");
+      assert.match(spin!.error as string, /^ATOLL_CPU_LIMIT/);
+      const [limited] = await limits.waitFor(1);
+      assert.equal(limited!.path, "/spin");
+      const [post] = await posts.waitFor(1);
+      assert.equal(post!.path, "/needle");
+      // Nothing else came to any of them (the records after these were all sent before).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(failures.records.length, 2);
+      assert.equal(limits.records.length, 1);
+      assert.equal(posts.records.length, 1);
+    } finally {
+      for (const tail of [failures, limits, posts]) tail.close();
+    }
+  });
+
+  it("sample: a tail at 0.5 gets some of the invocations, not all and not none", async () => {
+    const all = await openTail("watched");
+    const half = await openTail("watched", "?sample=0.5");
+    try {
+      for (let i = 0; i < 60; i++) await (await host.request("watched.localhost", `/n${i}`)).text();
+      await all.waitFor(60);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(half.records.length > 5 && half.records.length < 55, `sampled ${half.records.length} of 60`);
+    } finally {
+      all.close();
+      half.close();
+    }
+  });
+
+  it("drop a client that stops reading, and never slow the function down", async () => {
+    // A raw client that sends the request and never reads a byte of the answer.
+    const control = new URL(host.controlUrl);
+    const stuck = connect(Number(control.port), control.hostname);
+    stuck.pause();
+    await new Promise<void>((resolve) => stuck.once("connect", resolve));
+    stuck.write(`GET /v1/scripts/watched/logs HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${host.token}\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const tailsBefore = await metric("atoll_tail_clients");
+    assert.equal(tailsBefore, 1);
+    try {
+      // ~100 KB of console output a record: the socket's buffers and then the tail's 4 MiB fill up.
+      for (let i = 0; i < 200; i++) {
+        const response = await host.request("watched.localhost", "/chatty");
+        assert.equal(response.status, 200);
+        await response.text();
+        if (host.logs.some((line) => line.includes("tail of watched dropped"))) break;
+      }
+      await host.waitForLog(/tail of watched dropped: its client took no events/);
+      assert.equal(await metric("atoll_tail_clients"), 0);
+    } finally {
+      stuck.destroy();
+    }
+  });
+
+  it("end when the client leaves", async () => {
+    const tail = await openTail("watched");
+    assert.equal(await metric("atoll_tail_clients"), 1);
+    tail.close();
+    for (let i = 0; i < 50 && (await metric("atoll_tail_clients")) !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await metric("atoll_tail_clients"), 0);
+  });
+
+  it("refuse an unknown script, a bad filter and a wrong token with what to do", async () => {
+    const get = (path: string, token = host.token) => fetch(`${host.controlUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const messageOf = async (response: Response) => ((await response.json()) as { error: { message: string } }).error.message;
+    const unknown = await get("/v1/scripts/nobody/logs");
+    assert.equal(unknown.status, 404);
+    assert.equal(await messageOf(unknown), 'script "nobody" not found');
+    for (const [query, message] of [
+      ["status=abc", /status="abc" is not a status: give codes or classes, such as status=5xx,404/],
+      ["outcome=meh", /outcome="meh" is not an outcome: use ok, exception, cpu, memory, wall, crashed, rejected/],
+      ["sample=2", /sample="2" must be a number above 0 and at most 1/],
+      ["trigger=email", /trigger="email" is not a trigger/],
+    ] as const) {
+      const response = await get(`/v1/scripts/watched/logs?${query}`);
+      assert.equal(response.status, 400, query);
+      assert.match(await messageOf(response), message);
+    }
+    const since = await get("/v1/scripts/watched/invocations?since=yesterday-ish");
+    assert.equal(since.status, 400);
+    assert.match(await messageOf(since), /since="yesterday-ish" is not a time: give a duration such as 1h, 30m, 7d/);
+    for (const path of ["/v1/scripts/watched/logs", "/v1/scripts/watched/invocations"]) {
+      const response = await get(path, "wrong-token");
+      assert.equal(response.status, 401, path);
+      await response.text();
+    }
+  });
+});
+
+describe("stored records", () => {
+  it("are queried newest first, by time, status, outcome, trigger and text, a page at a time", async () => {
+    await (await host.request("other.localhost", "/stored-a")).text();
+    await (await host.request("other.localhost", "/stored-b?status=404")).text();
+    await (await host.request("other.localhost", "/boom")).text();
+    const invoked = await host.control("POST", "/v1/scripts/other/invoke", { kind: "http", method: "GET", path: "/direct" });
+    assert.equal(invoked.status, 200);
+    await invoked.text();
+    const query = async (q: string) => {
+      const response = await host.control("GET", `/v1/scripts/other/invocations?${q}`);
+      assert.equal(response.status, 200, await response.clone().text());
+      return (await response.json()) as { name: string; invocations: Record<string, unknown>[]; next_before: number | null };
+    };
+    const recent = await query("since=1h");
+    const paths = recent.invocations.map((record) => record.path);
+    assert.deepEqual(paths.slice(0, 4), ["/direct", "/boom", "/stored-b?status=404", "/stored-a"]);
+    assert.equal(recent.invocations[0]!.trigger, "invoke");
+    assert.deepEqual((recent.invocations[0]!.logs as { message: string }[]).map((line) => line.message), ["saw /direct with 0 bytes"]);
+    assert.deepEqual((await query("since=1h&status=4xx")).invocations.map((record) => record.path), ["/stored-b?status=404"]);
+    assert.deepEqual((await query("since=1h&outcome=exception")).invocations.map((record) => record.path), ["/boom", "/boom"]);
+    assert.deepEqual((await query("since=1h&trigger=invoke")).invocations.map((record) => record.path), ["/direct"]);
+    assert.deepEqual((await query("since=1h&search=STORED-A")).invocations.map((record) => record.path), ["/stored-a"]);
+    const first = await query("since=1h&limit=2");
+    assert.equal(first.invocations.length, 2);
+    assert.ok(first.next_before !== null);
+    const second = await query(`since=1h&limit=2&before=${first.next_before}`);
+    assert.deepEqual(second.invocations.map((record) => record.path), ["/stored-b?status=404", "/stored-a"]);
+    assert.deepEqual((await query(`until=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).invocations, []);
+  });
+
+  it("keep by count and by age, the oldest dropped first", () => {
+    const dir = mkdtempSync(join(tmpdir(), "atoll-records-"));
+    const store = new InvocationStore(join(dir, "invocations.db"));
+    try {
+      const now = Date.now();
+      const record = (i: number, time: number) => ({
+        id: i, time, script: "s", version: 1, trigger: "http" as const, method: "GET", path: `/${i}`, event: null, status: 200, outcome: "ok" as const,
+        wallMs: 1, cpuMs: 0.1, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
+      });
+      store.write(Array.from({ length: 10 }, (_, i) => record(i, now - (10 - i) * 60_000)));
+      assert.equal(store.prune({ maxAgeMs: 5.5 * 60_000, maxRecords: 1000 }, now), 5);
+      assert.deepEqual(store.query({ script: "s", filter: NO_FILTER, limit: 100 }).map((r) => r.path), ["/9", "/8", "/7", "/6", "/5"]);
+      assert.equal(store.prune({ maxAgeMs: 3_600_000, maxRecords: 2 }, now), 3);
+      assert.deepEqual(store.query({ script: "s", filter: NO_FILTER, limit: 100 }).map((r) => r.path), ["/9", "/8"]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("atoll tail and atoll logs", () => {
+  it("atoll logs prints the stored records oldest first; --status and --format json", async () => {
+    await (await host.request("other.localhost", "/for-cli")).text();
+    const pretty = await atoll(["logs", "other", "--since", "1h", "--search", "for-cli", ...controlArgs(host)]);
+    assert.equal(pretty.code, 0, pretty.stderr);
+    assert.match(pretty.stdout, /^\S+Z other@v1 GET \/for-cli 200 ok [\d.]+ms \(cpu [\d.]+ms\)\n {2}log: saw \/for-cli with 0 bytes\n$/);
+    const json = await atoll(["logs", "other", "--status", "5xx", "--format", "json", ...controlArgs(host)]);
+    assert.equal(json.code, 0, json.stderr);
+    const lines = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { path: string; status: number });
+    assert.ok(lines.length >= 1 && lines.every((line) => line.status >= 500));
+    const bad = await atoll(["logs", "other", "--status", "teapot", ...controlArgs(host)]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /status="teapot" is not a status/);
+  });
+
+  it("atoll tail shows invocations as they end and stops on SIGINT", async () => {
+    const child = spawn(process.execPath, [join(repoRoot, "bin", "atoll.js"), "tail", "other", "--method", "GET", ...controlArgs(host)], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 100 && !stderr.includes("Tailing other"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(stderr, /Tailing other: invocations show as they end/);
+      await (await host.request("other.localhost", "/tailed")).text();
+      for (let i = 0; i < 100 && !stdout.includes("/tailed"); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.match(stdout, /other@v1 GET \/tailed 200 ok .*\n {2}log: saw \/tailed with 0 bytes/);
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
