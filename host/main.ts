@@ -168,7 +168,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
 
-  const dataPlane = createDataPlane({
+  const planeOptions = {
     deployments,
     executor,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
@@ -176,17 +176,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
     observer,
-  });
-  const servicePlane = createServicePlane({
-    deployments,
-    executor,
-    maxRequestBodyBytes: options.maxRequestBodyBytes ?? HOST_DEFAULTS.maxRequestBodyBytes,
-    maxFetchDepth: HOST_DEFAULTS.maxFetchDepth,
-    log,
-    metrics,
-    observer,
-    token: serviceSocket.token,
-  });
+  };
+  const dataPlane = createDataPlane(planeOptions);
+  // Service-binding calls take the same path, found by script name instead of route.
+  const servicePlane = createServicePlane({ ...planeOptions, token: serviceSocket.token });
   // The control API listens first, the data plane last: what the host was
   // started with (`beforeDataPlane`: `atoll start --deploy-fixtures` deploys
   // the examples) goes in through the control API, the door every deploy
