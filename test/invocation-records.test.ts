@@ -275,7 +275,7 @@ describe("stored records", () => {
       const now = Date.now();
       const record = (i: number, time: number) => ({
         id: i, time, script: "s", version: 1, trigger: "http" as const, method: "GET", path: `/${i}`, event: null, status: 200, outcome: "ok" as const,
-        wallMs: 1, cpuMs: 0.1, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
+        wallMs: 1, cpuMs: 0.1, memoryMb: 128, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
       });
       store.write(Array.from({ length: 10 }, (_, i) => record(i, now - (10 - i) * 60_000)));
       assert.equal(store.prune({ maxAgeMs: 5.5 * 60_000, maxRecords: 1000 }, now), 5);
@@ -286,6 +286,38 @@ describe("stored records", () => {
       store.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("usage", () => {
+  it("counts exactly what was sent: requests, errors, CPU-ms within the records' sum, GB-seconds by memory_mb", async () => {
+    await host.deploy("metered", BUNDLE, { limits: { memory_mb: 256 } });
+    for (let i = 0; i < 25; i++) await (await host.request("metered.localhost", `/m${i}`, { method: "POST", body: "four" })).text();
+    for (let i = 0; i < 3; i++) await (await host.request("metered.localhost", "/boom")).text();
+    const usageResponse = await host.control("GET", "/v1/usage?since=1h&script=metered");
+    assert.equal(usageResponse.status, 200);
+    const usage = (await usageResponse.json()) as { scripts: { script: string; requests: number; errors: number; cpu_ms: number; gb_s: number; bytes_in: number; bytes_out: number; hours: unknown[] }[] };
+    assert.equal(usage.scripts.length, 1);
+    const [metered] = usage.scripts;
+    assert.equal(metered!.script, "metered");
+    assert.equal(metered!.requests, 28);
+    assert.equal(metered!.errors, 3);
+    assert.equal(metered!.bytes_in, 25 * 4);
+    const records = ((await (await host.control("GET", "/v1/scripts/metered/invocations?since=1h&limit=1000")).json()) as { invocations: { cpu_ms: number | null; wall_ms: number; memory_mb: number }[] }).invocations;
+    assert.equal(records.length, 28);
+    const cpu = records.reduce((total, record) => total + (record.cpu_ms ?? 0), 0);
+    assert.ok(Math.abs(metered!.cpu_ms - cpu) < 0.01, `usage ${metered!.cpu_ms} vs records ${cpu}`);
+    assert.ok(records.every((record) => record.memory_mb === 256));
+    const gbSeconds = records.reduce((total, record) => total + ((record.wall_ms / 1000) * 256) / 1024, 0);
+    assert.ok(Math.abs(metered!.gb_s - gbSeconds) < 0.001, `usage ${metered!.gb_s} vs records ${gbSeconds}`);
+    const all = (await (await host.control("GET", "/v1/usage?since=1h")).json()) as { scripts: { script: string }[] };
+    assert.ok(["metered", "other", "watched"].every((name) => all.scripts.some((entry) => entry.script === name)));
+    const cli = await atoll(["usage", "metered", "--since", "1h", ...controlArgs(host)]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^SCRIPT +REQUESTS +ERRORS +CPU-MS +GB-S +IN +OUT\nmetered +28 +3 /);
+    const bad = await host.control("GET", "/v1/usage?since=soon");
+    assert.equal(bad.status, 400);
+    await bad.text();
   });
 });
 

@@ -17,6 +17,7 @@ import { rollbackCommand } from "./rollback.js";
 import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
 import { logsCommand, tailCommand } from "./tail.js";
+import { usageCommand } from "./usage.js";
 import { typesCommand } from "./types.js";
 import { versionsCommand } from "./versions.js";
 
@@ -38,6 +39,7 @@ export const commands: ReadonlyArray<() => Command> = [
   invokeCommand,
   tailCommand,
   logsCommand,
+  usageCommand,
   dlqCommand,
   kvCommand,
   bucketCommand,

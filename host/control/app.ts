@@ -32,6 +32,7 @@ import { versionRoutes } from "./versions-routes.js";
 import { invokeRoutes } from "./invoke-routes.js";
 import { dlqRoutes } from "./dlq-routes.js";
 import { logsRoutes } from "./logs-routes.js";
+import { usageRoutes } from "./usage-routes.js";
 import type { Observer } from "../observe/observer.js";
 import type { Triggers } from "../triggers/index.js";
 import { HOST_DEFAULTS } from "../host-defaults.js";
@@ -190,6 +191,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
   app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log, observer: options.observer }));
+  app.route("/v1/usage", usageRoutes({ observer: options.observer }));
   app.route("/v1/scripts", logsRoutes({ deployments, observer: options.observer, store: options.observer.store, log }));
   app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
 

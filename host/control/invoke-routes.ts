@@ -74,7 +74,7 @@ export function invokeRoutes({ deployments, executor, triggers, objects, maxBody
       return c.json({ name, kind: invocation.kind, queued: true, id: queued.id, enqueued_at: new Date(queued.enqueuedAt).toISOString() }, 202);
     }
 
-    const result = await invoke(executor, active.key, invocation, { ...(invocation.kind === "storage" ? { chain: invocation.depth } : {}), ...(observer ? { observer, trigger: "invoke" as const } : {}) });
+    const result = await invoke(executor, active.key, invocation, { ...(invocation.kind === "storage" ? { chain: invocation.depth } : {}), ...(observer ? { observer, trigger: "invoke" as const, memoryMb: active.config.limits.memory_mb } : {}) });
     const cpu = result.cpuMs === null ? "" : ` (cpu ${result.cpuMs.toFixed(2)}ms)`;
     log(`${name}@v${result.version} invoked ${invocation.kind} ${result.ok ? "ok" : `failed: ${result.error?.code}`} ${result.durationMs}ms${cpu}`);
     return c.json(answer(name, invocation, result));

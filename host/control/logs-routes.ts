@@ -100,6 +100,7 @@ export function recordJson(record: InvocationRecord | StoredRecord): Record<stri
     outcome: record.outcome,
     wall_ms: record.wallMs,
     cpu_ms: record.cpuMs,
+    memory_mb: record.memoryMb,
     bytes_in: record.bytesIn,
     bytes_out: record.bytesOut,
     error: record.error,

@@ -68,6 +68,7 @@ interface Exchange {
   requestLimit: number;
   requestLimitIsFunction: boolean;
   responseLimit: number;
+  memoryMb: number;
   /** Says when the invocation is over (after its response and waitUntil work) and the CPU it used. */
   recorder: InvocationRecorder | null;
   retried: boolean;
@@ -136,6 +137,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       outcome,
       wallMs: Math.round(wallMs * 100) / 100,
       cpuMs: recorder?.cpuMs ?? null,
+      memoryMb: exchange.memoryMb,
       bytesIn: body === null ? null : body.kind === "none" ? 0 : body.kind === "inline" ? body.bytes.byteLength : body.source.bytesReceived,
       bytesOut,
       error: error === null ? null : errorTextOf(error),
@@ -200,6 +202,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       requestLimit: Math.min(maxRequestBodyBytes, scriptRequestLimit),
       requestLimitIsFunction: scriptRequestLimit < maxRequestBodyBytes,
       responseLimit: limits.response_body_mb * MIB,
+      memoryMb: limits.memory_mb,
       recorder: null,
       retried: false,
     };

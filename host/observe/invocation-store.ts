@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS invocations (
   outcome TEXT NOT NULL,
   wall_ms REAL NOT NULL,
   cpu_ms REAL,
+  memory_mb INTEGER,
   bytes_in INTEGER,
   bytes_out INTEGER,
   error TEXT,
@@ -29,7 +30,37 @@ CREATE TABLE IF NOT EXISTS invocations (
 );
 CREATE INDEX IF NOT EXISTS invocations_by_script ON invocations (script, time);
 CREATE INDEX IF NOT EXISTS invocations_by_time ON invocations (time);
+CREATE TABLE IF NOT EXISTS usage_hours (
+  script TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  cpu_ms REAL NOT NULL,
+  gb_s REAL NOT NULL,
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  PRIMARY KEY (script, hour)
+);
 `;
+
+/** Usage is kept this long whatever the records' retention: it is the meter, ms. */
+const USAGE_RETENTION_MS = 400 * 24 * 3600 * 1000;
+const HOUR_MS = 3600 * 1000;
+
+/** One script's use over one hour (or over a whole query, summed). */
+export interface UsageRow {
+  script: string;
+  /** The hour's start, ms since the epoch. */
+  hour: number;
+  requests: number;
+  /** Invocations whose outcome was not ok, or that answered 5xx. */
+  errors: number;
+  cpuMs: number;
+  /** Wall seconds × memory_mb / 1024, as Lambda bills. */
+  gbSeconds: number;
+  bytesIn: number;
+  bytesOut: number;
+}
 
 interface Row {
   seq: number;
@@ -44,6 +75,7 @@ interface Row {
   outcome: string;
   wall_ms: number;
   cpu_ms: number | null;
+  memory_mb: number | null;
   bytes_in: number | null;
   bytes_out: number | null;
   error: string | null;
@@ -77,6 +109,8 @@ export class InvocationStore {
   private readonly insert;
   private readonly pruneAge;
   private readonly pruneCount;
+  private readonly addUsage;
+  private readonly pruneUsage;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -84,30 +118,62 @@ export class InvocationStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    // Files written before memory_mb was recorded.
+    const columns = this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[];
+    if (!columns.some((column) => column.name === "memory_mb")) this.db.exec(`ALTER TABLE invocations ADD COLUMN memory_mb INTEGER`);
+    this.addUsage = this.db.prepare(
+      `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (script, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors, cpu_ms = cpu_ms + excluded.cpu_ms,
+         gb_s = gb_s + excluded.gb_s, bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out`,
+    );
+    this.pruneUsage = this.db.prepare<[number]>(`DELETE FROM usage_hours WHERE hour < ?`);
     this.insert = this.db.prepare(
-      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, bytes_in, bytes_out, error, logs, dropped_logs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, memory_mb, bytes_in, bytes_out, error, logs, dropped_logs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.pruneAge = this.db.prepare<[number]>(`DELETE FROM invocations WHERE time < ?`);
     this.pruneCount = this.db.prepare<[number]>(`DELETE FROM invocations WHERE seq <= (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
   }
 
-  /** Writes `records` in one transaction. */
+  /** Writes `records`, and adds them to the hourly usage, in one transaction. */
   write(records: readonly InvocationRecord[]): void {
     const writeAll = this.db.transaction((batch: readonly InvocationRecord[]) => {
+      const usage = new Map<string, UsageRow>();
       // Positional parameters: binding by name cost a third of the insert.
       for (const r of batch) {
         const logs = r.logs.length === 0 ? "[]" : JSON.stringify(r.logs);
-        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.bytesIn, r.bytesOut, r.error, logs, r.droppedLogs);
+        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.memoryMb, r.bytesIn, r.bytesOut, r.error, logs, r.droppedLogs);
+        const hour = Math.floor(r.time / HOUR_MS) * HOUR_MS;
+        const id = `${r.script}\n${hour}`;
+        let row = usage.get(id);
+        if (!row) usage.set(id, (row = { script: r.script, hour, requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0 }));
+        row.requests++;
+        if (r.outcome !== "ok" || (r.status !== null && r.status >= 500)) row.errors++;
+        row.cpuMs += r.cpuMs ?? 0;
+        row.gbSeconds += ((r.wallMs / 1000) * (r.memoryMb ?? 0)) / 1024;
+        row.bytesIn += r.bytesIn ?? 0;
+        row.bytesOut += r.bytesOut ?? 0;
       }
+      for (const row of usage.values()) this.addUsage.run(row.script, row.hour, row.requests, row.errors, row.cpuMs, row.gbSeconds, row.bytesIn, row.bytesOut);
     });
     writeAll(records);
+  }
+
+  /** Hourly usage from `since` to `until` (ms), of one script or all, oldest first. */
+  usage(query: { script?: string; since: number; until: number }): UsageRow[] {
+    const rows = this.db
+      .prepare<[number, number, string | null, string | null], { script: string; hour: number; requests: number; errors: number; cpu_ms: number; gb_s: number; bytes_in: number; bytes_out: number }>(
+        `SELECT * FROM usage_hours WHERE hour >= ? AND hour <= ? AND (? IS NULL OR script = ?) ORDER BY hour, script`,
+      )
+      .all(Math.floor(query.since / HOUR_MS) * HOUR_MS, query.until, query.script ?? null, query.script ?? null);
+    return rows.map((row) => ({ script: row.script, hour: row.hour, requests: row.requests, errors: row.errors, cpuMs: row.cpu_ms, gbSeconds: row.gb_s, bytesIn: row.bytes_in, bytesOut: row.bytes_out }));
   }
 
   /** Drops what is past `retention`; returns how many records went. */
   prune(retention: Retention, now = Date.now()): number {
     const byAge = this.pruneAge.run(now - retention.maxAgeMs).changes;
     const byCount = this.pruneCount.run(retention.maxRecords).changes;
+    this.pruneUsage.run(now - USAGE_RETENTION_MS);
     return byAge + byCount;
   }
 
@@ -163,6 +229,7 @@ function recordOf(row: Row): StoredRecord {
     outcome: row.outcome as Outcome,
     wallMs: row.wall_ms,
     cpuMs: row.cpu_ms,
+    memoryMb: row.memory_mb,
     bytesIn: row.bytes_in,
     bytesOut: row.bytes_out,
     error: row.error,

@@ -159,7 +159,7 @@ export class EventDispatcher {
       const result = await invoke(executor, active.key, queued.event, {
         failOnServerError: true,
         ...(queued.event.kind === "storage" ? { chain: queued.event.depth } : {}),
-        ...(this.options.observer ? { observer: this.options.observer } : {}),
+        ...(this.options.observer ? { observer: this.options.observer, memoryMb: active.config.limits.memory_mb } : {}),
       });
       // Closing: the result is not recorded; the claim stays and the next start runs the event again.
       if (this.closed) return;

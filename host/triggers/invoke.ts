@@ -39,6 +39,8 @@ export interface InvokeOptions {
   /** Where the invocation's record goes, and what started it. */
   observer?: Observer;
   trigger?: Trigger;
+  /** The version's memory_mb, for the record's GB-seconds. */
+  memoryMb?: number;
 }
 
 /** Default cap of a response body kept for a direct invocation (1 MiB). */
@@ -48,11 +50,11 @@ export const MAX_INVOKE_RESPONSE_BYTES = 1024 * 1024;
 export async function invoke(executor: Executor, key: VersionKey, invocation: QueuedInvocation, options: InvokeOptions = {}): Promise<InvocationResult> {
   const startedAt = Date.now();
   const result = await run(executor, key, invocation, options);
-  options.observer?.record(recordOf(key, invocation, result, startedAt, options.trigger ?? (invocation.kind === "scheduled" ? "cron" : invocation.kind === "storage" ? "storage" : "invoke")));
+  options.observer?.record(recordOf(key, invocation, result, startedAt, options.memoryMb ?? null, options.trigger ?? (invocation.kind === "scheduled" ? "cron" : invocation.kind === "storage" ? "storage" : "invoke")));
   return result;
 }
 
-function recordOf(key: VersionKey, invocation: QueuedInvocation, result: InvocationResult, time: number, trigger: Trigger): NewInvocationRecord {
+function recordOf(key: VersionKey, invocation: QueuedInvocation, result: InvocationResult, time: number, memoryMb: number | null, trigger: Trigger): NewInvocationRecord {
   const failure = result.error;
   let outcome: Outcome = "ok";
   if (failure) {
@@ -71,6 +73,7 @@ function recordOf(key: VersionKey, invocation: QueuedInvocation, result: Invocat
     outcome,
     wallMs: result.durationMs,
     cpuMs: result.cpuMs,
+    memoryMb,
     bytesIn: invocation.kind === "http" ? (invocation.body === null ? 0 : Buffer.byteLength(invocation.body, "base64")) : null,
     bytesOut: result.response ? result.response.body.byteLength : null,
     error: failure && failure.code !== "ATOLL_SERVER_ERROR" ? `${failure.code}: ${failure.stack ?? failure.message}` : null,
