@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { InvocationStore } from "../host/observe/invocation-store.js";
 import { NO_FILTER } from "../host/observe/filter.js";
+import { recordJson, recordLine } from "../host/control/logs-routes.js";
 import { atoll, controlArgs, repoRoot } from "./support/cli.js";
 import { startTestHost, type TestHost } from "./support/test-host.js";
 
@@ -234,6 +235,19 @@ describe("live tails", () => {
       const response = await get(path, "wrong-token");
       assert.equal(response.status, 401, path);
       await response.text();
+    }
+  });
+});
+
+describe("a tail's JSON", () => {
+  it("written by hand, is the JSON of the API's record, escapes and nulls included", () => {
+    const base = {
+      id: 7, time: Date.UTC(2026, 11, 7, 10, 0, 0, 123), script: "s-1", version: 3, trigger: "http" as const, method: "POST", path: '/a"b\\c?d=\u2028', event: null,
+      status: 500, outcome: "exception" as const, wallMs: 12.34, cpuMs: 0.5, memoryMb: 128, bytesIn: 4, bytesOut: null, error: "ATOLL_SCRIPT_THREW: Error: \"quoted\"\n    at fetch (x.js:1:2)",
+      logs: [{ level: "warn" as const, message: "tab\tand\u0000nul and 😀", time: Date.UTC(2026, 11, 7, 10, 0, 0, 124) }], droppedLogs: 2,
+    };
+    for (const record of [base, { ...base, method: null, path: null, event: "*/5 * * * *", status: null, cpuMs: null, memoryMb: null, bytesIn: null, error: null, logs: [], trigger: "cron" as const }]) {
+      assert.deepEqual(JSON.parse(recordLine(record)), JSON.parse(JSON.stringify(recordJson(record))));
     }
   });
 });

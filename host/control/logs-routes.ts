@@ -109,6 +109,26 @@ export function recordJson(record: InvocationRecord | StoredRecord): Record<stri
   };
 }
 
+/**
+ * recordJson(record) as JSON text, written out by hand: a tail sends one per
+ * invocation, and building the object to stringify it cost more than the rest
+ * of the tail (a test checks both give the same JSON).
+ */
+export function recordLine(record: InvocationRecord): string {
+  const text = (value: string | null) => (value === null ? "null" : JSON.stringify(value));
+  const number = (value: number | null) => (value === null ? "null" : String(value));
+  let logs = "";
+  for (const line of record.logs) {
+    logs += `${logs === "" ? "" : ","}{"level":"${line.level}","message":${JSON.stringify(line.message)},"time":"${new Date(line.time).toISOString()}"}`;
+  }
+  return (
+    `{"id":${record.id},"time":"${new Date(record.time).toISOString()}","script":"${record.script}","version":${record.version},"trigger":"${record.trigger}",` +
+    `"method":${text(record.method)},"path":${text(record.path)},"event":${text(record.event)},"status":${number(record.status)},"outcome":"${record.outcome}",` +
+    `"wall_ms":${record.wallMs},"cpu_ms":${number(record.cpuMs)},"memory_mb":${number(record.memoryMb)},"bytes_in":${number(record.bytesIn)},"bytes_out":${number(record.bytesOut)},` +
+    `"error":${text(record.error)},"logs":[${logs}],"dropped_logs":${record.droppedLogs}}`
+  );
+}
+
 /** One tail's events on their way to its client, those of one turn of the event loop in one write; too far behind, it is dropped. */
 class TailStream {
   private queue: string[] = [];
@@ -124,7 +144,7 @@ class TailStream {
 
   send(record: InvocationRecord): void {
     if (this.over) return;
-    this.queue.push(JSON.stringify(recordJson(record)));
+    this.queue.push(recordLine(record));
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
