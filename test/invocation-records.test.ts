@@ -20,6 +20,11 @@ const BUNDLE = `export default {
     const url = new URL(request.url);
     if (url.pathname === "/boom") throw new Error("boom on purpose");
     if (url.pathname === "/spin") { for (;;) {} }
+    if (url.pathname === "/fetch2") {
+      // Refused by the egress policy (loopback), but made: each counts as a subrequest.
+      for (let i = 0; i < 2; i++) await fetch("http://127.0.0.1:9/").catch(() => {});
+      return new Response("fetched");
+    }
     if (url.pathname === "/chatty") {
       for (let i = 0; i < 100; i++) console.log("line " + i + " " + "x".repeat(1000));
       return new Response("chatty");
@@ -125,6 +130,7 @@ describe("live tails", () => {
       assert.equal(record!.bytes_in, 12);
       assert.equal(record!.bytes_out, "ok /hello".length);
       assert.equal(typeof record!.cpu_ms, "number");
+      assert.equal(record!.subrequests, 0);
       assert.ok((record!.wall_ms as number) > 0);
       assert.deepEqual((record!.logs as { message: string }[]).map((line) => line.message), ["saw /hello with 12 bytes"]);
       assert.equal(record!.error, null);
@@ -243,10 +249,10 @@ describe("a tail's JSON", () => {
   it("written by hand, is the JSON of the API's record, escapes and nulls included", () => {
     const base = {
       id: 7, time: Date.UTC(2026, 11, 7, 10, 0, 0, 123), script: "s-1", version: 3, trigger: "http" as const, method: "POST", path: '/a"b\\c?d=\u2028', event: null,
-      status: 500, outcome: "exception" as const, wallMs: 12.34, cpuMs: 0.5, memoryMb: 128, bytesIn: 4, bytesOut: null, error: "ATOLL_SCRIPT_THREW: Error: \"quoted\"\n    at fetch (x.js:1:2)",
+      status: 500, outcome: "exception" as const, wallMs: 12.34, cpuMs: 0.5, subrequests: 1, memoryMb: 128, bytesIn: 4, bytesOut: null, error: "ATOLL_SCRIPT_THREW: Error: \"quoted\"\n    at fetch (x.js:1:2)",
       logs: [{ level: "warn" as const, message: "tab\tand\u0000nul and 😀", time: Date.UTC(2026, 11, 7, 10, 0, 0, 124) }], droppedLogs: 2,
     };
-    for (const record of [base, { ...base, method: null, path: null, event: "*/5 * * * *", status: null, cpuMs: null, memoryMb: null, bytesIn: null, error: null, logs: [], trigger: "cron" as const }]) {
+    for (const record of [base, { ...base, method: null, path: null, event: "*/5 * * * *", status: null, cpuMs: null, subrequests: null, memoryMb: null, bytesIn: null, error: null, logs: [], trigger: "cron" as const }]) {
       assert.deepEqual(JSON.parse(recordLine(record)), JSON.parse(JSON.stringify(recordJson(record))));
     }
   });
@@ -257,6 +263,7 @@ describe("stored records", () => {
     await (await host.request("other.localhost", "/stored-a")).text();
     await (await host.request("other.localhost", "/stored-b?status=404")).text();
     await (await host.request("other.localhost", "/boom")).text();
+    await (await host.request("other.localhost", "/fetch2")).text();
     const invoked = await host.control("POST", "/v1/scripts/other/invoke", { kind: "http", method: "GET", path: "/direct" });
     assert.equal(invoked.status, 200);
     await invoked.text();
@@ -267,7 +274,8 @@ describe("stored records", () => {
     };
     const recent = await query("since=1h");
     const paths = recent.invocations.map((record) => record.path);
-    assert.deepEqual(paths.slice(0, 4), ["/direct", "/boom", "/stored-b?status=404", "/stored-a"]);
+    assert.deepEqual(paths.slice(0, 5), ["/direct", "/fetch2", "/boom", "/stored-b?status=404", "/stored-a"]);
+    assert.equal(recent.invocations[1]!.subrequests, 2);
     assert.equal(recent.invocations[0]!.trigger, "invoke");
     assert.deepEqual((recent.invocations[0]!.logs as { message: string }[]).map((line) => line.message), ["saw /direct with 0 bytes"]);
     assert.deepEqual((await query("since=1h&status=4xx")).invocations.map((record) => record.path), ["/stored-b?status=404"]);
@@ -278,7 +286,7 @@ describe("stored records", () => {
     assert.equal(first.invocations.length, 2);
     assert.ok(first.next_before !== null);
     const second = await query(`since=1h&limit=2&before=${first.next_before}`);
-    assert.deepEqual(second.invocations.map((record) => record.path), ["/stored-b?status=404", "/stored-a"]);
+    assert.deepEqual(second.invocations.map((record) => record.path), ["/boom", "/stored-b?status=404"]);
     assert.deepEqual((await query(`until=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).invocations, []);
   });
 
@@ -289,7 +297,7 @@ describe("stored records", () => {
       const now = Date.now();
       const record = (i: number, time: number) => ({
         id: i, time, script: "s", version: 1, trigger: "http" as const, method: "GET", path: `/${i}`, event: null, status: 200, outcome: "ok" as const,
-        wallMs: 1, cpuMs: 0.1, memoryMb: 128, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
+        wallMs: 1, cpuMs: 0.1, subrequests: 0, memoryMb: 128, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
       });
       store.write(Array.from({ length: 10 }, (_, i) => record(i, now - (10 - i) * 60_000)));
       assert.equal(store.prune({ maxAgeMs: 5.5 * 60_000, maxRecords: 1000 }, now), 5);

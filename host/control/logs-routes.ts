@@ -100,6 +100,7 @@ export function recordJson(record: InvocationRecord | StoredRecord): Record<stri
     outcome: record.outcome,
     wall_ms: record.wallMs,
     cpu_ms: record.cpuMs,
+    subrequests: record.subrequests,
     memory_mb: record.memoryMb,
     bytes_in: record.bytesIn,
     bytes_out: record.bytesOut,
@@ -124,7 +125,7 @@ export function recordLine(record: InvocationRecord): string {
   return (
     `{"id":${record.id},"time":"${new Date(record.time).toISOString()}","script":"${record.script}","version":${record.version},"trigger":"${record.trigger}",` +
     `"method":${text(record.method)},"path":${text(record.path)},"event":${text(record.event)},"status":${number(record.status)},"outcome":"${record.outcome}",` +
-    `"wall_ms":${record.wallMs},"cpu_ms":${number(record.cpuMs)},"memory_mb":${number(record.memoryMb)},"bytes_in":${number(record.bytesIn)},"bytes_out":${number(record.bytesOut)},` +
+    `"wall_ms":${record.wallMs},"cpu_ms":${number(record.cpuMs)},"subrequests":${number(record.subrequests)},"memory_mb":${number(record.memoryMb)},"bytes_in":${number(record.bytesIn)},"bytes_out":${number(record.bytesOut)},` +
     `"error":${text(record.error)},"logs":[${logs}],"dropped_logs":${record.droppedLogs}}`
   );
 }

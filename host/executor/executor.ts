@@ -9,7 +9,7 @@ import { type AtollError, ScriptQuarantinedError, WorkerCrashedError, WorkerUnav
 import { encodeEvent, type FetchEvent, type HeaderList, type InstalledHandlers, type LogLevel, type TriggerEvent } from "../runtime/protocol.js";
 import { createExecutionMarker, readExecutionMarker } from "./execution-marker.js";
 import type { HostMetrics } from "../metrics.js";
-import { isolateId, versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage, type FrontHeldRef } from "./ipc.js";
+import { isolateId, versionId, type FrontMessage, type IsolateSettings, type TerminationLimit, type ValidationFailure, type VersionKey, type WorkerMessage, type FrontHeldRef, type InvocationDone } from "./ipc.js";
 import { WorkerProcess } from "./worker-process.js";
 import { type HostSource, isHostStreamRef, openHostSource, putFromSource } from "./pass-through.js";
 import type { WorkerSettings } from "./worker/settings.js";
@@ -90,6 +90,8 @@ export class InvocationRecorder {
   dropped = 0;
   /** CPU time the invocation was charged, ms, once it is over; null when it never ran or its worker died. */
   cpuMs: number | null = null;
+  /** Outbound fetches it made, once it is over; null as cpuMs. */
+  subrequests: number | null = null;
   private finished = false;
   /** Who waits for the end; made on first use (most invocations are over before anyone asks). */
   private waiting: (() => void)[] | null = null;
@@ -113,9 +115,12 @@ export class InvocationRecorder {
   }
 
   /** @internal the executor calls it when the invocation is over, with what it used when it ran to its end. */
-  finish(usage?: { cpuMs: number }): void {
+  finish(usage?: { cpuMs: number; subrequests: number }): void {
     if (this.finished) return;
-    if (usage) this.cpuMs = usage.cpuMs;
+    if (usage) {
+      this.cpuMs = usage.cpuMs;
+      this.subrequests = usage.subrequests;
+    }
     this.finished = true;
     const waiting = this.waiting;
     this.waiting = null;
@@ -586,7 +591,7 @@ export class Executor {
   }
 
   /** Invocation `id` is over (response sent, waitUntil settled): settle its outcome and its recorder. */
-  private invocationDone(id: number, done: { cpuMs: number; noRetry?: true }): void {
+  private invocationDone(id: number, done: InvocationDone): void {
     const invocation = this.invocations.get(id);
     this.invocations.delete(id);
     if (!invocation) return;
@@ -597,7 +602,7 @@ export class Executor {
       else if (trigger.handled) trigger.resolve({ ok: true, noRetry, cold: trigger.cold });
       else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
     } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
-    invocation.recorder?.finish({ cpuMs: done.cpuMs });
+    invocation.recorder?.finish({ cpuMs: done.cpuMs, subrequests: done.subrequests ?? 0 });
   }
 
   /**

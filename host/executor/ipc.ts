@@ -161,6 +161,8 @@ export type WorkerMessage =
 /** How an invocation ended: the CPU time it was charged; `noRetry`: the handler called noRetry(). */
 export interface InvocationDone {
   cpuMs: number;
+  /** Outbound fetches (and service calls) it made; absent when it never ran. */
+  subrequests?: number;
   noRetry?: true;
 }
 

@@ -137,6 +137,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       outcome,
       wallMs: Math.round(wallMs * 100) / 100,
       cpuMs: recorder?.cpuMs ?? null,
+      subrequests: recorder?.subrequests ?? null,
       memoryMb: exchange.memoryMb,
       bytesIn: body === null ? null : body.kind === "none" ? 0 : body.kind === "inline" ? body.bytes.byteLength : body.source.bytesReceived,
       bytesOut,

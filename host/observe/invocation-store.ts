@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS invocations (
   outcome TEXT NOT NULL,
   wall_ms REAL NOT NULL,
   cpu_ms REAL,
+  subrequests INTEGER,
   memory_mb INTEGER,
   bytes_in INTEGER,
   bytes_out INTEGER,
@@ -75,6 +76,7 @@ interface Row {
   outcome: string;
   wall_ms: number;
   cpu_ms: number | null;
+  subrequests: number | null;
   memory_mb: number | null;
   bytes_in: number | null;
   bytes_out: number | null;
@@ -118,9 +120,11 @@ export class InvocationStore {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
-    // Files written before memory_mb was recorded.
+    // Files written before these were recorded.
     const columns = this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[];
-    if (!columns.some((column) => column.name === "memory_mb")) this.db.exec(`ALTER TABLE invocations ADD COLUMN memory_mb INTEGER`);
+    for (const column of ["memory_mb", "subrequests"]) {
+      if (!columns.some((existing) => existing.name === column)) this.db.exec(`ALTER TABLE invocations ADD COLUMN ${column} INTEGER`);
+    }
     this.addUsage = this.db.prepare(
       `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (script, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors, cpu_ms = cpu_ms + excluded.cpu_ms,
@@ -128,8 +132,8 @@ export class InvocationStore {
     );
     this.pruneUsage = this.db.prepare<[number]>(`DELETE FROM usage_hours WHERE hour < ?`);
     this.insert = this.db.prepare(
-      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, memory_mb, bytes_in, bytes_out, error, logs, dropped_logs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, subrequests, memory_mb, bytes_in, bytes_out, error, logs, dropped_logs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.pruneAge = this.db.prepare<[number]>(`DELETE FROM invocations WHERE time < ?`);
     this.pruneCount = this.db.prepare<[number]>(`DELETE FROM invocations WHERE seq <= (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
@@ -142,7 +146,7 @@ export class InvocationStore {
       // Positional parameters: binding by name cost a third of the insert.
       for (const r of batch) {
         const logs = r.logs.length === 0 ? "[]" : JSON.stringify(r.logs);
-        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.memoryMb, r.bytesIn, r.bytesOut, r.error, logs, r.droppedLogs);
+        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.subrequests, r.memoryMb, r.bytesIn, r.bytesOut, r.error, logs, r.droppedLogs);
         const hour = Math.floor(r.time / HOUR_MS) * HOUR_MS;
         const id = `${r.script}\n${hour}`;
         let row = usage.get(id);
@@ -229,6 +233,7 @@ function recordOf(row: Row): StoredRecord {
     outcome: row.outcome as Outcome,
     wallMs: row.wall_ms,
     cpuMs: row.cpu_ms,
+    subrequests: row.subrequests,
     memoryMb: row.memory_mb,
     bytesIn: row.bytes_in,
     bytesOut: row.bytes_out,

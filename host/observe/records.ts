@@ -43,6 +43,8 @@ export interface InvocationRecord {
   wallMs: number;
   /** CPU charged; null when it did not run to its end. */
   cpuMs: number | null;
+  /** Outbound fetches and service calls it made; null as cpuMs. */
+  subrequests: number | null;
   /** The version's memory_mb: what GB-seconds are billed by (wall time × memory, as Lambda does). */
   memoryMb: number | null;
   /** Request body bytes read in, response bytes sent out (HTTP). */

@@ -17,6 +17,8 @@ export interface InvocationResult {
   durationMs: number;
   /** CPU time charged to the invocation, ms; null when it did not run to its end (its worker died, it never started). */
   cpuMs: number | null;
+  /** Outbound fetches it made; null as cpuMs. */
+  subrequests: number | null;
   cold: boolean;
   /** The handler called noRetry(): a failure is final. */
   noRetry: boolean;
@@ -73,6 +75,7 @@ function recordOf(key: VersionKey, invocation: QueuedInvocation, result: Invocat
     outcome,
     wallMs: result.durationMs,
     cpuMs: result.cpuMs,
+    subrequests: result.subrequests,
     memoryMb,
     bytesIn: invocation.kind === "http" ? (invocation.body === null ? 0 : Buffer.byteLength(invocation.body, "base64")) : null,
     bytesOut: result.response ? result.response.body.byteLength : null,
@@ -93,6 +96,7 @@ async function run(executor: Executor, key: VersionKey, invocation: QueuedInvoca
     error: null,
     response: null,
     cpuMs: recorder.cpuMs,
+    subrequests: recorder.subrequests,
     logs: recorder.logs,
     droppedLogs: recorder.dropped,
     ...partial,

@@ -42,7 +42,7 @@ interface PendingCall {
  */
 export type CheckedMessage =
   | Exclude<ValidMessage, { t: "done" }>
-  | { t: "done"; id: number; cpuMs: number; noRetry?: true }
+  | { t: "done"; id: number; cpuMs: number; subrequests: number; noRetry?: true }
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
 
 /** Per-invocation limits, from the version's config. */
@@ -582,7 +582,7 @@ export class FunctionIsolate {
       if (!running) continue;
       this.invocationOver(id);
       this.onMessage({ t: "terminated", id, limit, message });
-      this.onMessage({ t: "done", id, cpuMs: running.cpuMs });
+      this.onMessage({ t: "done", id, cpuMs: running.cpuMs, subrequests: running.subrequests });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
       this.call(this.entry.abort, [id, message], null);
     }
@@ -595,12 +595,12 @@ export class FunctionIsolate {
    */
   private terminateIsolate(limit: TerminationLimit, culprits: number[], message: string): void {
     const onMessage = this.onMessage;
-    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: running.cpuMs }));
+    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: running.cpuMs, subrequests: running.subrequests }));
     this.dispose();
-    for (const { id, cpuMs } of ended) {
+    for (const { id, cpuMs, subrequests } of ended) {
       const own = culprits.includes(id);
       onMessage({ t: "terminated", id, limit, message: own ? message : `another request in the same isolate went over a limit: ${message}` });
-      onMessage({ t: "done", id, cpuMs });
+      onMessage({ t: "done", id, cpuMs, subrequests });
     }
   }
 
@@ -683,7 +683,8 @@ export class FunctionIsolate {
     if (!running) return;
     const cpuMs = running.cpuMs;
     this.invocationOver(id);
-    this.onMessage(noRetry ? { t: "done", id, cpuMs, noRetry: true } : { t: "done", id, cpuMs });
+    const subrequests = running.subrequests;
+    this.onMessage(noRetry ? { t: "done", id, cpuMs, subrequests, noRetry: true } : { t: "done", id, cpuMs, subrequests });
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */

@@ -249,7 +249,7 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
       case "done": {
         running.delete(message.id);
         coldInvocations.delete(message.id);
-        const done: InvocationDone = message.noRetry ? { cpuMs: message.cpuMs, noRetry: true } : { cpuMs: message.cpuMs };
+        const done: InvocationDone = message.noRetry ? { cpuMs: message.cpuMs, subrequests: message.subrequests, noRetry: true } : { cpuMs: message.cpuMs, subrequests: message.subrequests };
         const held = heldResponses.get(message.id);
         if (responsePipes.has(message.id)) {
           // Its JS is over; the front hears `done` once the body it passes on has been sent.
