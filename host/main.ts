@@ -119,7 +119,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     store,
     (key) => deployments.versionConfig(key),
     // Methods are counted under fixed names only: a hostile function cannot grow the label set.
-    (kind, method, ok) => metrics.bindingCalls.inc({ kind, method: KNOWN_BINDING_METHODS.has(method) ? method : "other", outcome: ok ? "ok" : "error" }),
+    (kind, method, ok, script) => {
+      metrics.bindingCalls.inc({ kind, method: KNOWN_BINDING_METHODS.has(method) ? method : "other", outcome: ok ? "ok" : "error" });
+      observer.countBindingCalls(script, kind, method);
+    },
   );
 
   // Service bindings (env.AUTH.fetch) reach the front here, never over the network (./front/service-socket.ts).
@@ -141,6 +144,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
     metrics,
+    onLocalKvReads: (script, count) => observer.countBindingCalls(script, "kv", "get", count),
     onBinding: (key, binding, method, args, chain) =>
       // A storage invocation's bucket writes carry its chain depth to the events they cause.
       withChainDepth(chain, () => bindings.call(key, binding, method, args)).catch((error: unknown) => {

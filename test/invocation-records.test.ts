@@ -16,8 +16,18 @@ import { atoll, controlArgs, repoRoot } from "./support/cli.js";
 import { startTestHost, type TestHost } from "./support/test-host.js";
 
 const BUNDLE = `export default {
-  async fetch(request) {
+  async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname === "/bindings") {
+      await env.KV.put("k", "v");
+      await env.KV.get("k");
+      await env.KV.get("k");
+      await env.KV.list();
+      await env.FILES.put("a", "b");
+      await (await env.FILES.get("a")).text();
+      await env.FILES.head("a");
+      return new Response("bound");
+    }
     if (url.pathname === "/boom") throw new Error("boom on purpose");
     if (url.pathname === "/spin") { for (;;) {} }
     if (url.pathname === "/fetch2") {
@@ -313,7 +323,7 @@ describe("stored records", () => {
 
 describe("usage", () => {
   it("counts exactly what was sent: requests, errors, CPU-ms within the records' sum, GB-seconds by memory_mb", async () => {
-    await host.deploy("metered", BUNDLE, { limits: { memory_mb: 256 } });
+    await host.deploy("metered", BUNDLE, { limits: { memory_mb: 256 }, kv_namespaces: [{ binding: "KV", id: "metered" }], buckets: [{ binding: "FILES", bucket_name: "metered" }] });
     for (let i = 0; i < 25; i++) await (await host.request("metered.localhost", `/m${i}`, { method: "POST", body: "four" })).text();
     for (let i = 0; i < 3; i++) await (await host.request("metered.localhost", "/boom")).text();
     const usageResponse = await host.control("GET", "/v1/usage?since=1h&script=metered");
@@ -336,7 +346,19 @@ describe("usage", () => {
     assert.ok(["metered", "other", "watched"].every((name) => all.scripts.some((entry) => entry.script === name)));
     const cli = await atoll(["usage", "metered", "--since", "1h", ...controlArgs(host)]);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /^SCRIPT +REQUESTS +ERRORS +CPU-MS +GB-S +IN +OUT\nmetered +28 +3 /);
+    assert.match(cli.stdout, /^SCRIPT +REQUESTS +ERRORS +CPU-MS +GB-S +IN +OUT +KV R\/W\/LIST +BUCKET A\/B\nmetered +28 +3 /);
+    // Binding calls, metered per script: KV gets answered in the worker reach the meter within a second.
+    for (let i = 0; i < 2; i++) await (await host.request("metered.localhost", "/bindings")).text();
+    let bindings: Record<string, number> = {};
+    for (let attempt = 0; attempt < 50; attempt++) {
+      bindings = ((await (await host.control("GET", "/v1/usage?since=1h&script=metered")).json()) as { scripts: Record<string, number>[] }).scripts[0]!;
+      if (bindings.kv_reads === 4) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(
+      { kv_reads: bindings.kv_reads, kv_writes: bindings.kv_writes, kv_lists: bindings.kv_lists, bucket_class_a: bindings.bucket_class_a, bucket_class_b: bindings.bucket_class_b },
+      { kv_reads: 4, kv_writes: 2, kv_lists: 2, bucket_class_a: 2, bucket_class_b: 4 },
+    );
     const bad = await host.control("GET", "/v1/usage?since=soon");
     assert.equal(bad.status, 400);
     await bad.text();

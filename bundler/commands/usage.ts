@@ -9,6 +9,11 @@ import { formatTable } from "../table.js";
 import { formatBytes } from "../sizes.js";
 
 interface UsageFigures {
+  kv_reads: number;
+  kv_writes: number;
+  kv_lists: number;
+  bucket_class_a: number;
+  bucket_class_b: number;
   requests: number;
   errors: number;
   cpu_ms: number;
@@ -38,12 +43,22 @@ export function usageCommand(): Command {
         console.log(`No invocations${name ? ` of ${name}` : ""} from ${answer.since} to ${answer.until}`);
         return;
       }
-      const row = (label: string[], figures: UsageFigures) => [...label, String(figures.requests), String(figures.errors), figures.cpu_ms.toFixed(1), figures.gb_s.toFixed(3), formatBytes(figures.bytes_in), formatBytes(figures.bytes_out)];
+      const row = (label: string[], figures: UsageFigures) => [
+        ...label,
+        String(figures.requests),
+        String(figures.errors),
+        figures.cpu_ms.toFixed(1),
+        figures.gb_s.toFixed(3),
+        formatBytes(figures.bytes_in),
+        formatBytes(figures.bytes_out),
+        `${figures.kv_reads}/${figures.kv_writes}/${figures.kv_lists}`,
+        `${figures.bucket_class_a}/${figures.bucket_class_b}`,
+      ];
       const rows = flags.hourly
         ? answer.scripts.flatMap((script) => script.hours.map((hour) => row([script.script, hour.hour], hour)))
         : answer.scripts.map((script) => row([script.script], script));
-      console.log(formatTable([[...(flags.hourly ? ["SCRIPT", "HOUR"] : ["SCRIPT"]), "REQUESTS", "ERRORS", "CPU-MS", "GB-S", "IN", "OUT"], ...rows]));
-      console.log(`from ${answer.since} to ${answer.until}`);
+      console.log(formatTable([[...(flags.hourly ? ["SCRIPT", "HOUR"] : ["SCRIPT"]), "REQUESTS", "ERRORS", "CPU-MS", "GB-S", "IN", "OUT", "KV R/W/LIST", "BUCKET A/B"], ...rows]));
+      console.log(`from ${answer.since} to ${answer.until}; bucket A: puts and lists, B: gets and heads (as R2 bills them)`);
     });
 }
 

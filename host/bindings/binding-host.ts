@@ -27,8 +27,8 @@ export class BindingHost {
   constructor(
     private readonly store: Store,
     private readonly configOf: (key: VersionKey) => Promise<ScriptConfig | undefined>,
-    /** Told of every call's kind, method and outcome (metrics). */
-    private readonly onCall: (kind: "kv" | "bucket" | "cache", method: string, ok: boolean) => void = () => {},
+    /** Told of every call's kind, method and outcome, and the calling script (metrics, usage). */
+    private readonly onCall: (kind: "kv" | "bucket" | "cache", method: string, ok: boolean, script: string) => void = () => {},
   ) {
     this.caches = new CacheHost(store.objects, this.bucketHandles);
   }
@@ -38,10 +38,10 @@ export class BindingHost {
     if (isCacheBinding(binding)) {
       try {
         const result = await this.caches.call(key, binding, method, args);
-        this.onCall("cache", method, true);
+        this.onCall("cache", method, true, key.script);
         return result;
       } catch (error) {
-        this.onCall("cache", method, false);
+        this.onCall("cache", method, false, key.script);
         throw error;
       }
     }
@@ -57,10 +57,10 @@ export class BindingHost {
         target.kind === "kv"
           ? await this.callKv(target.namespace, method, args)
           : await this.callBucket(new Bucket(this.store.objects, target.bucket, this.bucketHandles, versionId(key)), method, args);
-      this.onCall(target.kind, method, true);
+      this.onCall(target.kind, method, true, key.script);
       return result;
     } catch (error) {
-      this.onCall(target.kind, method, false);
+      this.onCall(target.kind, method, false, key.script);
       throw error;
     }
   }

@@ -4,7 +4,8 @@
 // whatever the records' own retention). Mounted at /v1/usage by ./app.ts.
 //
 //   GET /v1/usage?since=7d&until=…&script=NAME
-//     → { since, until, scripts: [{ script, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out, hours: [{ hour, … }] }] }
+//     → { since, until, scripts: [{ script, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out,
+//          kv_reads, kv_writes, kv_lists, bucket_class_a, bucket_class_b, hours: [{ hour, … }] }] }
 import { Hono } from "hono";
 import { BadRequestError } from "../errors.js";
 import { parseSince } from "../observe/filter.js";
@@ -35,20 +36,25 @@ export function usageRoutes({ observer }: { observer: Observer }): Hono {
 }
 
 function sum(rows: UsageRow[]): Omit<UsageRow, "script" | "hour"> {
-  const total = { requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0 };
-  for (const row of rows) {
-    total.requests += row.requests;
-    total.errors += row.errors;
-    total.cpuMs += row.cpuMs;
-    total.gbSeconds += row.gbSeconds;
-    total.bytesIn += row.bytesIn;
-    total.bytesOut += row.bytesOut;
-  }
+  const total = { requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0, kvReads: 0, kvWrites: 0, kvLists: 0, bucketClassA: 0, bucketClassB: 0 };
+  for (const row of rows) for (const field of Object.keys(total) as (keyof typeof total)[]) total[field] += row[field];
   return total;
 }
 
 function figures(row: Omit<UsageRow, "script" | "hour">): Record<string, number> {
-  return { requests: row.requests, errors: row.errors, cpu_ms: round(row.cpuMs), gb_s: round(row.gbSeconds), bytes_in: row.bytesIn, bytes_out: row.bytesOut };
+  return {
+    requests: row.requests,
+    errors: row.errors,
+    cpu_ms: round(row.cpuMs),
+    gb_s: round(row.gbSeconds),
+    bytes_in: row.bytesIn,
+    bytes_out: row.bytesOut,
+    kv_reads: row.kvReads,
+    kv_writes: row.kvWrites,
+    kv_lists: row.kvLists,
+    bucket_class_a: row.bucketClassA,
+    bucket_class_b: row.bucketClassB,
+  };
 }
 
 function round(value: number): number {

@@ -165,6 +165,8 @@ export interface ExecutorOptions {
   onBinding(key: VersionKey, binding: string, method: string, args: unknown[], chain: number): Promise<unknown>;
   /** Worker exits, quarantines and the KV gets workers answer themselves, for GET /metrics. */
   metrics?: Pick<HostMetrics, "workerExits" | "quarantined" | "bindingCalls">;
+  /** The KV gets workers answered themselves, per script (the usage meter). */
+  onLocalKvReads?(script: string, count: number): void;
 }
 
 interface Invocation {
@@ -485,7 +487,8 @@ export class Executor {
         return;
       }
       case "kv-read-tally":
-        for (const [, ok, errors] of message.counts) {
+        for (const [script, ok, errors] of message.counts) {
+          this.options.onLocalKvReads?.(script, ok + errors);
           if (ok > 0) this.options.metrics?.bindingCalls.inc({ kind: "kv", method: "get", outcome: "ok" }, ok);
           if (errors > 0) this.options.metrics?.bindingCalls.inc({ kind: "kv", method: "get", outcome: "error" }, errors);
         }

@@ -44,6 +44,17 @@ CREATE TABLE IF NOT EXISTS usage_hours (
 );
 `;
 
+/** Binding calls metered per script and hour, as Workers and R2 bill them. */
+export const BINDING_COUNTERS = ["kv_reads", "kv_writes", "kv_lists", "bucket_class_a", "bucket_class_b"] as const;
+export type BindingCounter = (typeof BINDING_COUNTERS)[number];
+
+/** Which counter a binding call adds to; null for the plumbing of one (chunks, reads of a body) and the Cache API. */
+export function bindingCounter(kind: "kv" | "bucket" | "cache", method: string): BindingCounter | null {
+  if (kind === "kv") return method === "get" ? "kv_reads" : method === "put" || method === "delete" ? "kv_writes" : method === "list" ? "kv_lists" : null;
+  if (kind === "bucket") return method === "put" || method === "commitPut" || method === "list" ? "bucket_class_a" : method === "get" || method === "head" ? "bucket_class_b" : null;
+  return null;
+}
+
 /** Usage is kept this long whatever the records' retention: it is the meter, ms. */
 const USAGE_RETENTION_MS = 400 * 24 * 3600 * 1000;
 const HOUR_MS = 3600 * 1000;
@@ -61,6 +72,12 @@ export interface UsageRow {
   gbSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** KV gets, puts and deletes, lists; bucket writes and lists (R2's class A), reads and heads (class B). */
+  kvReads: number;
+  kvWrites: number;
+  kvLists: number;
+  bucketClassA: number;
+  bucketClassB: number;
 }
 
 interface Row {
@@ -83,6 +100,13 @@ interface Row {
   error: string | null;
   logs: string;
   dropped_logs: number;
+}
+
+/** One script's binding calls over one hour, by counter. */
+export interface BindingCalls {
+  script: string;
+  hour: number;
+  counts: Record<BindingCounter, number>;
 }
 
 /** A stored record: `seq` orders every record the file holds, across restarts. */
@@ -112,6 +136,7 @@ export class InvocationStore {
   private readonly pruneAge;
   private readonly pruneCount;
   private readonly addUsage;
+  private readonly addBindingCalls;
   private readonly pruneUsage;
 
   constructor(file: string) {
@@ -125,6 +150,14 @@ export class InvocationStore {
     for (const column of ["memory_mb", "subrequests"]) {
       if (!columns.some((existing) => existing.name === column)) this.db.exec(`ALTER TABLE invocations ADD COLUMN ${column} INTEGER`);
     }
+    const usageColumns = this.db.prepare(`PRAGMA table_info(usage_hours)`).all() as { name: string }[];
+    for (const column of BINDING_COUNTERS) {
+      if (!usageColumns.some((existing) => existing.name === column)) this.db.exec(`ALTER TABLE usage_hours ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+    }
+    this.addBindingCalls = this.db.prepare(
+      `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out, ${BINDING_COUNTERS.join(", ")}) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?, ?, ?, ?, ?)
+       ON CONFLICT (script, hour) DO UPDATE SET ${BINDING_COUNTERS.map((column) => `${column} = ${column} + excluded.${column}`).join(", ")}`,
+    );
     this.addUsage = this.db.prepare(
       `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (script, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors, cpu_ms = cpu_ms + excluded.cpu_ms,
@@ -139,9 +172,10 @@ export class InvocationStore {
     this.pruneCount = this.db.prepare<[number]>(`DELETE FROM invocations WHERE seq <= (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
   }
 
-  /** Writes `records`, and adds them to the hourly usage, in one transaction. */
-  write(records: readonly InvocationRecord[]): void {
+  /** Writes `records`, and adds them and `bindingCalls` to the hourly usage, in one transaction. */
+  write(records: readonly InvocationRecord[], bindingCalls: readonly BindingCalls[] = []): void {
     const writeAll = this.db.transaction((batch: readonly InvocationRecord[]) => {
+      for (const calls of bindingCalls) this.addBindingCalls.run(calls.script, calls.hour, ...BINDING_COUNTERS.map((counter) => calls.counts[counter]));
       const usage = new Map<string, UsageRow>();
       // Positional parameters: binding by name cost a third of the insert.
       for (const r of batch) {
@@ -150,7 +184,7 @@ export class InvocationStore {
         const hour = Math.floor(r.time / HOUR_MS) * HOUR_MS;
         const id = `${r.script}\n${hour}`;
         let row = usage.get(id);
-        if (!row) usage.set(id, (row = { script: r.script, hour, requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0 }));
+        if (!row) usage.set(id, (row = { script: r.script, hour, requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0, kvReads: 0, kvWrites: 0, kvLists: 0, bucketClassA: 0, bucketClassB: 0 }));
         row.requests++;
         if (r.outcome !== "ok" || (r.status !== null && r.status >= 500)) row.errors++;
         row.cpuMs += r.cpuMs ?? 0;
@@ -166,11 +200,25 @@ export class InvocationStore {
   /** Hourly usage from `since` to `until` (ms), of one script or all, oldest first. */
   usage(query: { script?: string; since: number; until: number }): UsageRow[] {
     const rows = this.db
-      .prepare<[number, number, string | null, string | null], { script: string; hour: number; requests: number; errors: number; cpu_ms: number; gb_s: number; bytes_in: number; bytes_out: number }>(
+      .prepare<[number, number, string | null, string | null], { script: string; hour: number; requests: number; errors: number; cpu_ms: number; gb_s: number; bytes_in: number; bytes_out: number } & Record<BindingCounter, number>>(
         `SELECT * FROM usage_hours WHERE hour >= ? AND hour <= ? AND (? IS NULL OR script = ?) ORDER BY hour, script`,
       )
       .all(Math.floor(query.since / HOUR_MS) * HOUR_MS, query.until, query.script ?? null, query.script ?? null);
-    return rows.map((row) => ({ script: row.script, hour: row.hour, requests: row.requests, errors: row.errors, cpuMs: row.cpu_ms, gbSeconds: row.gb_s, bytesIn: row.bytes_in, bytesOut: row.bytes_out }));
+    return rows.map((row) => ({
+      script: row.script,
+      hour: row.hour,
+      requests: row.requests,
+      errors: row.errors,
+      cpuMs: row.cpu_ms,
+      gbSeconds: row.gb_s,
+      bytesIn: row.bytes_in,
+      bytesOut: row.bytes_out,
+      kvReads: row.kv_reads,
+      kvWrites: row.kv_writes,
+      kvLists: row.kv_lists,
+      bucketClassA: row.bucket_class_a,
+      bucketClassB: row.bucket_class_b,
+    }));
   }
 
   /** Drops what is past `retention`; returns how many records went. */

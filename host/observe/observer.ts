@@ -5,7 +5,7 @@
 // keep up is its own problem (the control API drops it), never the functions'.
 import type { RecordFilter } from "./filter.js";
 import { matches } from "./filter.js";
-import type { InvocationStore, Retention } from "./invocation-store.js";
+import { bindingCounter, type BindingCalls, type InvocationStore, type Retention } from "./invocation-store.js";
 import type { InvocationRecord, NewInvocationRecord } from "./records.js";
 
 export interface ObserverOptions {
@@ -33,6 +33,7 @@ export interface TailSubscription {
 const DEFAULT_FLUSH_DELAY_MS = 200;
 const DEFAULT_BATCH_RECORDS = 500;
 const DEFAULT_MAX_PENDING = 20_000;
+const HOUR_MS = 3600 * 1000;
 /** Retention runs at most this often, ms. */
 const PRUNE_INTERVAL_MS = 10_000;
 
@@ -42,6 +43,8 @@ export class Observer {
   private timer: NodeJS.Timeout | null = null;
   private lastPrune = 0;
   private readonly tails = new Map<string, Set<TailSubscription>>();
+  /** Binding calls per script and hour, written with the next batch (./invocation-store.ts BindingCalls). */
+  private pendingCalls = new Map<string, BindingCalls>();
   /** Records lost because the store could not take them (metrics, tests). */
   droppedRecords = 0;
   private storeFailing = false;
@@ -74,6 +77,18 @@ export class Observer {
     else this.schedule(this.options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
   }
 
+  /** Meters `count` binding calls of `script` (KV, bucket; the usage's counters). */
+  countBindingCalls(script: string, kind: "kv" | "bucket" | "cache", method: string, count = 1): void {
+    const counter = bindingCounter(kind, method);
+    if (counter === null || !this.options.store) return;
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const id = `${script}\n${hour}`;
+    let calls = this.pendingCalls.get(id);
+    if (!calls) this.pendingCalls.set(id, (calls = { script, hour, counts: { kv_reads: 0, kv_writes: 0, kv_lists: 0, bucket_class_a: 0, bucket_class_b: 0 } }));
+    calls.counts[counter] += count;
+    this.schedule(this.options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
+  }
+
   /** Starts sending `tail` the records it asks for; returns what stops it. */
   subscribe(tail: TailSubscription): () => void {
     let set = this.tails.get(tail.script);
@@ -99,11 +114,13 @@ export class Observer {
       this.timer = null;
     }
     const store = this.options.store;
-    if (!store || this.pending.length === 0) return;
+    if (!store || (this.pending.length === 0 && this.pendingCalls.size === 0)) return;
     const batch = this.pending;
     this.pending = [];
+    const calls = this.pendingCalls;
+    this.pendingCalls = new Map();
     try {
-      store.write(batch);
+      store.write(batch, [...calls.values()]);
       if (this.storeFailing) this.options.log("invocation records are being written again");
       this.storeFailing = false;
       const now = Date.now();
@@ -114,6 +131,11 @@ export class Observer {
     } catch (error) {
       // Kept for the next try (within maxPending); said once, not per batch.
       this.pending = batch.concat(this.pending);
+      for (const [id, call] of calls) {
+        const newer = this.pendingCalls.get(id);
+        if (newer) for (const counter of Object.keys(call.counts) as (keyof typeof call.counts)[]) newer.counts[counter] += call.counts[counter];
+        else this.pendingCalls.set(id, call);
+      }
       if (!this.storeFailing) this.options.log(`invocation records could not be written (kept in memory, up to ${this.options.maxPending ?? DEFAULT_MAX_PENDING}): ${error instanceof Error ? error.message : String(error)}`);
       this.storeFailing = true;
       this.schedule(1000);
