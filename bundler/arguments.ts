@@ -1,6 +1,7 @@
 // Parsers for the CLI's option values (commander calls them with the text
 // given); each refuses a bad value with a message that says what it expects.
 import { InvalidArgumentError } from "commander";
+import { durationMs } from "../host/observe/filter.js";
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -28,7 +29,7 @@ export function collect(value: string, previous: string[]): string[] {
 
 /** A duration such as 90s, 30m, 12h or 7d, as ms. */
 export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
-  if (!match || Number(match[1]) <= 0) throw new InvalidArgumentError("expected a duration such as 90s, 30m, 12h or 7d");
-  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
+  const ms = durationMs(value);
+  if (ms === null || ms <= 0) throw new InvalidArgumentError("expected a duration such as 90s, 30m, 12h or 7d");
+  return ms;
 }

@@ -87,10 +87,16 @@ export function matches(record: InvocationRecord, filter: RecordFilter): boolean
   return true;
 }
 
-/** "1h", "30m", "7d", "90s" as ms; or an ISO 8601 time as the ms since it. BadRequestError otherwise. */
+/** "90s", "30m", "12h", "7d" as ms; null for anything else. */
+export function durationMs(value: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
+  return match ? Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"] : null;
+}
+
+/** "1h", "30m", "7d", "90s" ago as ms since the epoch; or an ISO 8601 time. BadRequestError otherwise. */
 export function parseSince(value: string, now = Date.now()): number {
-  const relative = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
-  if (relative) return now - Number(relative[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as "s" | "m" | "h" | "d"];
+  const ago = durationMs(value);
+  if (ago !== null) return now - ago;
   const time = Date.parse(value);
   if (Number.isNaN(time)) throw new BadRequestError(`since=${JSON.stringify(value)} is not a time: give a duration such as 1h, 30m, 7d, or an ISO 8601 time`);
   return time;
