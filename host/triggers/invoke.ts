@@ -1,13 +1,13 @@
 // Runs one invocation of any kind (an HTTP request, a cron tick, a bucket
 // change) against a version and reports how it went, with its log lines:
 // what a direct invocation answers and what the event dispatcher decides on.
-import { AtollError } from "../errors.js";
-import { InvocationError, InvocationRecorder, InvocationTerminatedError, type Executor, type InvocationLogLine } from "../executor/executor.js";
+import { InvocationRecorder, type Executor, type InvocationLogLine } from "../executor/executor.js";
 import type { VersionKey } from "../executor/ipc.js";
 import type { FetchEvent, HeaderList, TriggerEvent } from "../runtime/protocol.js";
 import type { QueuedInvocation } from "../store/queue.js";
 import type { Observer } from "../observe/observer.js";
 import type { NewInvocationRecord, Outcome, Trigger } from "../observe/records.js";
+import { describeFailure, failureText, outcomeOfCode } from "../observe/outcome.js";
 
 /** What an invocation ended with. */
 export interface InvocationResult {
@@ -58,11 +58,7 @@ export async function invoke(executor: Executor, key: VersionKey, invocation: Qu
 
 function recordOf(key: VersionKey, invocation: QueuedInvocation, result: InvocationResult, time: number, memoryMb: number | null, trigger: Trigger): NewInvocationRecord {
   const failure = result.error;
-  let outcome: Outcome = "ok";
-  if (failure) {
-    const byCode: Record<string, Outcome> = { ATOLL_SCRIPT_THREW: "exception", ATOLL_CPU_LIMIT: "cpu", ATOLL_MEMORY_LIMIT: "memory", ATOLL_WALL_LIMIT: "wall", ATOLL_WORKER_CRASHED: "crashed", ATOLL_SERVER_ERROR: "ok" };
-    outcome = byCode[failure.code] ?? "rejected";
-  }
+  const outcome: Outcome = failure ? outcomeOfCode(failure.code) : "ok";
   return {
     time,
     script: key.script,
@@ -79,7 +75,7 @@ function recordOf(key: VersionKey, invocation: QueuedInvocation, result: Invocat
     memoryMb,
     bytesIn: invocation.kind === "http" ? (invocation.body === null ? 0 : Buffer.byteLength(invocation.body, "base64")) : null,
     bytesOut: result.response ? result.response.body.byteLength : null,
-    error: failure && failure.code !== "ATOLL_SERVER_ERROR" ? `${failure.code}: ${failure.stack ?? failure.message}` : null,
+    error: failure && failure.code !== "ATOLL_SERVER_ERROR" ? failureText(failure) : null,
     logs: result.logs,
     droppedLogs: result.droppedLogs,
   };
@@ -155,18 +151,4 @@ async function readBody(
     bytes += chunk.byteLength;
   }
   return { body: Buffer.concat(chunks), truncated: false };
-}
-
-/** An invocation's failure as an ATOLL_* code and a message an operator can act on. */
-export function describeFailure(error: unknown): { code: string; message: string; stack?: string } {
-  if (error instanceof InvocationTerminatedError) {
-    const code = error.limit === "wall_ms" ? "ATOLL_WALL_LIMIT" : error.limit === "memory_mb" ? "ATOLL_MEMORY_LIMIT" : "ATOLL_CPU_LIMIT";
-    return { code, message: error.message };
-  }
-  if (error instanceof InvocationError) {
-    if (error.kind === "script") return { code: "ATOLL_SCRIPT_THREW", message: error.message, ...(error.scriptStack ? { stack: error.scriptStack } : {}) };
-    return { code: "ATOLL_WORKER_UNAVAILABLE", message: error.message };
-  }
-  if (error instanceof AtollError) return { code: error.code, message: error.message };
-  return { code: "ATOLL_INTERNAL", message: error instanceof Error ? error.message : String(error) };
 }
