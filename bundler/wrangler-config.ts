@@ -125,7 +125,7 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
 
   if (raw["kv_namespaces"] !== undefined) {
     value["kv_namespaces"] = Array.isArray(raw["kv_namespaces"])
-      ? raw["kv_namespaces"].map((namespace, index) => pick(namespace, ["binding", "id"], ["preview_id"], `kv_namespaces[${index}]`, warn))
+      ? raw["kv_namespaces"].map((namespace, index) => placeholderKvId(pick(namespace, ["binding", "id"], ["preview_id"], `kv_namespaces[${index}]`, warn), index, warn))
       : raw["kv_namespaces"];
   }
   if (raw["r2_buckets"] !== undefined) {
@@ -207,6 +207,20 @@ function pick(table: unknown, taken: string[], dropped: string[], where: string,
     else if (!dropped.includes(key)) warn(`${where}.${key}`, "is not supported: ignored");
   }
   return out;
+}
+
+/**
+ * A namespace whose `id` is empty or absent: a template's placeholder until
+ * `wrangler kv namespace create` fills it in (newer wranglers create the
+ * namespace on deploy). On a host the id is only the namespace's name, so the
+ * binding names it: SHORTENER_KV → shortener_kv, one warning line saying so.
+ */
+function placeholderKvId(namespace: unknown, index: number, warn: (key: string, what: string) => void): unknown {
+  if (!isTable(namespace) || (namespace["id"] !== undefined && namespace["id"] !== "") || typeof namespace["binding"] !== "string") return namespace;
+  const name = namespace["binding"].toLowerCase().replace(/[^a-z0-9_-]/g, "_").replace(/^[_-]+/, "").slice(0, 63);
+  if (name === "") return namespace;
+  warn(`kv_namespaces[${index}].id`, `is ${namespace["id"] === undefined ? "not set" : "empty"} (a placeholder until a namespace is created): the namespace on this host is named after its binding, \`${name}\``);
+  return { ...namespace, id: name };
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

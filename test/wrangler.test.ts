@@ -84,6 +84,21 @@ describe("wrangler config translation", () => {
     assert.deepEqual(warnings, []);
   });
 
+  it("names a KV namespace whose id a template left empty after its binding, with one warning line", () => {
+    const { value, warnings } = translateWranglerConfig(
+      { name: "w", main: "src/index.ts", kv_namespaces: [{ binding: "SHORTENER_KV", id: "" }, { binding: "Other-KV" }, { binding: "KEPT", id: "abc123" }] },
+      "wrangler.toml",
+    );
+    assert.deepEqual((value as { kv_namespaces: unknown }).kv_namespaces, [
+      { binding: "SHORTENER_KV", id: "shortener_kv" },
+      { binding: "Other-KV", id: "other-kv" },
+      { binding: "KEPT", id: "abc123" },
+    ]);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /kv_namespaces\[0\]\.id.*is empty.*named after its binding, `shortener_kv`/);
+    assert.match(warnings[1]!, /kv_namespaces\[1\]\.id.*is not set/);
+  });
+
   it("names each key it does not take in one line that says what to do, and the meaningless ones together", () => {
     const { warnings } = translateWranglerConfig(
       {
