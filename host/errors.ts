@@ -38,7 +38,9 @@ export type AtollErrorCode =
   // Triggers: cron, bucket events, direct and async invocation.
   | "ATOLL_NO_HANDLER"
   | "ATOLL_BAD_CRON"
-  | "ATOLL_INVOKE_TOO_LARGE";
+  | "ATOLL_INVOKE_TOO_LARGE"
+  | "ATOLL_STORE_UNAVAILABLE"
+  | "ATOLL_BAD_STORE_URL";
 
 export class AtollError extends Error {
   readonly code: AtollErrorCode;
@@ -339,5 +341,21 @@ export class InvokeTooLargeError extends AtollError {
       413,
       `the invocation's body is ${bytes === undefined ? "over" : `${bytes} bytes, over`} the limit of ${maxBytes} bytes for direct and queued invocations: send large bodies to the function's URL instead`,
     );
+  }
+}
+
+// ---- Shared stores: Redis and S3-compatible object storage ------------------
+
+/** The shared store (Redis, S3) cannot be reached: the call was not made; the host reconnects by itself. */
+export class StoreUnavailableError extends AtollError {
+  constructor(what: string, reason: string) {
+    super("ATOLL_STORE_UNAVAILABLE", 503, `${what} is unreachable (${reason}): the host reconnects by itself; retry in a moment`);
+  }
+}
+
+/** `atoll start --store` or `--objects` names something the host cannot use. */
+export class BadStoreUrlError extends AtollError {
+  constructor(option: "--store" | "--objects", given: string, problem: string) {
+    super("ATOLL_BAD_STORE_URL", 400, `${option} ${JSON.stringify(given.slice(0, 200))} ${problem}`);
   }
 }

@@ -107,8 +107,17 @@ export interface QueueStore {
    * `attempts` (the failed attempts, this one included) and why.
    */
   deadLetter(id: number, attempts: number, error: string, now: number): Promise<void>;
-  /** Drops every claim (a host starting: nothing of its own is in flight). Returns how many. */
+  /**
+   * Drops the claims this host left (it is starting: nothing of its own is in
+   * flight); a store shared by several hosts keeps the others'. Returns how many.
+   */
   releaseClaims(): Promise<number>;
+  /**
+   * Set on a store shared by several hosts, whose leases are short: extends
+   * this host's claims on events still running to `until`, so that no other
+   * host takes them over while this one is alive.
+   */
+  renewClaims?(ids: readonly number[], until: number): Promise<void>;
   /** When the next unclaimed event is due, or the next claim expires; undefined: the queue is empty. */
   nextDueAt(): Promise<number | undefined>;
   /** Whether the schedule has an event in the queue (waiting, running or waiting to retry). */

@@ -97,7 +97,25 @@ export interface SealedSecret {
   updatedAt: string;
 }
 
+/** What another host changed, as a shared store (Redis) tells the others. */
+export type ClusterChange =
+  /** A script's active version, canary or existence changed: reload it from the store. */
+  | { kind: "script"; script: string }
+  /** A script's secrets changed: its isolates must be rebuilt with the new ones. */
+  | { kind: "secrets"; script: string }
+  /** Events were queued (or replayed): look at the queue. */
+  | { kind: "queue" }
+  /** The change channel came back after a disconnect: messages may have been missed, reload everything. */
+  | { kind: "resync" };
+
 export interface Store {
+  /**
+   * Set on a store that several hosts share (Redis): why it cannot be reached
+   * now, or null when it can.
+   */
+  unavailable?(): string | null;
+  /** Set on a store that several hosts share: calls `listener` with each change another host made. */
+  onClusterChange?(listener: (change: ClusterChange) => void): () => void;
   /** KV namespaces (./kv.ts). */
   readonly kv: KvStore;
   /** The durable event queue, dead letters and cron schedules' last ticks (./queue.ts). */
