@@ -22,7 +22,7 @@ function withStore(run: (store: SqliteStore, dir: string) => Promise<void>): Pro
 test("a put and a delete are announced once durable, with size and etag", () =>
   withStore(async (store) => {
     const events: ObjectEvent[] = [];
-    store.objects.onChange((event) => events.push(event));
+    store.objects.onChange((event) => void events.push(event));
     const upload = await store.objects.beginPut("b");
     await upload.write(new TextEncoder().encode("hello "));
     await upload.write(new TextEncoder().encode("world"));

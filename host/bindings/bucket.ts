@@ -250,7 +250,8 @@ export class Bucket {
     }
     const include = Array.isArray(options.include) ? options.include : [];
     const from = options.cursor === undefined || options.cursor === null || options.cursor === "" ? null : this.decodeCursor(options.cursor);
-    const listing = await this.store.list(this.name, { prefix, from, limit, delimiter });
+    const withMetadata = include.includes("httpMetadata") || include.includes("customMetadata");
+    const listing = await this.store.list(this.name, { prefix, from, limit, delimiter, withMetadata });
     const objects = listing.objects.map((record) => {
       const object = wire(record);
       if (!include.includes("httpMetadata")) object.httpMetadata = {};

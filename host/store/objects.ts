@@ -61,6 +61,8 @@ export interface ObjectListQuery {
   limit: number;
   /** Group keys by the part after the prefix up to this (usually "/"). */
   delimiter: string | null;
+  /** The records' httpMetadata and customMetadata are wanted (a store may leave them empty otherwise: S3 lists without them). */
+  withMetadata?: boolean;
 }
 
 export interface ObjectListing {
@@ -78,6 +80,10 @@ export interface ObjectStore {
   /** Durable once resolved; the deleted record, or undefined when there was none. */
   delete(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   list(bucket: string, query: ObjectListQuery): Promise<ObjectListing>;
-  /** Called after every durable put and delete. Returns an unsubscribe function. */
-  onChange(listener: (event: ObjectEvent) => void): () => void;
+  /**
+   * Called after every durable put and delete; the put or delete resolves
+   * only once the listeners' promises have (bucket triggers queue their
+   * events first). Returns an unsubscribe function.
+   */
+  onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void;
 }

@@ -47,7 +47,7 @@ const LIST_BATCH = 256;
 
 export class SqliteObjects implements ObjectStore {
   private readonly statements;
-  private readonly listeners = new Set<(event: ObjectEvent) => void>();
+  private readonly listeners = new Set<(event: ObjectEvent) => void | Promise<unknown>>();
   /** Which file each record handed out reads from (records are plain data for callers). */
   private readonly files = new WeakMap<ObjectRecord, string>();
 
@@ -129,7 +129,7 @@ export class SqliteObjects implements ObjectStore {
     this.statements.delete.run(bucket, key);
     await rm(join(this.dir, row.file), { force: true });
     const record = this.toRecord(row);
-    this.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
+    await this.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
     return record;
   }
 
@@ -161,7 +161,7 @@ export class SqliteObjects implements ObjectStore {
     }
   }
 
-  onChange(listener: (event: ObjectEvent) => void): () => void {
+  onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -200,7 +200,7 @@ export class SqliteObjects implements ObjectStore {
     }
     if (replaced !== undefined && replaced !== file) await rm(join(this.dir, replaced), { force: true });
     const record = this.toRecord(row);
-    this.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
+    await this.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
     return record;
   }
 
@@ -218,14 +218,14 @@ export class SqliteObjects implements ObjectStore {
     return record;
   }
 
-  private emit(event: ObjectEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure is its own; the write is done.
-      }
-    }
+  /** Tells the listeners and waits for them: a bucket event is queued before the write that caused it is acknowledged. */
+  private async emit(event: ObjectEvent): Promise<void> {
+    await Promise.allSettled(
+      [...this.listeners].map(async (listener) => {
+        // A listener's failure is its own (it logs it); the write is done.
+        await listener(event);
+      }),
+    );
   }
 }
 
