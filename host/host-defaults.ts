@@ -15,6 +15,12 @@ export const HOST_DEFAULTS = {
   /** Function-to-function fetch hops a request may be from its client before it gets 508. */
   maxFetchDepth: 16,
   /** The durable event queue behind cron, bucket and async triggers (host/triggers/). */
+  /**
+   * The claim lease on a queue several hosts share (Redis), ms: a host that
+   * dies holds its events this long at most; a live one renews its claims
+   * every third of it while they run.
+   */
+  sharedQueueLeaseMs: 30_000,
   triggers: {
     /** Queued events run at once, over every script. */
     concurrency: 8,

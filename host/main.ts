@@ -19,7 +19,7 @@ import { createDataPlane, createServicePlane, type RequestHandler } from "./fron
 import { createServiceSocket } from "./front/service-socket.js";
 import { Observer } from "./observe/observer.js";
 import { InvocationStore } from "./observe/invocation-store.js";
-import { SqliteStore } from "./store/sqlite.js";
+import { openStore } from "./store/open-store.js";
 import { openSecretBox } from "./store/secrets.js";
 import { HOST_DEFAULTS } from "./host-defaults.js";
 import { terminalSafe } from "./terminal-text.js";
@@ -32,6 +32,10 @@ const KNOWN_BINDING_METHODS = new Set(["get", "put", "delete", "list", "head", "
 export interface HostOptions {
   /** Where the database, the admin token and objects live. */
   dataDir: string;
+  /** "sqlite" (default: the embedded file in dataDir) or redis://HOST:PORT[/DB], a state several hosts share (./store/open-store.ts). */
+  store?: string;
+  /** "local" (default: files in dataDir) or s3://BUCKET[/PREFIX]?endpoint=URL, S3-compatible storage several hosts share. */
+  objects?: string;
   /** Public data-plane port (0: any free port). */
   port: number;
   hostname: string;
@@ -103,12 +107,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   new EgressPolicy(egress);
   mkdirSync(options.dataDir, { recursive: true });
   const { token, file: tokenFile } = loadOrCreateToken(options.dataDir);
-  const store = new SqliteStore(join(options.dataDir, "atoll.db"));
-  if (store.crashRecovery?.unreferencedObjectFiles) {
-    log(`the store was not closed cleanly last time: removed ${store.crashRecovery.unreferencedObjectFiles} object files that no object record points at`);
-  }
+  const { store, shared, notes } = await openStore(options.dataDir, options.store, options.objects);
+  for (const note of notes) log(note);
   // A missing or wrong secrets key stops the host here, with the file named (ATOLL_SECRETS_KEY).
-  const secrets = await openSecretBox(options.dataDir, store).catch(async (error: unknown) => {
+  const secrets = await openSecretBox(options.dataDir, store, { shared }).catch(async (error: unknown) => {
     await store.close();
     throw error;
   });
@@ -156,7 +158,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     queue: store.queue,
     deployments,
     executor,
-    settings: { ...HOST_DEFAULTS.triggers, ...options.triggers },
+    // Hosts sharing a queue take over each other's claims once a lease ends: short leases, renewed while an event runs.
+    settings: { ...HOST_DEFAULTS.triggers, ...(shared ? { leaseMs: HOST_DEFAULTS.sharedQueueLeaseMs } : {}), ...options.triggers },
     log,
     objects: store.objects,
     observer,
@@ -168,6 +171,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (active) executor.preload(active.key);
     });
   }
+  // What other hosts sharing the store changed: deploys, rollbacks, secrets, queued events.
+  const stopFollowing = store.onClusterChange?.((change) => {
+    if (change.kind === "queue") triggers.dispatcher.wake();
+    else
+      void deployments.applyClusterChange(change).catch((error: unknown) => log(`[cluster] could not apply a change another host made (${change.kind}): ${error instanceof Error ? error.message : String(error)}`));
+    if (change.kind === "resync") triggers.dispatcher.wake();
+  });
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);
   purgeTimer.unref();
@@ -180,6 +190,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
     observer,
+    ...(store.unavailable ? { storeUnavailable: () => store.unavailable!() } : {}),
   };
   const dataPlane = createDataPlane(planeOptions);
   // Service-binding calls take the same path, found by script name instead of route.
@@ -198,6 +209,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const servers: Server[] = [];
   const shutDown = async () => {
     clearInterval(purgeTimer);
+    stopFollowing?.();
     await triggers.close();
     bindings.close();
     await Promise.all(servers.map(closeServer));

@@ -29,6 +29,8 @@ interface StartFlags {
   invocationRecords: boolean;
   invocationRetention?: number;
   invocationMaxRecords?: number;
+  store?: string;
+  objects?: string;
 }
 
 export function startCommand(): Command {
@@ -38,6 +40,8 @@ export function startCommand(): Command {
     .option("--hostname <address>", "address the data plane listens on: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)", "127.0.0.1")
     .option("--control-port <port>", "control API port (it listens on 127.0.0.1 only); 0 picks a free one", parsePort, 8788)
     .option("--data-dir <dir>", "where the host keeps its database and admin token", DEFAULT_DATA_DIR)
+    .option("--store <url>", "where deployments, secrets, KV and the event queue live: sqlite (default, the data directory) or redis://HOST:PORT[/DB], shared by several hosts")
+    .option("--objects <url>", "where bucket objects live: local (default, the data directory) or s3://BUCKET[/PREFIX]?endpoint=URL on S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     .option("--workers <n>", "worker processes running isolates (default: one per core)", parseCount)
     .option("--deploy-fixtures", "deploy the example functions of fixtures/ before the host starts serving")
     .option("--no-preload", "do not load a newly deployed version into an isolate before its first request (saves memory on hosts with many rarely used scripts)")
@@ -46,7 +50,7 @@ export function startCommand(): Command {
     .option("--invocation-retention <duration>", "how long invocation records are kept for `atoll logs`, such as 7d or 12h (default 7d)", parseDuration)
     .option("--invocation-max-records <n>", "at most this many invocation records are kept, the oldest dropped first (default 100000)", parsePositive)
     .option("--no-invocation-records", "keep no invocation records (`atoll tail` still shows them live)")
-    .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n")
+    .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n  atoll start --store redis://10.0.0.5:6379 --objects 's3://atoll-objects?endpoint=http://10.0.0.6:9000'\n")
     .action(async (flags: StartFlags) => {
       // Loaded here so that the other commands never load the host (SQLite, workers).
       const { startHost } = await import("../../host/main.js");
@@ -56,6 +60,8 @@ export function startCommand(): Command {
         port: flags.port,
         hostname: flags.hostname,
         controlPort: flags.controlPort,
+        ...(flags.store !== undefined ? { store: flags.store } : {}),
+        ...(flags.objects !== undefined ? { objects: flags.objects } : {}),
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
         preloadOnDeploy: flags.preload,

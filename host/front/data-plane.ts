@@ -9,7 +9,7 @@
 // without an await.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
-import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, ServiceNotDeployedError, ServiceTokenError, WorkerCrashedError } from "../errors.js";
+import { AtollError, FetchLoopError, NoRouteError, RequestBodyTooLargeError, ResponseBodyTooLargeError, ServiceNotDeployedError, ServiceTokenError, StoreUnavailableError, WorkerCrashedError } from "../errors.js";
 import { InvocationError, InvocationTerminatedError, InvocationRecorder, type Executor, type InvocationResponse, type ResponseBodyReader } from "../executor/executor.js";
 import { FETCH_DEPTH_HEADER, SERVICE_MISSING_HEADER, SERVICE_SCRIPT_HEADER, SERVICE_TOKEN_HEADER, SERVICE_URL_HEADER, versionId, type VersionKey } from "../executor/ipc.js";
 import type { HostMetrics } from "../metrics.js";
@@ -34,6 +34,12 @@ export interface DataPlaneOptions {
   metrics?: HostMetrics;
   /** Gets a record of every invocation (../observe/observer.ts); optional, as metrics. */
   observer?: Observer;
+  /**
+   * A shared store (Redis): why it cannot be reached now, or null. While it
+   * cannot, functions with KV or bucket bindings get 503 with the reason;
+   * the others are served as usual.
+   */
+  storeUnavailable?: () => string | null;
 }
 
 /** Console lines kept in one invocation's record; the rest are counted. */
@@ -114,7 +120,7 @@ export function createServicePlane(options: DataPlaneOptions & { token: string }
   });
 }
 
-function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics, observer }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
+function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics, observer, storeUnavailable }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
   const label = (exchange: Exchange) => `${exchange.key.script}@v${exchange.key.version} ${exchange.method} ${exchange.path}`;
   const tooLarge = (exchange: Exchange) => new RequestBodyTooLargeError(exchange.requestLimit, exchange.requestLimitIsFunction ? "function" : "host");
   const trigger = serviceCalls ? "invoke" : "http";
@@ -184,7 +190,15 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
     const active = routed.active;
     // During a gradual deploy the client's key decides which version answers (./canary.ts).
     const key = active.canary === null ? active.key : deployments.pick(active, () => (clientKey ? `k:${clientKey}` : `a:${incoming.socket.remoteAddress ?? routed.url}`));
-    const { limits } = configOf(active, key);
+    const config = configOf(active, key);
+    const { limits } = config;
+    if (storeUnavailable && (config.kv_namespaces.length > 0 || config.buckets.length > 0)) {
+      const reason = storeUnavailable();
+      if (reason !== null) {
+        sendError(outgoing, new StoreUnavailableError(`the shared store that ${key.script}'s bindings need`, reason));
+        return;
+      }
+    }
     // The function's own body limits, within the host's.
     const scriptRequestLimit = limits.request_body_mb * MIB;
     const method = incoming.method ?? "GET";

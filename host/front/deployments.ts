@@ -21,7 +21,7 @@ import type { IsolateSettings, VersionKey } from "../executor/ipc.js";
 import type { BindingSpec } from "../runtime/protocol.js";
 import { versionId } from "../executor/ipc.js";
 import type { SecretBox } from "../store/secrets.js";
-import type { Canary, Deployment, NewVersion, ScriptVersion, Store } from "../store/store.js";
+import type { Canary, ClusterChange, Deployment, NewVersion, ScriptVersion, Store } from "../store/store.js";
 import { takesCanary } from "./canary.js";
 import { RouteTable } from "./route-table.js";
 
@@ -213,6 +213,58 @@ export class Deployments {
       await this.activeChanged(script);
       return removed;
     });
+  }
+
+  // ---- Changes made by other hosts sharing the store -------------------------
+
+  /**
+   * Applies what another host changed (a store several hosts share tells of
+   * it): a script deployed, rolled back, promoted or deleted is reloaded from
+   * the store; changed secrets rebuild the script's isolates; after a missed
+   * stretch of messages (`resync`), every script is reloaded and rebuilt.
+   */
+  applyClusterChange(change: ClusterChange): Promise<void> {
+    return this.serialise(async () => {
+      if (change.kind === "queue") return;
+      if (change.kind === "secrets") {
+        this.secretsChanged(change.script);
+        return;
+      }
+      if (change.kind === "script") {
+        await this.reload(change.script);
+        return;
+      }
+      const names = new Set([...(await this.store.listScripts()).map((script) => script.name), ...this.active.keys()]);
+      for (const name of names) {
+        this.secretsChanged(name);
+        await this.reload(name);
+      }
+    });
+  }
+
+  /** Brings one script in line with the store; listeners hear of a change of its active version. */
+  private async reload(name: string): Promise<void> {
+    const record = await this.store.getScript(name);
+    const current = this.active.get(name);
+    if (!record) {
+      if (!current) return;
+      this.active.delete(name);
+      this.routes.delete(name);
+      await this.activeChanged(name);
+      return;
+    }
+    let canary: ActiveScript["canary"] = null;
+    if (record.canary) {
+      const version = await this.version({ script: name, version: record.canary.version });
+      if (version) canary = { key: this.keyFor(name, version.version), config: version.config as ScriptConfig, percent: record.canary.percent };
+    }
+    const config = record.config as ScriptConfig;
+    const moved = !current || current.key.version !== record.activeVersion;
+    this.active.set(name, { key: this.keyFor(name, record.activeVersion), config, canary });
+    if (moved) {
+      this.routes.set(name, config.routes);
+      await this.activeChanged(name);
+    }
   }
 
   // ---- Secrets ---------------------------------------------------------------

@@ -62,10 +62,21 @@ function associatedData(script: string, name: string): Buffer {
  * missing or different key while the store holds secrets stops the host with
  * a clear error rather than leaving every secret unreadable.
  */
-export async function openSecretBox(dataDir: string, store: Store): Promise<{ box: SecretBox; file: string }> {
+export async function openSecretBox(dataDir: string, store: Store, options: { shared?: boolean } = {}): Promise<{ box: SecretBox; file: string }> {
   const file = join(dataDir, SECRETS_KEY_FILE_NAME);
   const recorded = await store.getSecretsKeyFingerprint();
   const stored = await store.countSecrets();
+  // Hosts sharing a store share one key: once one host recorded it, another may not start with its own.
+  if (options.shared && recorded !== undefined) {
+    if (!existsSync(file)) {
+      throw new SecretsKeyError(`the shared store's secrets are sealed with a key this host does not have: copy ${SECRETS_KEY_FILE_NAME} from the data directory of a host already using this store to ${file} (mode 0600), then start again`);
+    }
+    const box = new SecretBox(readKeyFile(file));
+    if (box.fingerprint !== recorded) {
+      throw new SecretsKeyError(`${file} is not the secrets key of the hosts already using this store: copy ${SECRETS_KEY_FILE_NAME} from one of them (every host of a cluster shares one key)`);
+    }
+    return { box, file };
+  }
   let box: SecretBox;
   if (existsSync(file)) {
     box = new SecretBox(readKeyFile(file));

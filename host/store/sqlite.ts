@@ -138,7 +138,7 @@ export class SqliteStore implements Store {
   private readonly secretStatements;
 
   /** `file`: the database; `objectsDir`: where bucket objects' bytes go (default: "objects" beside the database). */
-  constructor(file: string, objectsDir?: string) {
+  constructor(file: string, objectsDir?: string, objectsElsewhere?: ObjectStore) {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
@@ -146,10 +146,11 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     this.kv = new SqliteKv(this.db);
     this.sqliteQueue = new SqliteQueue(this.db);
-    const objects = new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
-    this.objects = objects;
+    // Objects on S3-compatible storage (--objects s3://…) instead of files beside the database.
+    const objects = objectsElsewhere ? null : new SqliteObjects(this.db, objectsDir ?? join(dirname(file), "objects"));
+    this.objects = objectsElsewhere ?? objects!;
     migrateDeployments(this.db);
-    this.crashRecovery = markOpen(this.db) ? { unreferencedObjectFiles: objects.sweepUnreferenced() } : null;
+    this.crashRecovery = markOpen(this.db) ? { unreferencedObjectFiles: objects?.sweepUnreferenced() ?? 0 } : null;
     this.statements = {
       nextVersion: this.db.prepare<[string], { last_version: number }>(
         `INSERT INTO version_counters (script, last_version) VALUES (?, 1)

@@ -5,7 +5,9 @@
 // to the script's dead-letter list. A claim is only ever settled by the host
 // that made it. A host that stops waits a little for the runs in progress; one
 // that dies (or gives up waiting) leaves their claims, and the next start
-// releases them, so those events run again.
+// releases them, so those events run again; on a queue several hosts share,
+// the others take them over once their short lease ends (renewed while a run
+// goes on).
 import type { Observer } from "../observe/observer.js";
 import type { Executor } from "../executor/executor.js";
 import type { Deployments } from "../front/deployments.js";
@@ -45,6 +47,7 @@ export class EventDispatcher {
   private pumping = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
   private started = false;
   /** Stopping: no more claims. */
   private draining = false;
@@ -59,6 +62,17 @@ export class EventDispatcher {
     if (released > 0) this.options.log(`[triggers] ${released} event(s) were running when the host last stopped: they run again`);
     this.started = true;
     this.wake();
+    const { queue, settings } = this.options;
+    if (queue.renewClaims) {
+      // A shared queue's leases are short: keep the claims of events still running, a third of a lease ahead.
+      this.renewTimer = setInterval(() => {
+        if (this.inFlight.size === 0) return;
+        queue.renewClaims!([...this.inFlight.keys()], Date.now() + settings.leaseMs).catch((error: unknown) => {
+          this.options.log(`[triggers] could not renew the claims of running events: ${error instanceof Error ? error.message : String(error)}`);
+        });
+      }, Math.max(100, Math.floor(settings.leaseMs / 3)));
+      this.renewTimer.unref();
+    }
   }
 
   /** Adds events to the queue; resolves once they are durable (`now`: see QueueStore.enqueue). */
@@ -86,6 +100,7 @@ export class EventDispatcher {
    */
   async close(): Promise<void> {
     this.draining = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.inFlight.size > 0) {

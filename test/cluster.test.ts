@@ -1,0 +1,225 @@
+// Several hosts, one state: a real redis-server, a real S3-compatible server
+// (s3rver) and three `atoll start` processes on loopback ports sharing them.
+// A deploy, a rollback or a secret on one host is served by the others within
+// a second; KV and bucket writes on one are read on another; a one-second cron
+// fires once per tick across the three; SIGKILL of a host during a write
+// stream loses nothing it acknowledged; Redis stopped mid-traffic gives 503s
+// with the reason to functions that need it while the others keep serving,
+// and the hosts reconnect by themselves when it is back.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fetch } from "undici";
+import { startHostProcess, type HostProcess } from "./support/host-process.js";
+import { loopbackAgent } from "./support/test-host.js";
+import { S3RVER_CREDENTIALS, sharedStoreSkip, startRedis, startS3, type ServerProcess } from "./support/shared-stores.js";
+
+const skip = sharedStoreSkip();
+const S3_BUCKET = "atoll-cluster";
+
+const APP = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const key = url.searchParams.get("k");
+    if (url.pathname === "/kv" && request.method === "PUT") { await env.KV.put(key, await request.text()); return new Response("stored"); }
+    if (url.pathname === "/kv") { const value = await env.KV.get(key); return value === null ? new Response("missing", { status: 404 }) : new Response(value); }
+    if (url.pathname === "/file" && request.method === "PUT") { await env.FILES.put(key, request.body); return new Response("stored"); }
+    if (url.pathname === "/file") { const object = await env.FILES.get(key); return object === null ? new Response("missing", { status: 404 }) : new Response(object.body); }
+    if (url.pathname === "/secret") return new Response(env.TOKEN ?? "none");
+    return new Response("app v" + env.V);
+  },
+};`;
+
+const TICKER = `
+export default {
+  async fetch(request, env) {
+    const listed = await env.KV.list({ prefix: "tick:" });
+    return Response.json(listed.keys.map((key) => key.name));
+  },
+  async scheduled(controller, env) { await env.KV.put("tick:" + controller.scheduledTime, "1"); },
+};`;
+
+const PLAIN = `export default { fetch() { return new Response("plain"); } };`;
+
+let redis: ServerProcess | undefined;
+let s3: ServerProcess | undefined;
+const hosts: HostProcess[] = [];
+const dirs: string[] = [];
+
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "atoll-cluster-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function startClusterHost(dir: string): Promise<HostProcess> {
+  const host = await startHostProcess(dir, {
+    workers: 1,
+    args: ["--store", redis!.url, "--objects", `s3://${S3_BUCKET}?endpoint=${s3!.url}`],
+    env: { ...withoutAtollVariables(), ...S3RVER_CREDENTIALS },
+  });
+  hosts.push(host);
+  return host;
+}
+
+function withoutAtollVariables(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
+  return env;
+}
+
+async function control(host: HostProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${host.controlUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${host.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+async function deploy(host: HostProcess, name: string, bundle: string, config: Record<string, unknown>): Promise<number> {
+  const { status, json } = await control(host, "PUT", `/v1/scripts/${name}`, { bundle, config: { name, main: "src/index.ts", routes: [`${name}.localhost/*`], ...config } });
+  assert.ok(status === 201 || status === 200, `deploy of ${name}: ${status} ${JSON.stringify(json)}`);
+  return json.version as number;
+}
+
+async function call(host: HostProcess, script: string, path: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; text: string }> {
+  return (await callWithError(host, script, path, init)).answer;
+}
+
+/** The answer and the host's error code (x-atoll-error), if it gave one. */
+async function callWithError(host: HostProcess, script: string, path: string, init: { method?: string; body?: string } = {}): Promise<{ answer: { status: number; text: string }; error: string | null }> {
+  const port = new URL(host.dataUrl).port;
+  const response = await fetch(`http://${script}.localhost:${port}${path}`, { ...init, dispatcher: loopbackAgent });
+  return { answer: { status: response.status, text: await response.text() }, error: response.headers.get("x-atoll-error") };
+}
+
+/** Polls until `check` holds; returns how long it took, ms. */
+async function within(timeoutMs: number, what: string, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("three hosts sharing Redis and S3-compatible storage", { skip, timeout: 240_000 }, () => {
+  let a: HostProcess;
+  let b: HostProcess;
+  let c: HostProcess;
+
+  before(async () => {
+    redis = await startRedis();
+    s3 = await startS3(S3_BUCKET);
+    const dirA = dataDir();
+    a = await startClusterHost(dirA);
+    // Every host of a cluster shares the secrets key: the first host made it, the others get a copy.
+    const dirB = dataDir();
+    const dirC = dataDir();
+    copyFileSync(join(dirA, "secrets.key"), join(dirB, "secrets.key"));
+    copyFileSync(join(dirA, "secrets.key"), join(dirC, "secrets.key"));
+    [b, c] = await Promise.all([startClusterHost(dirB), startClusterHost(dirC)]);
+  });
+
+  after(async () => {
+    for (const host of hosts) host.kill();
+    await Promise.all(hosts.map((host) => host.exited));
+    await redis?.remove();
+    await s3?.remove();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a deploy, a rollback and a secret on host A are served by B and C within a second", async () => {
+    const config = { vars: { V: "1" }, kv_namespaces: [{ binding: "KV", id: "shared" }], buckets: [{ binding: "FILES", bucket_name: "files" }] };
+    await deploy(a, "app", APP, config);
+    for (const host of [b, c]) {
+      const took = await within(1000, "v1 on another host", async () => (await call(host, "app", "/")).text === "app v1");
+      assert.ok(took <= 1000);
+    }
+    await deploy(a, "app", APP, { ...config, vars: { V: "2" } });
+    for (const host of [b, c]) await within(1000, "v2 on another host", async () => (await call(host, "app", "/")).text === "app v2");
+    const rolledBack = await control(a, "POST", "/v1/scripts/app/rollback");
+    assert.equal(rolledBack.status, 200, JSON.stringify(rolledBack.json));
+    for (const host of [b, c]) await within(1000, "the rollback on another host", async () => (await call(host, "app", "/")).text === "app v1");
+    const secret = await control(a, "PUT", "/v1/scripts/app/secrets/TOKEN", { value: "s3cret" });
+    assert.ok(secret.status === 200 || secret.status === 201, JSON.stringify(secret.json));
+    for (const host of [b, c]) await within(1000, "the secret on another host", async () => (await call(host, "app", "/secret")).text === "s3cret");
+  });
+
+  it("KV and bucket writes on A are read on C", async () => {
+    assert.equal((await call(a, "app", "/kv?k=greeting", { method: "PUT", body: "hello from A" })).status, 200);
+    assert.deepEqual(await call(c, "app", "/kv?k=greeting"), { status: 200, text: "hello from A" });
+    const big = "0123456789abcdef".repeat(64 * 1024);
+    assert.equal((await call(a, "app", "/file?k=dir/big.txt", { method: "PUT", body: big })).status, 200);
+    const read = await call(c, "app", "/file?k=dir/big.txt");
+    assert.equal(read.status, 200);
+    assert.equal(read.text.length, big.length);
+    assert.equal(read.text, big);
+  });
+
+  it("a one-second cron across the three hosts fires once per tick: 10 ± 1 times in 10 s", async () => {
+    await deploy(a, "ticker", TICKER, { kv_namespaces: [{ binding: "KV", id: "ticks" }], triggers: { crons: ["* * * * * *"] } });
+    await within(3000, "every host follows the schedule", async () => {
+      const ticks = JSON.parse((await call(b, "ticker", "/")).text) as string[];
+      return ticks.length > 0;
+    });
+    const start = JSON.parse((await call(b, "ticker", "/")).text) as string[];
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const end = JSON.parse((await call(c, "ticker", "/")).text) as string[];
+    const fired = end.length - start.length;
+    assert.ok(fired >= 9 && fired <= 11, `the cron fired ${fired} times in 10 s across three hosts (each tick once: ${end.slice(-12).join(", ")})`);
+    // Each tick ran once: one key per scheduledTime, and they are a second apart.
+    const times = end.map((key) => Number(key.slice("tick:".length))).sort((x, y) => x - y);
+    for (let index = 1; index < times.length; index++) assert.equal(times[index]! - times[index - 1]!, 1000, `ticks ${times[index - 1]} and ${times[index]}`);
+    const removed = await control(a, "DELETE", "/v1/scripts/ticker");
+    assert.equal(removed.status, 200);
+  });
+
+  it("SIGKILL of host B during a write stream loses nothing B acknowledged", async () => {
+    const acknowledged: string[] = [];
+    let stop = false;
+    const stream = (async () => {
+      for (let index = 0; !stop; index++) {
+        const key = `stream-${index}`;
+        try {
+          const answer = await call(b, "app", `/kv?k=${key}`, { method: "PUT", body: `value ${index}` });
+          if (answer.status === 200) acknowledged.push(key);
+        } catch {
+          return; // B is gone.
+        }
+      }
+    })();
+    await within(10_000, "some writes acknowledged", async () => acknowledged.length >= 50);
+    await b.crash();
+    stop = true;
+    await stream;
+    assert.ok(acknowledged.length >= 50);
+    for (const key of acknowledged) {
+      const index = key.slice("stream-".length);
+      assert.deepEqual(await call(a, "app", `/kv?k=${key}`), { status: 200, text: `value ${index}` }, `${key} was acknowledged by B`);
+    }
+  });
+
+  it("Redis stopped mid-traffic: 503 with the reason for functions that need it, the others keep serving; back by itself when Redis is", async () => {
+    await deploy(a, "plain", PLAIN, {});
+    await within(1000, "plain on C", async () => (await call(c, "plain", "/")).text === "plain");
+    await call(c, "app", "/"); // warm
+    await redis!.stop();
+    const down = await callWithError(c, "app", "/kv?k=greeting");
+    assert.equal(down.answer.status, 503);
+    assert.equal(down.error, "ATOLL_STORE_UNAVAILABLE");
+    assert.match(down.answer.text, /the shared store that app's bindings need is unreachable \(.+\): the host reconnects by itself; retry in a moment/);
+    for (let index = 0; index < 20; index++) assert.deepEqual(await call(c, "plain", "/"), { status: 200, text: "plain" }, "a function without bindings keeps being served");
+    redis = await startRedis({ port: redis!.port, dir: redis!.dir });
+    await within(10_000, "KV back on C", async () => (await call(c, "app", "/kv?k=greeting")).text === "hello from A");
+    await within(10_000, "KV back on A", async () => (await call(a, "app", "/kv?k=stream-0")).status === 200);
+    // A deploy after the outage still reaches the other host.
+    await deploy(a, "plain", PLAIN.replace('"plain"', '"plain 2"'), {});
+    await within(1000, "a deploy after the outage", async () => (await call(c, "plain", "/")).text === "plain 2");
+  });
+});
