@@ -1,7 +1,9 @@
 // `npm run bench`, storage part: KV and buckets as a function sees them, on a
 // host run as `atoll start` (so that its processes' memory is its own), next
 // to bare baselines measured in the same run: better-sqlite3 with the store's
-// pragmas for KV, a file written and fsynced by Node for objects. Prints
+// pragmas for KV, a file written and fsynced by Node for objects. The KV and
+// bucket parts run on the embedded store and again on Redis + S3-compatible
+// storage (redis-server and s3rver started here), with their ratios. Prints
 // figures and ratios; it never passes or fails.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,6 +16,7 @@ import Database from "better-sqlite3";
 // The same helper the crash test uses: `atoll start` as a child process, its pids, /proc readings.
 import { cpuMs, peakRssBytes, resetPeakRss, rssBytes, startHostProcess, type HostProcess, type ProcessId } from "../test/support/host-process.js";
 import { load } from "./load.js";
+import { S3RVER_CREDENTIALS, sharedStoreSkip, startRedis, startS3, type ServerProcess } from "../test/support/shared-stores.js";
 
 const DURATION_S = Number(process.env.BENCH_STORAGE_DURATION_S ?? 5);
 /** Operations per request in the batched KV runs. */
@@ -86,21 +89,61 @@ const STORAGE_BUNDLE = `export default {
 const work = mkdtempSync(join(tmpdir(), "atoll-bench-storage-"));
 const say = (line: string) => console.log(line);
 
+/** Which stores the KV and bucket parts run on: "sqlite" (the embedded default) and "redis" (Redis + S3-compatible objects: redis-server and s3rver started here). */
+const STORES = (process.env.BENCH_STORAGE_STORES ?? "sqlite,redis").split(",");
+
+const figures = new Map<string, { kv: Map<string, number>; buckets: Map<string, number> }>();
+const servers: ServerProcess[] = [];
 let host: HostProcess | undefined;
 try {
   say(`\nstorage: ${cpus().length} cores, node ${process.version}; host: atoll start (default workers) as a child process; data dir on ${tmpdir()}`);
-  // Loopback is allowed for the pass-through figures' origin (in this process).
-  host = await startHostProcess(join(work, "data"), { args: ["--egress-allow", "127.0.0.1/32"] });
-  // Enough CPU for 100 KV calls in one request and for streaming a large object (measured below).
-  await deploy(host, "storage", { cpu_ms: 60_000, wall_ms: 120_000 });
-  const hostHeader = `storage.localhost:${new URL(host.dataUrl).port}`;
-
-  if (PARTS.has("kv")) await kvFigures(host, hostHeader);
-  if (PARTS.has("buckets")) await bucketFigures(host, hostHeader);
-  if (PARTS.has("buckets")) await passThroughFigures(host);
-  if (PARTS.has("text")) await textFigures(host, hostHeader);
+  for (const store of STORES) {
+    let storeArgs: string[] = [];
+    let env: NodeJS.ProcessEnv | undefined;
+    if (store === "redis") {
+      const skip = sharedStoreSkip();
+      if (skip) {
+        say(`\nstore redis: skipped: ${skip}`);
+        continue;
+      }
+      const redis = await startRedis();
+      const s3 = await startS3("atoll-bench");
+      servers.push(redis, s3);
+      storeArgs = ["--store", redis.url, "--objects", `s3://atoll-bench?endpoint=${s3.url}`];
+      env = { ...process.env, ...S3RVER_CREDENTIALS };
+      for (const key of Object.keys(env)) if (key.startsWith("ATOLL_")) delete env[key];
+      say(`\nstore redis: redis-server ${redis.url} (appendonly, appendfsync always), objects on s3rver ${s3.url} (an S3-compatible server in Node, as a process)`);
+    } else {
+      say(`\nstore sqlite: the embedded store in the data directory`);
+    }
+    // Loopback is allowed for the pass-through figures' origin (in this process).
+    host = await startHostProcess(join(work, `data-${store}`), { args: ["--egress-allow", "127.0.0.1/32", ...storeArgs], ...(env ? { env } : {}) });
+    // Enough CPU for 100 KV calls in one request and for streaming a large object (measured below).
+    await deploy(host, "storage", { cpu_ms: 60_000, wall_ms: 120_000 });
+    const hostHeader = `storage.localhost:${new URL(host.dataUrl).port}`;
+    const measured = { kv: new Map<string, number>(), buckets: new Map<string, number>() };
+    figures.set(store, measured);
+    if (PARTS.has("kv")) measured.kv = await kvFigures(host, hostHeader);
+    if (PARTS.has("buckets")) measured.buckets = await bucketFigures(host, hostHeader, store === "sqlite");
+    // What follows does not depend on the store.
+    if (store === STORES[0]) {
+      if (PARTS.has("buckets")) await passThroughFigures(host);
+      if (PARTS.has("text")) await textFigures(host, hostHeader);
+    }
+    host.kill();
+    await host.exited;
+    host = undefined;
+  }
+  const sqlite = figures.get("sqlite");
+  const redis = figures.get("redis");
+  if (sqlite && redis) {
+    say(`\nredis + s3 against sqlite, same run:`);
+    for (const [path, rate] of redis.kv) if (sqlite.kv.has(path)) say(`  KV ${path.padEnd(22)} ${fmt(rate, 0).padStart(7)} ops/s vs ${fmt(sqlite.kv.get(path)!, 0).padStart(7)}: ${ratio(rate, sqlite.kv.get(path)!)}`);
+    for (const [label, mbps] of redis.buckets) if (sqlite.buckets.has(label)) say(`  bucket ${label.padEnd(28)} ${fmt(mbps).padStart(7)} MB/s vs ${fmt(sqlite.buckets.get(label)!).padStart(7)}: ${ratio(mbps, sqlite.buckets.get(label)!)}`);
+  }
 } finally {
   host?.kill();
+  for (const server of servers) await server.remove();
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -111,7 +154,7 @@ try {
  * after another, or all at once): ops/s is requests/s × N, and a request's
  * latency is that of N round trips (its p50 / N is the figure per op).
  */
-async function kvFigures(host: HostProcess, hostHeader: string): Promise<void> {
+async function kvFigures(host: HostProcess, hostHeader: string): Promise<Map<string, number>> {
   await get(host, hostHeader, `/kv/put-parallel?n=${KV_KEYS}&fill`);
   say(`KV from inside a function (${KV_KEYS} keys of ${KV_VALUE.length} B, random key per op, autocannon ${DURATION_S} s; latencies are per request):`);
   const kvRuns: { label: string; path: string; connections: number; ops: number }[] = [
@@ -130,18 +173,20 @@ async function kvFigures(host: HostProcess, hostHeader: string): Promise<void> {
     opsPerSecond.set(run.path, rate);
     say(`  ${run.label} -c ${String(run.connections).padEnd(2)}: ${fmt(rate, 0).padStart(6)} ops/s; request p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${run.ops > 1 ? ` (≈ ${(result.p50Ms / run.ops).toFixed(2)} ms per op)` : ""}; errors ${result.errors}, non-2xx ${result.non2xx}`);
   }
-  const bare = bareSqlite(join(work, "bare.db"));
+  const bare = bareSqlite(join(work, `bare-${randomBytes(4).toString("hex")}.db`));
   say(`  bare better-sqlite3 in one process (WAL, synchronous=FULL): get ${fmt(bare.getsPerSecond, 0)} ops/s; put ${fmt(bare.putsPerSecond, 0)} ops/s one per transaction, ${fmt(bare.batchedPutsPerSecond, 0)} ops/s ${OPS_PER_REQUEST} per transaction`);
   say(
     `  ratio atoll/bare: get ${ratio(opsPerSecond.get("/kv/get?n=1")!, bare.getsPerSecond)} (1 per request), ${ratio(opsPerSecond.get(`/kv/get?n=${OPS_PER_REQUEST}`)!, bare.getsPerSecond)} (${OPS_PER_REQUEST} per request); ` +
       `put ${ratio(opsPerSecond.get("/kv/put?n=1")!, bare.putsPerSecond)} of one-per-transaction (1 per request: concurrent requests share commits), ${ratio(opsPerSecond.get(`/kv/put-parallel?n=${OPS_PER_REQUEST}`)!, bare.batchedPutsPerSecond)} of batched (${OPS_PER_REQUEST} in parallel)`,
-  );
+  );  return opsPerSecond;
 }
 
 // ---- Buckets ------------------------------------------------------------------
 
 /** Each operation runs OBJECT_RUNS times: the median MB/s and CPU, the highest peak. */
-async function bucketFigures(host: HostProcess, hostHeader: string): Promise<void> {
+/** Returns MB/s of the large object's operations, by label; `cpuSearch`: also find the smallest cpu_ms a large put fits in. */
+async function bucketFigures(host: HostProcess, hostHeader: string, cpuSearch: boolean): Promise<Map<string, number>> {
+  const rates = new Map<string, number>();
   say(
     `buckets: one object streamed in and out, ${OBJECT_RUNS} runs each (median MB/s, 10^6 bytes per second of client wall time; ` +
       `highest peak RSS over an operation, and its growth over the RSS before it; median CPU):`,
@@ -191,6 +236,7 @@ async function bucketFigures(host: HostProcess, hostHeader: string): Promise<voi
         workersCpuMs: median(samples.map((sample) => sample.workersCpuMs)),
       };
       const mbps = body.byteLength / 1e6 / (measured.ms / 1000);
+      if (mib === OBJECT_MIB) rates.set(`${mib} MiB ${label.trim()}`, mbps);
       (peaks[label] ??= []).push(Math.max(...samples.map((sample) => sample.frontGrowth + sample.workersGrowth)));
       say(
         `  ${String(mib).padStart(3)} MiB ${label}: ${fmt(mbps).padStart(6)} MB/s (${ratio(mbps, label.startsWith("put") ? baseline.writeMBps : baseline.readMBps)} of bare ${label.startsWith("put") ? "write+fsync" : "read"}); ` +
@@ -204,6 +250,7 @@ async function bucketFigures(host: HostProcess, hostHeader: string): Promise<voi
     say(`  memory vs size, ${label.trim()}: peak RSS growth ${mb(atSmall)} at ${small} MiB, ${mb(atLarge)} at ${OBJECT_MIB} MiB (the object is ${OBJECT_MIB / small}x larger)`);
   }
 
+  if (!cpuSearch) return rates;
   // The CPU the isolate spends streaming the large put: the smallest cpu_ms it fits in, doubling from the default.
   const body = randomBytes(OBJECT_MIB * MiB);
   const refused: string[] = [];
@@ -221,7 +268,7 @@ async function bucketFigures(host: HostProcess, hostHeader: string): Promise<voi
   say(
     `  CPU of a ${OBJECT_MIB} MiB put inside the function: ${fits === undefined ? "more than 12800 ms" : `fits in cpu_ms ${fits}`}; refused with cpu_ms ${refused.join(", ") || "-"}` +
       ` (the figures above ran with cpu_ms 60000; the default is 50)`,
-  );
+  );  return rates;
 }
 
 // ---- Measuring ---------------------------------------------------------------
