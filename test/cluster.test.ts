@@ -55,6 +55,20 @@ export default {
 
 const PLAIN = `export default { fetch() { return new Response("plain"); } };`;
 
+/** Queued (invoke --async), it records each attempt and takes 3 s: long enough to kill the host running it. */
+const SLOW = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/attempts") return Response.json((await env.KV.list({ prefix: "attempt:" })).keys.map((key) => key.name));
+    if (url.pathname === "/done") return (await env.KV.get("done")) === null ? new Response("not yet", { status: 404 }) : new Response("done");
+    await env.KV.put("attempt:" + Date.now() + ":" + crypto.randomUUID(), "started");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await env.KV.put("done", "yes");
+    return new Response("slow done");
+  },
+};`;
+
 let redis: ServerProcess | undefined;
 let s3: ServerProcess | undefined;
 const hosts: HostProcess[] = [];
@@ -69,7 +83,8 @@ function dataDir(): string {
 async function startClusterHost(dir: string): Promise<HostProcess> {
   const host = await startHostProcess(dir, {
     workers: 1,
-    args: ["--store", redis!.url, "--objects", `s3://${S3_BUCKET}?endpoint=${s3!.url}`],
+    // A short lease, so that the test sees a dead host's claimed event taken over (the default is 30 s).
+    args: ["--store", redis!.url, "--objects", `s3://${S3_BUCKET}?endpoint=${s3!.url}`, "--queue-lease", "3s"],
     env: { ...withoutAtollVariables(), ...S3RVER_CREDENTIALS },
   });
   hosts.push(host);
@@ -253,5 +268,22 @@ describe("three hosts sharing Redis and S3-compatible storage", { skip, timeout:
     // A deploy after the outage still reaches the other host.
     await deploy(a, "plain", PLAIN.replace('"plain"', '"plain 2"'), {});
     await within(1000, "a deploy after the outage", async () => (await call(c, "plain", "/")).text === "plain 2");
+  });
+
+  it("an event claimed by a host that is killed mid-run is run again by another host once its lease ends", async (t) => {
+    await deploy(a, "slow", SLOW, { kv_namespaces: [{ binding: "KV", id: "slow" }], limits: { wall_ms: 10_000 } });
+    await within(1000, "slow on C", async () => (await call(c, "slow", "/attempts")).status === 200);
+    const queued = await control(c, "POST", "/v1/scripts/slow/invoke", { kind: "http", method: "POST", path: "/run", async: true });
+    assert.ok(queued.status === 202, JSON.stringify(queued.json));
+    await within(5000, "the first attempt started", async () => (JSON.parse((await call(a, "slow", "/attempts")).text) as string[]).length === 1);
+    // Whichever of A and C claimed it dies now, mid-run; so does the other. A new host takes the event over after the lease.
+    await Promise.all([a.crash(), c.crash()]);
+    const dirE = dataDir();
+    copyFileSync(join(a.dataDir, "secrets.key"), join(dirE, "secrets.key"));
+    const e = await startClusterHost(dirE);
+    const took = await within(15_000, "the event run again on the new host", async () => (await call(e, "slow", "/attempts")).status === 200 && (await call(e, "slow", "/done")).status === 200);
+    const attempts = JSON.parse((await call(e, "slow", "/attempts")).text) as string[];
+    assert.equal(attempts.length, 2, `two attempts: the one that died and the one that finished (${attempts.join(", ")})`);
+    t.diagnostic(`taken over and finished ${took} ms after the kill`);
   });
 });

@@ -31,6 +31,7 @@ interface StartFlags {
   invocationMaxRecords?: number;
   store?: string;
   objects?: string;
+  queueLease?: number;
 }
 
 export function startCommand(): Command {
@@ -42,6 +43,7 @@ export function startCommand(): Command {
     .option("--data-dir <dir>", "where the host keeps its database and admin token", DEFAULT_DATA_DIR)
     .option("--store <url>", "where deployments, secrets, KV and the event queue live: sqlite (default, the data directory) or redis://HOST:PORT[/DB], shared by several hosts")
     .option("--objects <url>", "where bucket objects live: local (default, the data directory) or s3://BUCKET[/PREFIX]?endpoint=URL on S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    .option("--queue-lease <duration>", "how long a claimed queue event is held for the host running it, such as 30s (default 30s with --store redis, renewed while it runs: a host that dies holds its events this long at most; 1h on the embedded store)", parseDuration)
     .option("--workers <n>", "worker processes running isolates (default: one per core)", parseCount)
     .option("--deploy-fixtures", "deploy the example functions of fixtures/ before the host starts serving")
     .option("--no-preload", "do not load a newly deployed version into an isolate before its first request (saves memory on hosts with many rarely used scripts)")
@@ -62,6 +64,7 @@ export function startCommand(): Command {
         controlPort: flags.controlPort,
         ...(flags.store !== undefined ? { store: flags.store } : {}),
         ...(flags.objects !== undefined ? { objects: flags.objects } : {}),
+        ...(flags.queueLease !== undefined ? { triggers: { leaseMs: flags.queueLease } } : {}),
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
         preloadOnDeploy: flags.preload,
