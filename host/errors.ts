@@ -348,8 +348,8 @@ export class InvokeTooLargeError extends AtollError {
 
 /** The shared store (Redis, S3) cannot be reached: the call was not made; the host reconnects by itself. */
 export class StoreUnavailableError extends AtollError {
-  constructor(what: string, reason: string) {
-    super("ATOLL_STORE_UNAVAILABLE", 503, `${what} is unreachable (${reason}): the host reconnects by itself; retry in a moment`);
+  constructor(what: string, reason: string, whatToDo = "the host reconnects by itself; retry in a moment") {
+    super("ATOLL_STORE_UNAVAILABLE", 503, `${what} is unreachable (${reason}): ${whatToDo}`);
   }
 }
 

@@ -256,7 +256,20 @@ describe("three hosts sharing Redis and S3-compatible storage", { skip, timeout:
     await deploy(a, "plain", PLAIN, {});
     await within(1000, "plain on C", async () => (await call(c, "plain", "/")).text === "plain");
     await call(c, "app", "/"); // warm
+    // Traffic on C throughout: a function without bindings and one reading KV.
+    const plainStatuses: number[] = [];
+    const kvAnswers: { status: number; error: string | null }[] = [];
+    let traffic = true;
+    const loop = (async () => {
+      while (traffic) {
+        plainStatuses.push((await call(c, "plain", "/")).status);
+        const kv = await callWithError(c, "app", "/kv?k=greeting");
+        kvAnswers.push({ status: kv.answer.status, error: kv.error });
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await redis!.stop();
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const down = await callWithError(c, "app", "/kv?k=greeting");
     assert.equal(down.answer.status, 503);
     assert.equal(down.error, "ATOLL_STORE_UNAVAILABLE");
@@ -264,6 +277,15 @@ describe("three hosts sharing Redis and S3-compatible storage", { skip, timeout:
     for (let index = 0; index < 20; index++) assert.deepEqual(await call(c, "plain", "/"), { status: 200, text: "plain" }, "a function without bindings keeps being served");
     redis = await startRedis({ port: redis!.port, dir: redis!.dir });
     await within(10_000, "KV back on C", async () => (await call(c, "app", "/kv?k=greeting")).text === "hello from A");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    traffic = false;
+    await loop;
+    assert.ok(plainStatuses.length > 20 && plainStatuses.every((status) => status === 200), `the function without bindings answered 200 throughout: ${[...new Set(plainStatuses)].join(", ")}`);
+    // A request that reached the function just as Redis went away sees the binding throw (500, the function's own uncaught error); the others are refused with 503.
+    const kvStatuses = new Set(kvAnswers.map(({ status }) => status));
+    assert.ok([...kvStatuses].every((status) => status === 200 || status === 503 || status === 500), `KV requests: ${[...kvStatuses].join(", ")}`);
+    assert.ok(kvAnswers.some(({ status, error }) => status === 503 && error === "ATOLL_STORE_UNAVAILABLE"), "some were refused while Redis was down");
+    assert.equal(kvAnswers.at(-1)?.status, 200, "and answered again once it was back");
     await within(10_000, "KV back on A", async () => (await call(a, "app", "/kv?k=stream-0")).status === 200);
     // A deploy after the outage still reaches the other host.
     await deploy(a, "plain", PLAIN.replace('"plain"', '"plain 2"'), {});

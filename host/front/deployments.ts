@@ -242,6 +242,16 @@ export class Deployments {
     });
   }
 
+  /**
+   * The script as the store has it now, for work that must not act on a stale
+   * view: an event another host queued just after deploying the script may
+   * arrive before the message that tells of the deploy.
+   */
+  async current(script: string): Promise<ActiveScript | undefined> {
+    await this.serialise(() => this.reload(script));
+    return this.active.get(script);
+  }
+
   /** Brings one script in line with the store; listeners hear of a change of its active version. */
   private async reload(name: string): Promise<void> {
     const record = await this.store.getScript(name);

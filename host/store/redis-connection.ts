@@ -84,7 +84,9 @@ export class RedisConnection {
     } catch (error) {
       connection.client.disconnect();
       connection.subscriber.disconnect();
-      throw new StoreUnavailableError(`Redis at ${redactedUrl(url)}`, error instanceof Error ? error.message : String(error));
+      // The client's own error (ECONNREFUSED …) says more than the rejection ("Connection is closed.").
+      const reason = connection.down ?? (error instanceof Error ? error.message : String(error));
+      throw new StoreUnavailableError(`Redis at ${redactedUrl(url)}`, reason, "start it, or fix --store, then start the host again");
     }
     return connection;
   }
@@ -123,7 +125,8 @@ export class RedisConnection {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
-    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+    // QUIT lets replies in flight arrive; a server that is down gets no more than a second of waiting.
+    if (this.client.status === "ready") await Promise.race([this.client.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     this.client.disconnect();
     this.subscriber.disconnect();
   }

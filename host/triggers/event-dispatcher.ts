@@ -164,7 +164,8 @@ export class EventDispatcher {
         log(`[triggers] ${label} dead-lettered: older than its age limit`);
         return;
       }
-      const active = deployments.get(queued.script);
+      // Not known here: perhaps deployed by another host a moment ago (a shared store), so ask the store before dropping the event.
+      const active = deployments.get(queued.script) ?? (await deployments.current(queued.script));
       if (!active) {
         // Deleting a script deletes its events; this one was claimed just before.
         if (!this.closed) await queue.complete(queued.id);
