@@ -3,6 +3,7 @@
 
 export type AtollErrorCode =
   | "ATOLL_UNAUTHORIZED"
+  | "ATOLL_FORBIDDEN"
   | "ATOLL_NOT_FOUND"
   | "ATOLL_NO_ROUTE"
   | "ATOLL_BAD_REQUEST"
@@ -357,5 +358,53 @@ export class StoreUnavailableError extends AtollError {
 export class BadStoreUrlError extends AtollError {
   constructor(option: "--store" | "--objects", given: string, problem: string) {
     super("ATOLL_BAD_STORE_URL", 400, `${option} ${JSON.stringify(given.slice(0, 200))} ${problem}`);
+  }
+}
+
+// ---- The dashboard (host/control/dashboard/) --------------------------------
+
+/** The dashboard's login page was given something other than the host's admin token. */
+export class DashboardLoginError extends AtollError {
+  constructor() {
+    super("ATOLL_UNAUTHORIZED", 401, "that is not this host's admin token: paste the token the host keeps in its data directory (admin-token, by default .atoll/admin-token)");
+  }
+}
+
+/** A dashboard page or action without a live session (no cookie, a forged one, logged out, expired, or the host restarted). */
+export class DashboardSessionError extends AtollError {
+  constructor() {
+    super("ATOLL_UNAUTHORIZED", 401, "not logged in to the dashboard, or the session has ended (logout, expiry, or a restart of the host): log in again at /dashboard/login");
+  }
+}
+
+/** A state-changing dashboard request that did not come from the dashboard's own pages (Origin, or Referer, of another site, or neither). */
+export class CrossOriginRequestError extends AtollError {
+  /** @param origin what the request's Origin (or Referer) said, null when it had neither. */
+  constructor(origin: string | null, expected: string) {
+    super(
+      "ATOLL_FORBIDDEN",
+      403,
+      origin === null
+        ? `a dashboard action must come from the dashboard's own pages, and this request has neither an Origin nor a Referer header saying it does (expected ${expected})`
+        : `a dashboard action must come from the dashboard's own pages (${expected}), not from ${JSON.stringify(origin.slice(0, 200))}`,
+    );
+  }
+}
+
+/** A state-changing dashboard request without its session's CSRF token (or with another one). */
+export class CsrfTokenError extends AtollError {
+  constructor(missing: boolean) {
+    super(
+      "ATOLL_FORBIDDEN",
+      403,
+      `${missing ? "the request carries no CSRF token" : "the request's CSRF token is not this session's"}: dashboard actions are made with the buttons of its pages; reload the page and try again`,
+    );
+  }
+}
+
+/** The dashboard's Cancel canary, pressed when no canary is live (promoted or cancelled meanwhile). */
+export class NoCanaryToCancelError extends AtollError {
+  constructor(script: string) {
+    super("ATOLL_NO_CANARY", 409, `script "${script}" has no canary to cancel: it was promoted or cancelled meanwhile (reload the page to see its versions)`, { script });
   }
 }

@@ -33,6 +33,7 @@ import { invokeRoutes } from "./invoke-routes.js";
 import { dlqRoutes } from "./dlq-routes.js";
 import { logsRoutes } from "./logs-routes.js";
 import { usageRoutes } from "./usage-routes.js";
+import { dashboardRoutes } from "./dashboard/index.js";
 import type { Observer } from "../observe/observer.js";
 import type { Triggers } from "../triggers/index.js";
 import { HOST_DEFAULTS } from "../host-defaults.js";
@@ -194,6 +195,8 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.route("/v1/usage", usageRoutes({ observer: options.observer }));
   app.route("/v1/scripts", logsRoutes({ deployments, observer: options.observer, store: options.observer.store, log }));
   app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
+  // The web dashboard: its own login and session cookie (the /v1 middleware above is for /v1 alone, and takes no cookie).
+  app.route("/dashboard", dashboardRoutes(options));
 
   return app;
 }

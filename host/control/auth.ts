@@ -21,6 +21,11 @@ export function loadOrCreateToken(dataDir: string): { token: string; file: strin
 /** True when the Authorization header carries exactly `token` (timing does not depend on where they differ). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (!header?.startsWith("Bearer ")) return false;
+  return tokenMatches(header.slice("Bearer ".length), token);
+}
+
+/** True when `given` (surrounding spaces ignored) is exactly `token`, compared in constant time (the dashboard's login uses it too). */
+export function tokenMatches(given: string, token: string): boolean {
   const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(header.slice("Bearer ".length).trim()), digest(token));
+  return timingSafeEqual(digest(given.trim()), digest(token));
 }

@@ -56,22 +56,32 @@ export function dlqRoutes({ queue, deployments, triggers, log }: DlqRoutesOption
 
   app.post("/:name/dlq/replay", async (c) => {
     const name = existing(c.req.param("name"));
-    const ids = idsOf(await c.req.text());
-    const replayed = await queue.replayDeadLetters(name, ids, Date.now());
-    triggers.dispatcher.wake();
-    log(`[triggers] ${name}: replayed ${replayed.length} dead-lettered event(s)${replayed.length > 0 ? ` (#${replayed.join(", #")})` : ""}`);
+    const replayed = await replayDeadLetters({ queue, triggers, log }, name, idsOf(await c.req.text()));
     return c.json({ name, replayed });
   });
 
   app.post("/:name/dlq/purge", async (c) => {
     const name = existing(c.req.param("name"));
-    const ids = idsOf(await c.req.text());
-    const purged = await queue.purgeDeadLetters(name, ids);
-    log(`[triggers] ${name}: purged ${purged} dead-lettered event(s)`);
+    const purged = await purgeDeadLetters({ queue, log }, name, idsOf(await c.req.text()));
     return c.json({ name, purged });
   });
 
   return app;
+}
+
+/** Dead letters (all of the script's, or `ids`) back in the queue, due now, attempts reset; the dispatcher is woken. Returns their ids. */
+export async function replayDeadLetters({ queue, triggers, log }: Pick<DlqRoutesOptions, "queue" | "triggers" | "log">, name: string, ids: readonly number[] | null): Promise<number[]> {
+  const replayed = await queue.replayDeadLetters(name, ids, Date.now());
+  triggers.dispatcher.wake();
+  log(`[triggers] ${name}: replayed ${replayed.length} dead-lettered event(s)${replayed.length > 0 ? ` (#${replayed.join(", #")})` : ""}`);
+  return replayed;
+}
+
+/** Deletes dead letters (all of the script's, or `ids`); returns how many went. */
+export async function purgeDeadLetters({ queue, log }: Pick<DlqRoutesOptions, "queue" | "log">, name: string, ids: readonly number[] | null): Promise<number> {
+  const purged = await queue.purgeDeadLetters(name, ids);
+  log(`[triggers] ${name}: purged ${purged} dead-lettered event(s)`);
+  return purged;
 }
 
 /** `{ ids: [1, 2] }` → those ids; an empty body or no `ids` → null (all of them). */

@@ -42,47 +42,78 @@ export function logsRoutes({ deployments, observer, store, log }: LogsRoutesOpti
 
   app.get("/:name/logs", (c) => {
     const name = existing(c.req.param("name"));
-    const filter = parseFilter((key) => c.req.query(key));
-    const sample = parseSampleRate(c.req.query("sample"));
     // Written straight to Node's response: web streams per event cost more than the records' JSON,
     // and its buffered bytes tell when the client stopped reading.
-    const { outgoing } = c.env as { outgoing: ServerResponse };
-    outgoing.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
-    outgoing.write(`event: ready\ndata: ${JSON.stringify({ name, sample })}\n\n`);
-    const tail = new TailStream(outgoing, () => log(`tail of ${name} dropped: its client took no events while ${MAX_TAIL_BUFFER_BYTES} bytes of them waited`));
-    const unsubscribe = observer.subscribe({ script: name, filter, sample, send: (record) => tail.send(record) });
-    const ping = setInterval(() => tail.ping(), PING_MS);
-    outgoing.once("close", () => {
-      clearInterval(ping);
-      unsubscribe();
-    });
-    return RESPONSE_ALREADY_SENT;
+    return streamTail({ observer, log }, name, (key) => c.req.query(key), (c.env as { outgoing: ServerResponse }).outgoing);
   });
 
   app.get("/:name/invocations", (c) => {
     const name = existing(c.req.param("name"));
-    if (!store) throw new BadRequestError("this host keeps no invocation records (started with --no-invocation-records): use `atoll tail` for live ones");
-    const filter = parseFilter((key) => c.req.query(key));
-    const since = c.req.query("since");
-    const until = c.req.query("until");
-    const before = c.req.query("before");
-    const limitText = c.req.query("limit");
-    const limit = limitText === undefined ? DEFAULT_PAGE : versionNumber(limitText, "`limit`");
-    if (limit > MAX_PAGE) throw new BadRequestError(`\`limit\` must be at most ${MAX_PAGE}, got ${limit}`);
-    // Records still waiting for their batch are written first: a query sees every invocation that is over.
-    observer.flush();
-    const records = store.query({
-      script: name,
-      filter,
-      limit,
-      ...(since !== undefined ? { since: parseSince(since) } : {}),
-      ...(until !== undefined ? { until: parseSince(until) } : {}),
-      ...(before !== undefined ? { before: versionNumber(before, "`before`") } : {}),
-    });
+    const { records, limit } = queryInvocations({ observer, store }, name, (key) => c.req.query(key));
     return c.json({ name, invocations: records.map(recordJson), next_before: records.length === limit ? records[records.length - 1]!.seq : null });
   });
 
   return app;
+}
+
+/**
+ * Answers with a live tail of `name` as server-sent events, on Node's
+ * response itself, with the filters and sample rate of `query` (BadRequestError
+ * before anything is written when one is bad): `event: ready`, then
+ * `event: invocation` per matching record, a ping every 15 s; a client that
+ * stops reading is dropped. The control API's `…/logs` and the dashboard's
+ * live tail both answer with it.
+ */
+export function streamTail(
+  { observer, log }: Pick<LogsRoutesOptions, "observer" | "log">,
+  name: string,
+  query: (key: string) => string | undefined,
+  outgoing: ServerResponse,
+): typeof RESPONSE_ALREADY_SENT {
+  const filter = parseFilter(query);
+  const sample = parseSampleRate(query("sample"));
+  outgoing.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
+  outgoing.write(`event: ready\ndata: ${JSON.stringify({ name, sample })}\n\n`);
+  const tail = new TailStream(outgoing, () => log(`tail of ${name} dropped: its client took no events while ${MAX_TAIL_BUFFER_BYTES} bytes of them waited`));
+  const unsubscribe = observer.subscribe({ script: name, filter, sample, send: (record) => tail.send(record) });
+  const ping = setInterval(() => tail.ping(), PING_MS);
+  outgoing.once("close", () => {
+    clearInterval(ping);
+    unsubscribe();
+  });
+  return RESPONSE_ALREADY_SENT;
+}
+
+/**
+ * The stored records of `name` that `query` asks for (since, until, before,
+ * limit and the filters), newest first, with the limit applied; what
+ * `…/invocations` and the dashboard's search read. BadRequestError for a bad
+ * parameter, or when the host keeps no records.
+ */
+export function queryInvocations(
+  { observer, store }: Pick<LogsRoutesOptions, "observer" | "store">,
+  name: string,
+  query: (key: string) => string | undefined,
+): { records: StoredRecord[]; limit: number } {
+  if (!store) throw new BadRequestError("this host keeps no invocation records (started with --no-invocation-records): use `atoll tail` for live ones");
+  const filter = parseFilter(query);
+  const since = query("since");
+  const until = query("until");
+  const before = query("before");
+  const limitText = query("limit");
+  const limit = limitText === undefined ? DEFAULT_PAGE : versionNumber(limitText, "`limit`");
+  if (limit > MAX_PAGE) throw new BadRequestError(`\`limit\` must be at most ${MAX_PAGE}, got ${limit}`);
+  // Records still waiting for their batch are written first: a query sees every invocation that is over.
+  observer.flush();
+  const records = store.query({
+    script: name,
+    filter,
+    limit,
+    ...(since !== undefined ? { since: parseSince(since) } : {}),
+    ...(until !== undefined ? { until: parseSince(until) } : {}),
+    ...(before !== undefined ? { before: versionNumber(before, "`before`") } : {}),
+  });
+  return { records, limit };
 }
 
 /** A record as the API shows it (snake_case, ISO times). */

@@ -16,23 +16,40 @@ import { scriptName } from "./params.js";
 export function usageRoutes({ observer }: { observer: Observer }): Hono {
   const app = new Hono();
   app.get("/", (c) => {
-    const store = observer.store;
-    if (!store) throw new BadRequestError("this host keeps no invocation records (started with --no-invocation-records), so it has no usage to show");
-    const now = Date.now();
-    const since = parseSince(c.req.query("since") ?? "7d", now);
-    const until = c.req.query("until") === undefined ? now : parseSince(c.req.query("until")!, now);
-    const script = c.req.query("script");
-    // Records still waiting for their batch count too.
-    observer.flush();
-    const rows = store.usage({ since, until, ...(script !== undefined ? { script: scriptName(script) } : {}) });
-    const byScript = new Map<string, UsageRow[]>();
-    for (const row of rows) byScript.set(row.script, [...(byScript.get(row.script) ?? []), row]);
-    const scripts = [...byScript.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, hours]) => ({ script: name, ...figures(sum(hours)), hours: hours.map((hour) => ({ hour: new Date(hour.hour).toISOString(), ...figures(hour) })) }));
+    const { since, until, byScript } = usageByScript(observer, (key) => c.req.query(key));
+    const scripts = [...byScript.entries()].map(([name, hours]) => ({
+      script: name,
+      ...figures(sum(hours)),
+      hours: hours.map((hour) => ({ hour: new Date(hour.hour).toISOString(), ...figures(hour) })),
+    }));
     return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), scripts });
   });
   return app;
+}
+
+/**
+ * The hourly usage `query` asks for (`since`, default 7d; `until`, default
+ * now; `script`), by script (sorted by name), each script's hours oldest
+ * first: what GET /v1/usage and the dashboard's usage charts show.
+ */
+export function usageByScript(observer: Observer, query: (key: string) => string | undefined, defaultSince = "7d"): { since: number; until: number; byScript: Map<string, UsageRow[]> } {
+  const store = observer.store;
+  if (!store) throw new BadRequestError("this host keeps no invocation records (started with --no-invocation-records), so it has no usage to show");
+  const now = Date.now();
+  const since = parseSince(query("since") ?? defaultSince, now);
+  const untilText = query("until");
+  const until = untilText === undefined ? now : parseSince(untilText, now);
+  const script = query("script");
+  // Records still waiting for their batch count too.
+  observer.flush();
+  const rows = store.usage({ since, until, ...(script !== undefined ? { script: scriptName(script) } : {}) });
+  const byScript = new Map<string, UsageRow[]>();
+  for (const row of [...rows].sort((a, b) => a.script.localeCompare(b.script) || a.hour - b.hour)) {
+    let hours = byScript.get(row.script);
+    if (!hours) byScript.set(row.script, (hours = []));
+    hours.push(row);
+  }
+  return { since, until, byScript };
 }
 
 function sum(rows: UsageRow[]): Omit<UsageRow, "script" | "hour"> {

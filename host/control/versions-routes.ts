@@ -57,24 +57,38 @@ export function versionRoutes({ store, deployments, log }: VersionRoutesOptions)
     const name = scriptName(c.req.param("name"));
     const body = optionalJson(await c.req.text(), 'the body must be empty or JSON: { "version": 3 }');
     const version = body["version"] === undefined || body["version"] === null ? undefined : versionNumber(body["version"], '"version"');
-    const change = await deployments.rollback(name, version);
-    const { deployment, endedCanary } = change;
-    log(
-      deployment.kind === "cancel-canary"
-        ? `cancelled the canary ${name}@v${endedCanary?.version}; ${name}@v${deployment.activeVersion} serves every request`
-        : `rolled back ${name} to v${deployment.activeVersion} (was v${deployment.previousVersion})${endedCanary ? `, cancelling the canary v${endedCanary.version}` : ""}`,
-    );
-    return c.json(changeAnswer(name, change));
+    return c.json(changeAnswer(name, await rollbackScript({ deployments, log }, name, version)));
   });
 
   app.post("/:name/promote", async (c) => {
     const name = scriptName(c.req.param("name"));
-    const change = await deployments.promote(name);
-    log(`promoted ${name}@v${change.deployment.activeVersion} (was v${change.deployment.previousVersion})`);
-    return c.json(changeAnswer(name, change));
+    return c.json(changeAnswer(name, await promoteScript({ deployments, log }, name)));
   });
 
   return app;
+}
+
+/**
+ * A rollback (to `version`, or the previous one; while a canary is live and
+ * no version is named, its cancellation) with its log line: what
+ * `POST …/rollback` and the dashboard's buttons do.
+ */
+export async function rollbackScript({ deployments, log }: Pick<VersionRoutesOptions, "deployments" | "log">, name: string, version?: number): Promise<DeploymentChange> {
+  const change = await deployments.rollback(name, version);
+  const { deployment, endedCanary } = change;
+  log(
+    deployment.kind === "cancel-canary"
+      ? `cancelled the canary ${name}@v${endedCanary?.version}; ${name}@v${deployment.activeVersion} serves every request`
+      : `rolled back ${name} to v${deployment.activeVersion} (was v${deployment.previousVersion})${endedCanary ? `, cancelling the canary v${endedCanary.version}` : ""}`,
+  );
+  return change;
+}
+
+/** The canary becomes the active version, with its log line: `POST …/promote` and the dashboard's button. */
+export async function promoteScript({ deployments, log }: Pick<VersionRoutesOptions, "deployments" | "log">, name: string): Promise<DeploymentChange> {
+  const change = await deployments.promote(name);
+  log(`promoted ${name}@v${change.deployment.activeVersion} (was v${change.deployment.previousVersion})`);
+  return change;
 }
 
 function changeAnswer(name: string, { deployment, endedCanary }: DeploymentChange) {

@@ -102,6 +102,17 @@ interface Row {
   dropped_logs: number;
 }
 
+/** Wall-time percentiles of one script's records over one bucket of time (InvocationStore.wallPercentiles). */
+export interface WallPercentiles {
+  script: string;
+  /** The bucket's start, ms since the epoch. */
+  bucket: number;
+  /** Records in it. */
+  count: number;
+  p50: number;
+  p99: number;
+}
+
 /** One script's binding calls over one hour, by counter. */
 export interface BindingCalls {
   script: string;
@@ -255,6 +266,35 @@ export class InvocationStore {
     }
     const rows = this.db.prepare<Record<string, unknown>, Row>(`SELECT * FROM invocations WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT @limit`).all(params);
     return rows.map(recordOf);
+  }
+
+  /**
+   * Wall-time percentiles of the stored records from `since` to `until` (ms),
+   * of one script or all, per bucket of `bucketMs` (an hour by default): p50
+   * and p99 by nearest rank. Only as far back as the records are kept (their
+   * retention), unlike usage(). Oldest first, by script.
+   */
+  wallPercentiles(query: { script?: string; since: number; until: number; bucketMs?: number }): WallPercentiles[] {
+    const bucketMs = query.bucketMs ?? HOUR_MS;
+    const rows = this.db
+      .prepare<[number, number, number, number, string | null, string | null], [string, number, number]>(
+        `SELECT script, CAST(time / ? AS INTEGER) * ? AS bucket, wall_ms FROM invocations WHERE time >= ? AND time <= ? AND (? IS NULL OR script = ?) ORDER BY script, bucket, wall_ms`,
+      )
+      .raw()
+      .all(bucketMs, bucketMs, query.since, query.until, query.script ?? null, query.script ?? null);
+    const out: WallPercentiles[] = [];
+    if (rows.length === 0) return out;
+    let start = 0;
+    for (let i = 1; i <= rows.length; i++) {
+      const first = rows[start]!;
+      const row = rows[i];
+      if (row !== undefined && row[0] === first[0] && row[1] === first[1]) continue;
+      const walls = rows.slice(start, i).map((r) => r[2]);
+      const rank = (p: number) => walls[Math.min(walls.length - 1, Math.max(0, Math.ceil(p * walls.length) - 1))]!;
+      out.push({ script: first[0], bucket: first[1], count: walls.length, p50: rank(0.5), p99: rank(0.99) });
+      start = i;
+    }
+    return out;
   }
 
   /** How many records the file holds (tests, metrics). */
