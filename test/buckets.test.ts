@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestHost, type TestHost } from "./support/test-host.js";
+import { startTestHost, uploadsInFlightDir, type TestHost } from "./support/test-host.js";
 
 const atollBin = fileURLToPath(new URL("../../bin/atoll.js", import.meta.url));
 
@@ -182,7 +182,7 @@ test("bad keys and a wrong md5 are refused; nothing half-written is visible", as
   assert.equal(results[6]!.ok, null);
   assert.equal((results[7]!.ok as { size: number }).size, 5);
   // No temporary file is left behind by the refused upload.
-  assert.deepEqual(readdirSync(join(host.dataDir, "objects", ".tmp")), []);
+  assert.deepEqual(readdirSync(uploadsInFlightDir(host.dataDir)), []);
 });
 
 test("a binding the version does not declare is refused by the host, even when the function builds one itself", async () => {
@@ -206,7 +206,7 @@ test("the control API refuses keys with NUL or a \"..\" segment, keys too long a
     assert.equal(error.code, "ATOLL_BAD_REQUEST");
     assert.match(error.message, message);
   }
-  assert.deepEqual(readdirSync(join(host.dataDir, "objects", ".tmp")), [], "a refused put leaves no temporary file");
+  assert.deepEqual(readdirSync(uploadsInFlightDir(host.dataDir)), [], "a refused put leaves no temporary file");
 
   await rpc([["put", "cursor/1", "a"], ["put", "cursor/2", "b"]]);
   const [first] = await rpc([["list", { prefix: "cursor/", limit: 1 }]]);

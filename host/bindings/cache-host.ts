@@ -135,7 +135,8 @@ export class CacheHost {
 
   private async sweep(bucket: string, state: { at: number; from: string | null }): Promise<void> {
     const objects = this.objects;
-    const listing = await objects.list(bucket, { prefix: "", from: state.from, limit: CACHE_LIMITS.sweepBatch, delimiter: null });
+    // With metadata: an entry's expiry is in it (a store may list without it, and every entry would look expired).
+    const listing = await objects.list(bucket, { prefix: "", from: state.from, limit: CACHE_LIMITS.sweepBatch, delimiter: null, withMetadata: true });
     for (const record of listing.objects) {
       if (this.closed) return;
       if (entryOf(record.customMetadata, Date.now()) !== null) continue;

@@ -116,3 +116,42 @@ async function freePort(): Promise<number> {
     });
   });
 }
+
+// ---- The second pass: host tests on the shared store ----------------------------
+
+/** One redis-server and one s3rver for a whole test file (scripts/test.mjs runs files one process each), stopped when it exits. */
+let servers: Promise<{ redis: ServerProcess; s3: ServerProcess }> | undefined;
+const TEST_BUCKET = "atoll-tests";
+
+/**
+ * HostOptions for a test host on Redis + S3 (ATOLL_TEST_STORE=redis). A new
+ * data directory gets an empty state (Redis flushed, a fresh key prefix in the
+ * bucket); a host restarted on its directory finds its state again.
+ */
+export async function sharedStoreFor(dataDir: string, fresh: boolean): Promise<{ store: string; objects: string }> {
+  const skip = sharedStoreSkip();
+  if (skip) throw new Error(`ATOLL_TEST_STORE=redis: ${skip}`);
+  servers ??= (async () => {
+    Object.assign(process.env, S3RVER_CREDENTIALS);
+    const started = { redis: await startRedis(), s3: await startS3(TEST_BUCKET) };
+    // They must not keep the test file's process alive: when it has nothing else to do, it exits and stops them.
+    for (const { child } of [started.redis, started.s3]) {
+      child.unref();
+      for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?(): void } | null)?.unref?.();
+    }
+    process.once("exit", () => {
+      for (const server of [started.redis, started.s3]) if (server.child.exitCode === null) server.child.kill("SIGKILL");
+      for (const server of [started.redis, started.s3]) rmSync(server.dir, { recursive: true, force: true });
+    });
+    return started;
+  })();
+  const { redis, s3 } = await servers;
+  if (fresh) {
+    const { Redis } = await import("ioredis");
+    const client = new Redis(redis.url);
+    await client.flushall();
+    client.disconnect();
+  }
+  const prefix = encodeURIComponent(dataDir.split("/").filter(Boolean).pop()!);
+  return { store: redis.url, objects: `s3://${TEST_BUCKET}/${prefix}?endpoint=${s3.url}` };
+}

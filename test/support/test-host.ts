@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { startHost, type HostOptions, type RunningHost } from "../../host/main.js";
+import { sharedStoreFor } from "./shared-stores.js";
 
 /** Resolves every name to 127.0.0.1, the way curl treats *.localhost: tests reach hello.localhost for real. */
 export const loopbackAgent = new Agent({
@@ -13,6 +14,14 @@ export const loopbackAgent = new Agent({
       (options as { all?: boolean }).all ? (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: "127.0.0.1", family: 4 }]) : callback(null, "127.0.0.1", 4),
   },
 });
+
+/** The host tests run on Redis + S3-compatible storage (ATOLL_TEST_STORE=redis, scripts/test.mjs's second pass). */
+export const onSharedStore = process.env.ATOLL_TEST_STORE === "redis";
+
+/** Where a host keeps uploads not yet committed: in the object files' directory, or (objects on S3) a folder of its own. */
+export function uploadsInFlightDir(dataDir: string): string {
+  return onSharedStore ? join(dataDir, "s3-uploads") : join(dataDir, "objects", ".tmp");
+}
 
 export interface TestHost extends RunningHost {
   dataDir: string;
@@ -49,8 +58,11 @@ export interface TestHostOptions {
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestHost> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "atoll-test-"));
   const logs: string[] = [];
+  // ATOLL_TEST_STORE=redis (scripts/test.mjs's second pass): the same test on Redis and S3-compatible storage.
+  const shared = onSharedStore ? await sharedStoreFor(dataDir, options.dataDir === undefined) : null;
   const host = await startHost({
     dataDir,
+    ...(shared ?? {}),
     port: 0,
     hostname: "127.0.0.1",
     controlPort: 0,
