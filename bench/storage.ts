@@ -110,14 +110,13 @@ try {
       const s3 = await startS3("atoll-bench");
       servers.push(redis, s3);
       storeArgs = ["--store", redis.url, "--objects", `s3://atoll-bench?endpoint=${s3.url}`];
-      env = { ...process.env, ...S3RVER_CREDENTIALS };
-      for (const key of Object.keys(env)) if (key.startsWith("ATOLL_")) delete env[key];
+      env = S3RVER_CREDENTIALS;
       say(`\nstore redis: redis-server ${redis.url} (appendonly, appendfsync always), objects on s3rver ${s3.url} (an S3-compatible server in Node, as a process)`);
     } else {
       say(`\nstore sqlite: the embedded store in the data directory`);
     }
     // Loopback is allowed for the pass-through figures' origin (in this process).
-    host = await startHostProcess(join(work, `data-${store}`), { args: ["--egress-allow", "127.0.0.1/32", ...storeArgs], ...(env ? { env } : {}) });
+    host = await startHostProcess(join(work, `data-${store}`), { args: ["--egress-allow", "127.0.0.1/32", ...storeArgs], ...(env ? { extraEnv: env } : {}) });
     // Enough CPU for 100 KV calls in one request and for streaming a large object (measured below).
     await deploy(host, "storage", { cpu_ms: 60_000, wall_ms: 120_000 });
     const hostHeader = `storage.localhost:${new URL(host.dataUrl).port}`;

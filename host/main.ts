@@ -173,10 +173,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   }
   // What other hosts sharing the store changed: deploys, rollbacks, secrets, queued events.
   const stopFollowing = store.onClusterChange?.((change) => {
-    if (change.kind === "queue") triggers.dispatcher.wake();
-    else
+    // Queued events, and whatever a missed stretch of messages held, may be due here.
+    if (change.kind === "queue" || change.kind === "resync") triggers.dispatcher.wake();
+    if (change.kind !== "queue") {
       void deployments.applyClusterChange(change).catch((error: unknown) => log(`[cluster] could not apply a change another host made (${change.kind}): ${error instanceof Error ? error.message : String(error)}`));
-    if (change.kind === "resync") triggers.dispatcher.wake();
+    }
   });
   // Expired KV keys are invisible at once; this only reclaims their space.
   const purgeTimer = setInterval(() => void store.kv.purgeExpired(Math.floor(Date.now() / 1000)).catch(() => {}), 60_000);

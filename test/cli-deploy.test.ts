@@ -5,12 +5,12 @@ import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { get as httpGet } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { startHost, type RunningHost } from "../host/main.js";
+import { freePort } from "./support/ports.js";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const atollBin = join(repoRoot, "bin", "atoll.js");
@@ -53,17 +53,6 @@ function get(dataUrl: string, host: string, path = "/"): Promise<Answer> {
   });
 }
 
-/** A loopback port free a moment ago (for a host that must be given its port before it listens). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("atoll deploy, list and delete against a host", () => {
   let dataDir: string;

@@ -5,11 +5,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { atoll } from "./support/cli.js";
 import { startTestHost, type TestHost } from "./support/test-host.js";
+import { freePort } from "./support/ports.js";
 
 let first: TestHost;
 let second: TestHost;
@@ -35,16 +35,6 @@ function configDir(): string {
   return dir;
 }
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test("a piped token is checked and saved in a 0600 file; later commands need no flags or variables", async () => {
   const dir = configDir();
@@ -81,7 +71,7 @@ test("a wrong token is refused and nothing is saved; an unreachable URL says so"
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, new RegExp(`^error: the host at ${first.controlUrl.replace(/[.]/g, "\\.")} refused the admin token`));
   assert.throws(() => statSync(join(dir, "profiles.json")), /ENOENT/);
-  const port = await closedPort();
+  const port = await freePort();
   const dead = await atoll(["login", "--url", `http://127.0.0.1:${port}`], { env, input: `${first.token}\n` });
   assert.equal(dead.code, 1);
   assert.match(dead.stderr, new RegExp(`^error: cannot reach the control API at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): is \`atoll start\` running\\?`));

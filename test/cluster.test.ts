@@ -85,16 +85,10 @@ async function startClusterHost(dir: string): Promise<HostProcess> {
     workers: 1,
     // A short lease, so that the test sees a dead host's claimed event taken over (the default is 30 s).
     args: ["--store", redis!.url, "--objects", `s3://${S3_BUCKET}?endpoint=${s3!.url}`, "--queue-lease", "3s"],
-    env: { ...withoutAtollVariables(), ...S3RVER_CREDENTIALS },
+    extraEnv: S3RVER_CREDENTIALS,
   });
   hosts.push(host);
   return host;
-}
-
-function withoutAtollVariables(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
-  return env;
 }
 
 async function control(host: HostProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {

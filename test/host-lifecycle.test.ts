@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHost } from "../host/main.js";
 import { startTestHost } from "./support/test-host.js";
+import { freePort } from "./support/ports.js";
 
 test("deployments and the admin token survive a host restart", async () => {
   const first = await startTestHost();
@@ -61,17 +62,6 @@ test("a worker that dies fails its in-flight unsafe requests with 503, runs its 
   }
 });
 
-/** A loopback port free a moment ago (for a host that must be given its port before it listens). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether something accepts TCP connections on the loopback port. */
 function accepts(port: number): Promise<boolean> {

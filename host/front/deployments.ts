@@ -223,9 +223,8 @@ export class Deployments {
    * the store; changed secrets rebuild the script's isolates; after a missed
    * stretch of messages (`resync`), every script is reloaded and rebuilt.
    */
-  applyClusterChange(change: ClusterChange): Promise<void> {
+  applyClusterChange(change: Exclude<ClusterChange, { kind: "queue" }>): Promise<void> {
     return this.serialise(async () => {
-      if (change.kind === "queue") return;
       if (change.kind === "secrets") {
         this.secretsChanged(change.script);
         return;

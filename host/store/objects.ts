@@ -87,3 +87,21 @@ export interface ObjectStore {
    */
   onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void;
 }
+
+/**
+ * The listeners of a store's changes (both stores use it): a put or delete
+ * waits for them, so a bucket event is queued before the write that caused it
+ * is acknowledged; a listener's failure is its own (it logs it).
+ */
+export class ObjectChangeListeners {
+  private readonly listeners = new Set<(event: ObjectEvent) => void | Promise<unknown>>();
+
+  add(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async emit(event: ObjectEvent): Promise<void> {
+    await Promise.allSettled([...this.listeners].map(async (listener) => listener(event)));
+  }
+}

@@ -171,3 +171,9 @@ function isConnectionFailure(error: unknown): boolean {
   if (error.name === "MaxRetriesPerRequestError") return true;
   return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|connect ETIMEDOUT/.test(error.message);
 }
+
+/** A MULTI's replies: the first error, thrown. */
+export function throwFirstError(replies: [Error | null, unknown][] | null): void {
+  if (replies === null) throw new Error("the Redis transaction was discarded");
+  for (const [error] of replies) if (error) throw error;
+}

@@ -6,7 +6,7 @@
 // visible to every host as soon as it resolves.
 import type { KvListQuery, KvListedKey, KvStore, KvValue } from "./kv.js";
 import { prefixUpperBound } from "./kv.js";
-import { LuaScript, redisKey, type RedisConnection } from "./redis-connection.js";
+import { LuaScript, redisKey, throwFirstError, type RedisConnection } from "./redis-connection.js";
 
 const WHAT = "the shared store's KV (Redis)";
 /** Names looked at per round trip of a listing (those of expired keys are skipped, so a page may take several). */
@@ -112,10 +112,4 @@ function namesKey(namespace: string): string {
 /** NUL cannot occur in a namespace id (config validation), so the first one splits the two. */
 function expiringMember(namespace: string, key: string): string {
   return `${namespace}\0${key}`;
-}
-
-/** A MULTI's replies: the first error, thrown. */
-export function throwFirstError(replies: [Error | null, unknown][] | null): void {
-  if (replies === null) throw new Error("the Redis transaction was discarded");
-  for (const [error] of replies) if (error) throw error;
 }

@@ -13,8 +13,7 @@
 // the schedule's last tick, so each tick is queued once per cluster, whichever
 // hosts' timers fire.
 import type { DeadLetter, NewQueuedEvent, QueuedEvent, QueuedInvocation, QueueStore } from "./queue.js";
-import { LuaScript, redisKey, type RedisConnection } from "./redis-connection.js";
-import { throwFirstError } from "./redis-kv.js";
+import { LuaScript, redisKey, throwFirstError, type RedisConnection } from "./redis-connection.js";
 
 const WHAT = "the shared store's event queue (Redis)";
 const SEQUENCE = redisKey("queue", "sequence");

@@ -13,8 +13,7 @@ import type { Canary, ClusterChange, Deployment, DeploymentKind, NewVersion, Sea
 import type { ObjectStore } from "./objects.js";
 import { RedisKv } from "./redis-kv.js";
 import { RedisQueue } from "./redis-queue.js";
-import { LuaScript, redisKey, type RedisConnection } from "./redis-connection.js";
-import { throwFirstError } from "./redis-kv.js";
+import { LuaScript, redisKey, throwFirstError, type RedisConnection } from "./redis-connection.js";
 
 const WHAT = "the shared store (Redis)";
 const SCRIPTS = redisKey("scripts");

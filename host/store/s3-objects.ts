@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { StoreUnavailableError } from "../errors.js";
-import type { HttpMetadata, ObjectEvent, ObjectListQuery, ObjectListing, ObjectRecord, ObjectStore, ObjectUpload } from "./objects.js";
+import { ObjectChangeListeners, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 import { ObjectDigestError } from "./sqlite-objects.js";
 import { prefixUpperBound } from "./kv.js";
 
@@ -32,7 +32,7 @@ const HEAD_CONCURRENCY = 16;
 
 export class S3Objects implements ObjectStore {
   private readonly client: S3Client;
-  private readonly listeners = new Set<(event: ObjectEvent) => void | Promise<unknown>>();
+  private readonly listeners = new ObjectChangeListeners();
   private readonly what: string;
 
   /** `uploadsDir`: where uploads wait for their commit (this host's disk). */
@@ -106,7 +106,7 @@ export class S3Objects implements ObjectStore {
     const record = await this.head(bucket, key);
     if (!record) return undefined;
     await this.guard((client) => client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(bucket, key) })));
-    await this.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
+    await this.listeners.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
     return record;
   }
 
@@ -155,8 +155,7 @@ export class S3Objects implements ObjectStore {
   }
 
   onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   close(): void {
@@ -181,7 +180,7 @@ export class S3Objects implements ObjectStore {
       await rm(temp, { force: true });
     }
     const record = (await this.head(bucket, key)) ?? { bucket, key, size: fields.size, etag: fields.md5.toString("hex"), uploaded: Date.now(), httpMetadata: fields.httpMetadata, customMetadata: fields.customMetadata };
-    await this.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
+    await this.listeners.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
     return record;
   }
 
@@ -215,15 +214,6 @@ export class S3Objects implements ObjectStore {
     }
   }
 
-  /** Tells the listeners and waits for them: a bucket event is queued before the write that caused it is acknowledged. */
-  private async emit(event: ObjectEvent): Promise<void> {
-    await Promise.allSettled(
-      [...this.listeners].map(async (listener) => {
-        // A listener's failure is its own (it logs it); the write is done.
-        await listener(event);
-      }),
-    );
-  }
 }
 
 class S3Upload implements ObjectUpload {

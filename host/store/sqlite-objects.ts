@@ -12,7 +12,7 @@ import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { prefixUpperBound } from "./kv.js";
-import type { HttpMetadata, ObjectEvent, ObjectListQuery, ObjectListing, ObjectRecord, ObjectStore, ObjectUpload } from "./objects.js";
+import { ObjectChangeListeners, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 
 export const OBJECTS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
@@ -47,7 +47,7 @@ const LIST_BATCH = 256;
 
 export class SqliteObjects implements ObjectStore {
   private readonly statements;
-  private readonly listeners = new Set<(event: ObjectEvent) => void | Promise<unknown>>();
+  private readonly listeners = new ObjectChangeListeners();
   /** Which file each record handed out reads from (records are plain data for callers). */
   private readonly files = new WeakMap<ObjectRecord, string>();
 
@@ -129,7 +129,7 @@ export class SqliteObjects implements ObjectStore {
     this.statements.delete.run(bucket, key);
     await rm(join(this.dir, row.file), { force: true });
     const record = this.toRecord(row);
-    await this.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
+    await this.listeners.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
     return record;
   }
 
@@ -162,8 +162,7 @@ export class SqliteObjects implements ObjectStore {
   }
 
   onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** FileUpload's last step: the file is synced and renamed; record it and tell the listeners. */
@@ -200,7 +199,7 @@ export class SqliteObjects implements ObjectStore {
     }
     if (replaced !== undefined && replaced !== file) await rm(join(this.dir, replaced), { force: true });
     const record = this.toRecord(row);
-    await this.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
+    await this.listeners.emit({ bucket, key, action: "put", size: record.size, etag: record.etag, time: new Date(record.uploaded).toISOString() });
     return record;
   }
 
@@ -218,15 +217,6 @@ export class SqliteObjects implements ObjectStore {
     return record;
   }
 
-  /** Tells the listeners and waits for them: a bucket event is queued before the write that caused it is acknowledged. */
-  private async emit(event: ObjectEvent): Promise<void> {
-    await Promise.allSettled(
-      [...this.listeners].map(async (listener) => {
-        // A listener's failure is its own (it logs it); the write is done.
-        await listener(event);
-      }),
-    );
-  }
 }
 
 class FileUpload implements ObjectUpload {

@@ -52,12 +52,15 @@ export interface HostProcessOptions {
   cwd?: string;
   /** Variables that replace the environment's (default: the test's own, minus ATOLL_*). */
   env?: NodeJS.ProcessEnv;
+  /** Variables added to that default (S3 credentials …). */
+  extraEnv?: NodeJS.ProcessEnv;
 }
 
 /** `node --no-node-snapshot bin/atoll.js start --port 0 --control-port 0 --data-dir DIR [--workers N]`; resolves once it serves. */
 export async function startHostProcess(dataDir: string, options: HostProcessOptions = {}): Promise<HostProcess> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ATOLL_")) env[key] = value;
+  Object.assign(env, options.extraEnv);
   const args = ["--no-node-snapshot", options.bin ?? atollBin, "start", "--port", "0", "--control-port", "0", "--data-dir", dataDir];
   if (options.workers !== undefined) args.push("--workers", String(options.workers));
   args.push(...(options.args ?? []));

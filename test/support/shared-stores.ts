@@ -4,10 +4,10 @@
 // the pid the test started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
 
 const s3rverBin = fileURLToPath(new URL("../../../node_modules/s3rver/bin/s3rver.js", import.meta.url));
 
@@ -106,16 +106,6 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, name: string): Prom
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- The second pass: host tests on the shared store ----------------------------
 
