@@ -259,10 +259,10 @@ describe("a tail's JSON", () => {
   it("written by hand, is the JSON of the API's record, escapes and nulls included", () => {
     const base = {
       id: 7, time: Date.UTC(2026, 11, 7, 10, 0, 0, 123), script: "s-1", version: 3, trigger: "http" as const, method: "POST", path: '/a"b\\c?d=\u2028', event: null,
-      status: 500, outcome: "exception" as const, wallMs: 12.34, cpuMs: 0.5, subrequests: 1, memoryMb: 128, bytesIn: 4, bytesOut: null, error: "ATOLL_SCRIPT_THREW: Error: \"quoted\"\n    at fetch (x.js:1:2)",
+      status: 500, outcome: "exception" as const, wallMs: 12.34, cpuMs: 0.5, subrequests: 1, memoryMb: 128, bytesIn: 4, bytesOut: null, fetchBytesOut: 10, fetchBytesIn: 2048, heapMb: 3.25, error: "ATOLL_SCRIPT_THREW: Error: \"quoted\"\n    at fetch (x.js:1:2)",
       logs: [{ level: "warn" as const, message: "tab\tand\u0000nul and 😀", time: Date.UTC(2026, 11, 7, 10, 0, 0, 124) }], droppedLogs: 2,
     };
-    for (const record of [base, { ...base, method: null, path: null, event: "*/5 * * * *", status: null, cpuMs: null, subrequests: null, memoryMb: null, bytesIn: null, error: null, logs: [], trigger: "cron" as const }]) {
+    for (const record of [base, { ...base, method: null, path: null, event: "*/5 * * * *", status: null, cpuMs: null, subrequests: null, memoryMb: null, bytesIn: null, fetchBytesOut: null, fetchBytesIn: null, heapMb: null, error: null, logs: [], trigger: "cron" as const }]) {
       assert.deepEqual(JSON.parse(recordLine(record)), JSON.parse(JSON.stringify(recordJson(record))));
     }
   });
@@ -307,7 +307,7 @@ describe("stored records", () => {
       const now = Date.now();
       const record = (i: number, time: number) => ({
         id: i, time, script: "s", version: 1, trigger: "http" as const, method: "GET", path: `/${i}`, event: null, status: 200, outcome: "ok" as const,
-        wallMs: 1, cpuMs: 0.1, subrequests: 0, memoryMb: 128, bytesIn: 0, bytesOut: 2, error: null, logs: [], droppedLogs: 0,
+        wallMs: 1, cpuMs: 0.1, subrequests: 0, memoryMb: 128, bytesIn: 0, bytesOut: 2, fetchBytesOut: 0, fetchBytesIn: 0, heapMb: 1.5, error: null, logs: [], droppedLogs: 0,
       });
       store.write(Array.from({ length: 10 }, (_, i) => record(i, now - (10 - i) * 60_000)));
       assert.equal(store.prune({ maxAgeMs: 5.5 * 60_000, maxRecords: 1000 }, now), 5);

@@ -135,6 +135,9 @@ export function recordJson(record: InvocationRecord | StoredRecord): Record<stri
     memory_mb: record.memoryMb,
     bytes_in: record.bytesIn,
     bytes_out: record.bytesOut,
+    fetch_bytes_out: record.fetchBytesOut,
+    fetch_bytes_in: record.fetchBytesIn,
+    heap_mb: record.heapMb,
     error: record.error,
     logs: record.logs.map((line) => ({ level: line.level, message: line.message, time: new Date(line.time).toISOString() })),
     dropped_logs: record.droppedLogs,
@@ -157,6 +160,7 @@ export function recordLine(record: InvocationRecord): string {
     `{"id":${record.id},"time":"${new Date(record.time).toISOString()}","script":"${record.script}","version":${record.version},"trigger":"${record.trigger}",` +
     `"method":${text(record.method)},"path":${text(record.path)},"event":${text(record.event)},"status":${number(record.status)},"outcome":"${record.outcome}",` +
     `"wall_ms":${record.wallMs},"cpu_ms":${number(record.cpuMs)},"subrequests":${number(record.subrequests)},"memory_mb":${number(record.memoryMb)},"bytes_in":${number(record.bytesIn)},"bytes_out":${number(record.bytesOut)},` +
+    `"fetch_bytes_out":${number(record.fetchBytesOut)},"fetch_bytes_in":${number(record.fetchBytesIn)},"heap_mb":${number(record.heapMb)},` +
     `"error":${text(record.error)},"logs":[${logs}],"dropped_logs":${record.droppedLogs}}`
   );
 }

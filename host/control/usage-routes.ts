@@ -5,12 +5,12 @@
 //
 //   GET /v1/usage?since=7d&until=…&script=NAME
 //     → { since, until, scripts: [{ script, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out,
-//          kv_reads, kv_writes, kv_lists, bucket_class_a, bucket_class_b, hours: [{ hour, … }] }] }
+//          fetch_bytes_out, fetch_bytes_in, peak_heap_mb, bytes_stored, objects_stored, kv_reads, kv_writes, kv_lists, bucket_class_a, bucket_class_b, hours: [{ hour, … }] }] }
 import { Hono } from "hono";
 import { BadRequestError } from "../errors.js";
 import { parseSince } from "../observe/filter.js";
 import type { Observer } from "../observe/observer.js";
-import type { UsageRow } from "../observe/invocation-store.js";
+import { sumUsage, type UsageRow } from "../observe/invocation-store.js";
 import { scriptName } from "./params.js";
 
 export function usageRoutes({ observer }: { observer: Observer }): Hono {
@@ -19,7 +19,7 @@ export function usageRoutes({ observer }: { observer: Observer }): Hono {
     const { since, until, byScript } = usageByScript(observer, (key) => c.req.query(key));
     const scripts = [...byScript.entries()].map(([name, hours]) => ({
       script: name,
-      ...figures(sum(hours)),
+      ...figures(sumUsage(name, hours)),
       hours: hours.map((hour) => ({ hour: new Date(hour.hour).toISOString(), ...figures(hour) })),
     }));
     return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), scripts });
@@ -52,13 +52,7 @@ export function usageByScript(observer: Observer, query: (key: string) => string
   return { since, until, byScript };
 }
 
-function sum(rows: UsageRow[]): Omit<UsageRow, "script" | "hour"> {
-  const total = { requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0, kvReads: 0, kvWrites: 0, kvLists: 0, bucketClassA: 0, bucketClassB: 0 };
-  for (const row of rows) for (const field of Object.keys(total) as (keyof typeof total)[]) total[field] += row[field];
-  return total;
-}
-
-function figures(row: Omit<UsageRow, "script" | "hour">): Record<string, number> {
+function figures(row: UsageRow): Record<string, number> {
   return {
     requests: row.requests,
     errors: row.errors,
@@ -66,6 +60,11 @@ function figures(row: Omit<UsageRow, "script" | "hour">): Record<string, number>
     gb_s: round(row.gbSeconds),
     bytes_in: row.bytesIn,
     bytes_out: row.bytesOut,
+    fetch_bytes_out: row.fetchBytesOut,
+    fetch_bytes_in: row.fetchBytesIn,
+    peak_heap_mb: round(row.peakHeapMb),
+    bytes_stored: row.bytesStored,
+    objects_stored: row.objectsStored,
     kv_reads: row.kvReads,
     kv_writes: row.kvWrites,
     kv_lists: row.kvLists,

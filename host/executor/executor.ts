@@ -92,6 +92,10 @@ export class InvocationRecorder {
   cpuMs: number | null = null;
   /** Outbound fetches it made, once it is over; null as cpuMs. */
   subrequests: number | null = null;
+  /** Bytes its fetches sent and received, and its isolate's memory at its end, MiB (ipc.ts InvocationDone); null as cpuMs. */
+  fetchBytesOut: number | null = null;
+  fetchBytesIn: number | null = null;
+  heapMb: number | null = null;
   private finished = false;
   /** Who waits for the end; made on first use (most invocations are over before anyone asks). */
   private waiting: (() => void)[] | null = null;
@@ -115,11 +119,14 @@ export class InvocationRecorder {
   }
 
   /** @internal the executor calls it when the invocation is over, with what it used when it ran to its end. */
-  finish(usage?: { cpuMs: number; subrequests: number }): void {
+  finish(usage?: InvocationDone): void {
     if (this.finished) return;
     if (usage) {
       this.cpuMs = usage.cpuMs;
-      this.subrequests = usage.subrequests;
+      this.subrequests = usage.subrequests ?? 0;
+      this.fetchBytesOut = usage.fetchBytesOut ?? 0;
+      this.fetchBytesIn = usage.fetchBytesIn ?? 0;
+      this.heapMb = usage.heapMb ?? null;
     }
     this.finished = true;
     const waiting = this.waiting;
@@ -605,7 +612,7 @@ export class Executor {
       else if (trigger.handled) trigger.resolve({ ok: true, noRetry, cold: trigger.cold });
       else trigger.resolve({ ok: false, error: new InvocationError("host", "the function finished without an outcome", ""), noRetry });
     } else if (!invocation.headSent) invocation.rejectHead(new InvocationError("host", "the function finished without a response", ""));
-    invocation.recorder?.finish({ cpuMs: done.cpuMs, subrequests: done.subrequests ?? 0 });
+    invocation.recorder?.finish(done);
   }
 
   /**

@@ -163,6 +163,11 @@ export interface InvocationDone {
   cpuMs: number;
   /** Outbound fetches (and service calls) it made; absent when it never ran. */
   subrequests?: number;
+  /** Bytes their request bodies sent and their response bodies brought in (Subrequests.bytesOf); absent when none. */
+  fetchBytesOut?: number;
+  fetchBytesIn?: number;
+  /** The isolate's memory in use at its end, MiB (IsolatePool.released); absent when it never ran. */
+  heapMb?: number;
   noRetry?: true;
 }
 

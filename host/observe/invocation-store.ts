@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS invocations (
   memory_mb INTEGER,
   bytes_in INTEGER,
   bytes_out INTEGER,
+  fetch_bytes_out INTEGER,
+  fetch_bytes_in INTEGER,
+  heap_mb REAL,
   error TEXT,
   logs TEXT NOT NULL,
   dropped_logs INTEGER NOT NULL
@@ -43,6 +46,23 @@ CREATE TABLE IF NOT EXISTS usage_hours (
   PRIMARY KEY (script, hour)
 );
 `;
+
+/** Columns added to the files of earlier versions, with their SQL type. */
+const ADDED_RECORD_COLUMNS: readonly (readonly [string, string])[] = [
+  ["memory_mb", "INTEGER"],
+  ["subrequests", "INTEGER"],
+  ["fetch_bytes_out", "INTEGER"],
+  ["fetch_bytes_in", "INTEGER"],
+  ["heap_mb", "REAL"],
+];
+/** Usage columns that are not plain sums of the records: the peak heap is their maximum, the stored bytes a sample (setStored). */
+const ADDED_USAGE_COLUMNS: readonly (readonly [string, string])[] = [
+  ["fetch_bytes_out", "INTEGER NOT NULL DEFAULT 0"],
+  ["fetch_bytes_in", "INTEGER NOT NULL DEFAULT 0"],
+  ["peak_heap_mb", "REAL NOT NULL DEFAULT 0"],
+  ["bytes_stored", "INTEGER NOT NULL DEFAULT 0"],
+  ["objects_stored", "INTEGER NOT NULL DEFAULT 0"],
+];
 
 /** Binding calls metered per script and hour, as Workers and R2 bill them. */
 export const BINDING_COUNTERS = ["kv_reads", "kv_writes", "kv_lists", "bucket_class_a", "bucket_class_b"] as const;
@@ -72,6 +92,19 @@ export interface UsageRow {
   gbSeconds: number;
   bytesIn: number;
   bytesOut: number;
+  /** Bytes its outbound fetches and service calls sent and received (their bodies). */
+  fetchBytesOut: number;
+  fetchBytesIn: number;
+  /** The most memory one of its isolates held at the end of an invocation this hour, MiB (InvocationRecord.heapMb). */
+  peakHeapMb: number;
+  /**
+   * What the buckets it binds held at the hour's last measurement (the
+   * storage sampler, ./storage-sampler.ts): a bucket bound by several scripts
+   * is split evenly between them, so that the scripts' figures add up to what
+   * is stored. Billed, as R2 bills, by GB-month: an hour is 1/730 of a month.
+   */
+  bytesStored: number;
+  objectsStored: number;
   /** KV gets, puts and deletes, lists; bucket writes and lists (R2's class A), reads and heads (class B). */
   kvReads: number;
   kvWrites: number;
@@ -97,6 +130,9 @@ interface Row {
   memory_mb: number | null;
   bytes_in: number | null;
   bytes_out: number | null;
+  fetch_bytes_out: number | null;
+  fetch_bytes_in: number | null;
+  heap_mb: number | null;
   error: string | null;
   logs: string;
   dropped_logs: number;
@@ -149,6 +185,7 @@ export class InvocationStore {
   private readonly addUsage;
   private readonly addBindingCalls;
   private readonly pruneUsage;
+  private readonly setStoredRow;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -157,27 +194,26 @@ export class InvocationStore {
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     // Files written before these were recorded.
-    const columns = this.db.prepare(`PRAGMA table_info(invocations)`).all() as { name: string }[];
-    for (const column of ["memory_mb", "subrequests"]) {
-      if (!columns.some((existing) => existing.name === column)) this.db.exec(`ALTER TABLE invocations ADD COLUMN ${column} INTEGER`);
-    }
-    const usageColumns = this.db.prepare(`PRAGMA table_info(usage_hours)`).all() as { name: string }[];
-    for (const column of BINDING_COUNTERS) {
-      if (!usageColumns.some((existing) => existing.name === column)) this.db.exec(`ALTER TABLE usage_hours ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
-    }
+    this.addColumns("invocations", ADDED_RECORD_COLUMNS);
+    this.addColumns("usage_hours", [...BINDING_COUNTERS.map((counter) => [counter, "INTEGER NOT NULL DEFAULT 0"] as const), ...ADDED_USAGE_COLUMNS]);
     this.addBindingCalls = this.db.prepare(
       `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out, ${BINDING_COUNTERS.join(", ")}) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?, ?, ?, ?, ?)
        ON CONFLICT (script, hour) DO UPDATE SET ${BINDING_COUNTERS.map((column) => `${column} = ${column} + excluded.${column}`).join(", ")}`,
     );
     this.addUsage = this.db.prepare(
-      `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out, fetch_bytes_out, fetch_bytes_in, peak_heap_mb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (script, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors, cpu_ms = cpu_ms + excluded.cpu_ms,
-         gb_s = gb_s + excluded.gb_s, bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out`,
+         gb_s = gb_s + excluded.gb_s, bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,
+         fetch_bytes_out = fetch_bytes_out + excluded.fetch_bytes_out, fetch_bytes_in = fetch_bytes_in + excluded.fetch_bytes_in, peak_heap_mb = max(peak_heap_mb, excluded.peak_heap_mb)`,
+    );
+    this.setStoredRow = this.db.prepare(
+      `INSERT INTO usage_hours (script, hour, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out, bytes_stored, objects_stored) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?, ?)
+       ON CONFLICT (script, hour) DO UPDATE SET bytes_stored = excluded.bytes_stored, objects_stored = excluded.objects_stored`,
     );
     this.pruneUsage = this.db.prepare<[number]>(`DELETE FROM usage_hours WHERE hour < ?`);
     this.insert = this.db.prepare(
-      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, subrequests, memory_mb, bytes_in, bytes_out, error, logs, dropped_logs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, subrequests, memory_mb, bytes_in, bytes_out, fetch_bytes_out, fetch_bytes_in, heap_mb, error, logs, dropped_logs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.pruneAge = this.db.prepare<[number]>(`DELETE FROM invocations WHERE time < ?`);
     this.pruneCount = this.db.prepare<[number]>(`DELETE FROM invocations WHERE seq <= (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET ?)`);
@@ -191,27 +227,40 @@ export class InvocationStore {
       // Positional parameters: binding by name cost a third of the insert.
       for (const r of batch) {
         const logs = r.logs.length === 0 ? "[]" : JSON.stringify(r.logs);
-        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.subrequests, r.memoryMb, r.bytesIn, r.bytesOut, r.error, logs, r.droppedLogs);
+        this.insert.run(r.time, r.script, r.version, r.trigger, r.method, r.path, r.event, r.status, r.outcome, r.wallMs, r.cpuMs, r.subrequests, r.memoryMb, r.bytesIn, r.bytesOut, r.fetchBytesOut, r.fetchBytesIn, r.heapMb, r.error, logs, r.droppedLogs);
         const hour = Math.floor(r.time / HOUR_MS) * HOUR_MS;
         const id = `${r.script}\n${hour}`;
         let row = usage.get(id);
-        if (!row) usage.set(id, (row = { script: r.script, hour, requests: 0, errors: 0, cpuMs: 0, gbSeconds: 0, bytesIn: 0, bytesOut: 0, kvReads: 0, kvWrites: 0, kvLists: 0, bucketClassA: 0, bucketClassB: 0 }));
+        if (!row) usage.set(id, (row = { ...emptyUsage(r.script), hour }));
         row.requests++;
         if (r.outcome !== "ok" || (r.status !== null && r.status >= 500)) row.errors++;
         row.cpuMs += r.cpuMs ?? 0;
         row.gbSeconds += ((r.wallMs / 1000) * (r.memoryMb ?? 0)) / 1024;
         row.bytesIn += r.bytesIn ?? 0;
         row.bytesOut += r.bytesOut ?? 0;
+        row.fetchBytesOut += r.fetchBytesOut ?? 0;
+        row.fetchBytesIn += r.fetchBytesIn ?? 0;
+        if (r.heapMb !== null && r.heapMb > row.peakHeapMb) row.peakHeapMb = r.heapMb;
       }
-      for (const row of usage.values()) this.addUsage.run(row.script, row.hour, row.requests, row.errors, row.cpuMs, row.gbSeconds, row.bytesIn, row.bytesOut);
+      for (const row of usage.values()) {
+        this.addUsage.run(row.script, row.hour, row.requests, row.errors, row.cpuMs, row.gbSeconds, row.bytesIn, row.bytesOut, row.fetchBytesOut, row.fetchBytesIn, row.peakHeapMb);
+      }
     });
     writeAll(records);
+  }
+
+  /** Sets what each script's buckets hold in the hour of `time` (ms): the storage sampler's measurement, replacing the hour's earlier one. */
+  setStored(rows: readonly { script: string; bytes: number; objects: number }[], time = Date.now()): void {
+    const hour = Math.floor(time / HOUR_MS) * HOUR_MS;
+    this.db.transaction(() => {
+      for (const row of rows) this.setStoredRow.run(row.script, hour, row.bytes, row.objects);
+    })();
   }
 
   /** Hourly usage from `since` to `until` (ms), of one script or all, oldest first. */
   usage(query: { script?: string; since: number; until: number }): UsageRow[] {
     const rows = this.db
-      .prepare<[number, number, string | null, string | null], { script: string; hour: number; requests: number; errors: number; cpu_ms: number; gb_s: number; bytes_in: number; bytes_out: number } & Record<BindingCounter, number>>(
+      .prepare<[number, number, string | null, string | null], UsageHourRow>(
         `SELECT * FROM usage_hours WHERE hour >= ? AND hour <= ? AND (? IS NULL OR script = ?) ORDER BY hour, script`,
       )
       .all(Math.floor(query.since / HOUR_MS) * HOUR_MS, query.until, query.script ?? null, query.script ?? null);
@@ -224,6 +273,11 @@ export class InvocationStore {
       gbSeconds: row.gb_s,
       bytesIn: row.bytes_in,
       bytesOut: row.bytes_out,
+      fetchBytesOut: row.fetch_bytes_out,
+      fetchBytesIn: row.fetch_bytes_in,
+      peakHeapMb: row.peak_heap_mb,
+      bytesStored: row.bytes_stored,
+      objectsStored: row.objects_stored,
       kvReads: row.kv_reads,
       kvWrites: row.kv_writes,
       kvLists: row.kv_lists,
@@ -305,6 +359,83 @@ export class InvocationStore {
   close(): void {
     this.db.close();
   }
+
+  /** Adds the `columns` a file of an earlier version lacks. */
+  private addColumns(table: string, columns: readonly (readonly [string, string])[]): void {
+    const existing = new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((column) => column.name));
+    for (const [name, type] of columns) if (!existing.has(name)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+}
+
+type UsageHourRow = {
+  script: string;
+  hour: number;
+  requests: number;
+  errors: number;
+  cpu_ms: number;
+  gb_s: number;
+  bytes_in: number;
+  bytes_out: number;
+  fetch_bytes_out: number;
+  fetch_bytes_in: number;
+  peak_heap_mb: number;
+  bytes_stored: number;
+  objects_stored: number;
+} & Record<BindingCounter, number>;
+
+/** A script's usage row with nothing counted yet (hour 0). */
+export function emptyUsage(script: string): UsageRow {
+  return {
+    script,
+    hour: 0,
+    requests: 0,
+    errors: 0,
+    cpuMs: 0,
+    gbSeconds: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    fetchBytesOut: 0,
+    fetchBytesIn: 0,
+    peakHeapMb: 0,
+    bytesStored: 0,
+    objectsStored: 0,
+    kvReads: 0,
+    kvWrites: 0,
+    kvLists: 0,
+    bucketClassA: 0,
+    bucketClassB: 0,
+  };
+}
+
+/**
+ * Hours of one script summed into one row: counters add up, the peak heap is
+ * the highest, and the stored bytes are the latest hour's (`rows` oldest first).
+ */
+export function sumUsage(script: string, rows: readonly UsageRow[]): UsageRow {
+  const total = emptyUsage(script);
+  for (const row of rows) {
+    total.requests += row.requests;
+    total.errors += row.errors;
+    total.cpuMs += row.cpuMs;
+    total.gbSeconds += row.gbSeconds;
+    total.bytesIn += row.bytesIn;
+    total.bytesOut += row.bytesOut;
+    total.fetchBytesOut += row.fetchBytesOut;
+    total.fetchBytesIn += row.fetchBytesIn;
+    total.peakHeapMb = Math.max(total.peakHeapMb, row.peakHeapMb);
+    total.kvReads += row.kvReads;
+    total.kvWrites += row.kvWrites;
+    total.kvLists += row.kvLists;
+    total.bucketClassA += row.bucketClassA;
+    total.bucketClassB += row.bucketClassB;
+  }
+  const latest = rows[rows.length - 1];
+  if (latest) {
+    total.hour = rows[0]!.hour;
+    total.bytesStored = latest.bytesStored;
+    total.objectsStored = latest.objectsStored;
+  }
+  return total;
 }
 
 function recordOf(row: Row): StoredRecord {
@@ -325,6 +456,9 @@ function recordOf(row: Row): StoredRecord {
     memoryMb: row.memory_mb,
     bytesIn: row.bytes_in,
     bytesOut: row.bytes_out,
+    fetchBytesOut: row.fetch_bytes_out,
+    fetchBytesIn: row.fetch_bytes_in,
+    heapMb: row.heap_mb,
     error: row.error,
     logs: JSON.parse(row.logs) as RecordedLogLine[],
     droppedLogs: row.dropped_logs,

@@ -50,6 +50,15 @@ export interface InvocationRecord {
   /** Request body bytes read in, response bytes sent out (HTTP). */
   bytesIn: number | null;
   bytesOut: number | null;
+  /** Bytes its outbound fetches and service calls sent in request bodies and received in response bodies; null as cpuMs. */
+  fetchBytesOut: number | null;
+  fetchBytesIn: number | null;
+  /**
+   * The isolate's memory in use when the invocation ended (V8 heap, external
+   * and WebAssembly memory), MiB: measured at its end or at most a second or
+   * eight invocations before (a measurement costs 4 µs); null as cpuMs.
+   */
+  heapMb: number | null;
   /** Why it failed: an ATOLL_* code and its message. */
   error: string | null;
   logs: RecordedLogLine[];

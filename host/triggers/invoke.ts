@@ -19,6 +19,10 @@ export interface InvocationResult {
   cpuMs: number | null;
   /** Outbound fetches it made; null as cpuMs. */
   subrequests: number | null;
+  /** Bytes its fetches sent and received, and its isolate's memory at its end, MiB; null as cpuMs. */
+  fetchBytesOut: number | null;
+  fetchBytesIn: number | null;
+  heapMb: number | null;
   cold: boolean;
   /** The handler called noRetry(): a failure is final. */
   noRetry: boolean;
@@ -73,6 +77,9 @@ function recordOf(key: VersionKey, invocation: QueuedInvocation, result: Invocat
     cpuMs: result.cpuMs,
     subrequests: result.subrequests,
     memoryMb,
+    fetchBytesOut: result.fetchBytesOut,
+    fetchBytesIn: result.fetchBytesIn,
+    heapMb: result.heapMb,
     bytesIn: invocation.kind === "http" ? (invocation.body === null ? 0 : Buffer.byteLength(invocation.body, "base64")) : null,
     bytesOut: result.response ? result.response.body.byteLength : null,
     error: failure && failure.code !== "ATOLL_SERVER_ERROR" ? failureText(failure) : null,
@@ -93,6 +100,9 @@ async function run(executor: Executor, key: VersionKey, invocation: QueuedInvoca
     response: null,
     cpuMs: recorder.cpuMs,
     subrequests: recorder.subrequests,
+    fetchBytesOut: recorder.fetchBytesOut,
+    fetchBytesIn: recorder.fetchBytesIn,
+    heapMb: recorder.heapMb,
     logs: recorder.logs,
     droppedLogs: recorder.dropped,
     ...partial,

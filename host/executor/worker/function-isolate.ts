@@ -10,7 +10,7 @@ import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
 import { BundleLoadError } from "./bundle-errors.js";
 import { KeyVault } from "./subtle-host.js";
-import { Subrequests, type ServiceCalls } from "./subrequests.js";
+import { Subrequests, type FetchMeter, type ServiceCalls } from "./subrequests.js";
 import { hostText } from "./host-text.js";
 import { answerWasm } from "./wasm-memory-limit.js";
 import { type HostSource, isHostStreamRef } from "../pass-through.js";
@@ -42,7 +42,7 @@ interface PendingCall {
  */
 export type CheckedMessage =
   | Exclude<ValidMessage, { t: "done" }>
-  | { t: "done"; id: number; cpuMs: number; subrequests: number; noRetry?: true }
+  | { t: "done"; id: number; cpuMs: number; subrequests: number; fetchBytes: FetchMeter; noRetry?: true }
   | { t: "terminated"; id: number; limit: TerminationLimit; message: string };
 
 /** Per-invocation limits, from the version's config. */
@@ -62,6 +62,8 @@ interface Running {
   /** Its wall-clock timer, made only once it outlives the call that started it (most never do). */
   wallTimer: NodeJS.Timeout | null;
   subrequests: number;
+  /** Bytes its fetches moved; read when `done` is sent on (their bodies may still be flowing then). */
+  fetchBytes: FetchMeter;
   /** Fetch hops between the client and this invocation (0: a client's own request). */
   depth: number;
   /** Storage-trigger chain depth (0: not a storage event). */
@@ -291,7 +293,7 @@ export class FunctionIsolate {
    * every kind of event.
    */
   dispatch(id: number, event: string, body: FetchEvent["body"] = null, depth = 0, chain = 0): void {
-    this.invocations.set(id, { cpuMs: 0, deadline: performance.now() + this.limits.wallMs, wallTimer: null, subrequests: 0, depth, chain, logChars: 0 });
+    this.invocations.set(id, { cpuMs: 0, deadline: performance.now() + this.limits.wallMs, wallTimer: null, subrequests: 0, fetchBytes: { sent: 0, received: 0 }, depth, chain, logChars: 0 });
     this.call(this.entry.dispatch, [id, event, body], id);
     if (this.invocations.has(id)) this.watchWallClock(id);
   }
@@ -582,7 +584,7 @@ export class FunctionIsolate {
       if (!running) continue;
       this.invocationOver(id);
       this.onMessage({ t: "terminated", id, limit, message });
-      this.onMessage({ t: "done", id, cpuMs: running.cpuMs, subrequests: running.subrequests });
+      this.onMessage({ t: "done", id, cpuMs: running.cpuMs, subrequests: running.subrequests, fetchBytes: running.fetchBytes });
       // Let the runtime drop it too; whatever it still sends for it is no longer ours.
       this.call(this.entry.abort, [id, message], null);
     }
@@ -595,12 +597,12 @@ export class FunctionIsolate {
    */
   private terminateIsolate(limit: TerminationLimit, culprits: number[], message: string): void {
     const onMessage = this.onMessage;
-    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: running.cpuMs, subrequests: running.subrequests }));
+    const ended = [...this.invocations].map(([id, running]) => ({ id, cpuMs: running.cpuMs, subrequests: running.subrequests, fetchBytes: running.fetchBytes }));
     this.dispose();
-    for (const { id, cpuMs, subrequests } of ended) {
+    for (const { id, cpuMs, subrequests, fetchBytes } of ended) {
       const own = culprits.includes(id);
       onMessage({ t: "terminated", id, limit, message: own ? message : `another request in the same isolate went over a limit: ${message}` });
-      onMessage({ t: "done", id, cpuMs, subrequests });
+      onMessage({ t: "done", id, cpuMs, subrequests, fetchBytes });
     }
   }
 
@@ -683,8 +685,8 @@ export class FunctionIsolate {
     if (!running) return;
     const cpuMs = running.cpuMs;
     this.invocationOver(id);
-    const subrequests = running.subrequests;
-    this.onMessage(noRetry ? { t: "done", id, cpuMs, subrequests, noRetry: true } : { t: "done", id, cpuMs, subrequests });
+    const { subrequests, fetchBytes } = running;
+    this.onMessage(noRetry ? { t: "done", id, cpuMs, subrequests, fetchBytes, noRetry: true } : { t: "done", id, cpuMs, subrequests, fetchBytes });
   }
 
   /** One crypto.subtle call; the vault checks its arguments and never rejects. */
@@ -725,7 +727,8 @@ export class FunctionIsolate {
       }
     }
     for (const owner of owners) this.invocations.get(owner)!.subrequests++;
-    this.subrequests.start(op, request, owners, depth + 1, piped, service);
+    // Its bytes are the first owner's (the one that made it, unless the runtime could not tell).
+    this.subrequests.start(op, request, owners, this.invocations.get(owners[0]!)!.fetchBytes, depth + 1, piped, service);
   }
 
   private setTimer(op: number, ms: number, id: number | null): void {

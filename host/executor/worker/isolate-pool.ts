@@ -40,7 +40,7 @@ export class IsolatePool {
   /** Preloaded versions not yet asked for, oldest first. */
   private readonly unusedPreloads = new Map<string, FunctionIsolate>();
   /** When each isolate's heap was last measured, and whether it is close enough to its limit to measure every time. */
-  private readonly lastHeapSample = new WeakMap<FunctionIsolate, { at: number; watched: boolean; invocations: number }>();
+  private readonly lastHeapSample = new WeakMap<FunctionIsolate, { at: number; watched: boolean; invocations: number; bytes: number }>();
   /** Isolates retired because their heap neared their memory limit. */
   recycled = 0;
   /** The next spare, booting or booted. */
@@ -111,31 +111,38 @@ export class IsolatePool {
     this.warm.set(versionId, isolate);
   }
 
-  /** Called when an invocation on `isolate` ended: finish retirements, re-measure heaps, boot the next spare. */
-  released(versionId: string, isolate: FunctionIsolate): void {
+  /**
+   * Called when an invocation on `isolate` ended: finish retirements,
+   * re-measure heaps, boot the next spare. Returns the isolate's memory in
+   * use, bytes: measured now, or at its last measurement (at most
+   * HEAP_SAMPLE_INTERVAL_MS or HEAP_SAMPLE_INVOCATIONS ago).
+   */
+  released(versionId: string, isolate: FunctionIsolate): number {
     // Booting the next spare waits for an invocation to end, so that it does
     // not compete for the cores with the cold start that took the last one.
     this.replenishSpare();
     if (this.retiring.has(isolate)) {
+      const bytes = isolate.heapBytes();
       if (isolate.idle) {
         this.retiring.delete(isolate);
         isolate.dispose();
       }
-      return;
+      return bytes;
     }
     const now = performance.now();
     const last = this.lastHeapSample.get(isolate);
-    if (last && !last.watched && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return;
-    if (this.warm.peek(versionId) !== isolate) return;
+    if (last && !last.watched && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return last.bytes;
     const bytes = isolate.heapBytes();
+    if (this.warm.peek(versionId) !== isolate) return bytes;
     const limitBytes = isolate.memoryMb * 1024 * 1024;
     if (bytes >= RECYCLE_FRACTION * limitBytes) {
       this.recycled++;
       this.warm.delete(versionId);
-      return;
+      return bytes;
     }
-    this.lastHeapSample.set(isolate, { at: now, watched: bytes >= WATCH_FRACTION * limitBytes, invocations: 0 });
+    this.lastHeapSample.set(isolate, { at: now, watched: bytes >= WATCH_FRACTION * limitBytes, invocations: 0, bytes });
     this.warm.set(versionId, isolate, { size: Math.max(1, bytes), noDisposeOnSet: true });
+    return bytes;
   }
 
   /** Retires every warm isolate of a script (its settings changed): each is disposed once idle. */

@@ -249,7 +249,9 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
       case "done": {
         running.delete(message.id);
         coldInvocations.delete(message.id);
-        const done: InvocationDone = message.noRetry ? { cpuMs: message.cpuMs, subrequests: message.subrequests, noRetry: true } : { cpuMs: message.cpuMs, subrequests: message.subrequests };
+        // Measured (or its last measurement taken) before the front hears of the end, for the record.
+        const heapBytes = isolate.broken ? null : pool.released(vid, isolate);
+        const ended: EndedInvocation = { message, heapMb: heapBytes === null ? undefined : Math.round((heapBytes / 1_048_576) * 100) / 100 };
         const held = heldResponses.get(message.id);
         if (responsePipes.has(message.id)) {
           // Its JS is over; the front hears `done` once the body it passes on has been sent.
@@ -257,17 +259,16 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
             heldResponses.delete(message.id);
             send(held);
           }
-          pipesDone.set(message.id, done);
+          pipesDone.set(message.id, ended);
         } else {
           bodyReads.delete(message.id);
           if (held) {
             heldResponses.delete(message.id);
-            held.done = done;
+            held.done = invocationDone(ended);
             send(held);
-          } else send(message);
+          } else send({ t: "done", id: message.id, ...invocationDone(ended) });
         }
         if (isolate.broken) pool.discard(vid, isolate);
-        else pool.released(vid, isolate);
         reportIfDrained();
         return;
       }
@@ -459,7 +460,23 @@ function checkFrontHeld(ref: HostStreamRef, isolate: FunctionIsolate): void {
 /** Response bodies the worker sends on by itself, by invocation; `done` waits for them. */
 const responsePipes = new Map<number, { source: HostSource; pulling: boolean }>();
 /** The `done` of invocations whose JS is over but whose piped response is still being sent. */
-const pipesDone = new Map<number, InvocationDone>();
+const pipesDone = new Map<number, EndedInvocation>();
+
+/** An invocation whose JS is over, its `done` not yet sent (its fetches' bodies may still be counting). */
+interface EndedInvocation {
+  message: Extract<CheckedMessage, { t: "done" }>;
+  heapMb: number | undefined;
+}
+
+/** What the front hears of an invocation's end, its fetch bytes as counted now. */
+function invocationDone({ message, heapMb }: EndedInvocation): InvocationDone {
+  const done: InvocationDone = { cpuMs: message.cpuMs, subrequests: message.subrequests };
+  if (message.fetchBytes.sent > 0) done.fetchBytesOut = message.fetchBytes.sent;
+  if (message.fetchBytes.received > 0) done.fetchBytesIn = message.fetchBytes.received;
+  if (heapMb !== undefined) done.heapMb = heapMb;
+  if (message.noRetry) done.noRetry = true;
+  return done;
+}
 
 /** The front pulled the next chunk of a piped response body. */
 function pumpResponsePipe(id: number): void {
@@ -490,12 +507,12 @@ function endResponsePipe(id: number, reason: string | null): void {
   if (!pipe) return;
   responsePipes.delete(id);
   if (reason !== null) pipe.source.cancel(reason);
-  const done = pipesDone.get(id);
+  const ended = pipesDone.get(id);
   // Not yet over: its JS still runs (waitUntil); its own `done` goes out as usual.
-  if (done === undefined) return;
+  if (ended === undefined) return;
   pipesDone.delete(id);
   bodyReads.delete(id);
-  send({ t: "done", id, ...done });
+  send({ t: "done", id, ...invocationDone(ended) });
   reportIfDrained();
 }
 

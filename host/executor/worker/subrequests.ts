@@ -15,6 +15,12 @@ export interface ServiceCalls {
   token: string;
 }
 
+/** Body bytes one invocation's fetches sent and received (usage: fetch_bytes_out and _in). */
+export interface FetchMeter {
+  sent: number;
+  received: number;
+}
+
 /** Answers an op of the isolate. */
 export type AnswerOp = (op: number, ok: boolean, value: unknown) => void;
 
@@ -31,6 +37,8 @@ interface OpenFetch {
   abort: AbortController;
   upload: UploadChannel | null;
   reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  /** Where its bytes are counted. */
+  meter: FetchMeter;
 }
 
 export class Subrequests {
@@ -43,16 +51,17 @@ export class Subrequests {
   ) {}
 
   /**
-   * Starts fetch `op` for `owners`, `depth` hops away from a client request;
+   * Starts fetch `op` for `owners`, its bytes counted on `meter`, `depth` hops away from a client request;
    * `piped`: the body, when it is one the host holds (request.body is then
    * `{ pipe }`); `service`: the script a service binding calls, reached
    * through the front's service socket instead of the network.
    */
-  start(op: number, request: OutboundRequest, owners: number[], depth: number, piped: HostSource | null = null, service?: string): void {
+  start(op: number, request: OutboundRequest, owners: number[], meter: FetchMeter, depth: number, piped: HostSource | null = null, service?: string): void {
     if (service !== undefined && !this.services) return this.answer(op, false, `env.${request.service}.fetch: service bindings are not available in this worker`);
     const abort = new AbortController();
     const upload = request.body === "stream" ? new UploadChannel() : null;
-    const entry: OpenFetch = { owners: new Set(owners), abort, upload, reader: null };
+    const entry: OpenFetch = { owners: new Set(owners), abort, upload, reader: null, meter };
+    if (request.body instanceof Uint8Array) meter.sent += request.body.byteLength;
     this.open.set(op, entry);
     const headers: HeaderList = request.headers.filter(([name]) => name !== FETCH_DEPTH_HEADER && !name.startsWith("x-atoll-service"));
     headers.push([FETCH_DEPTH_HEADER, String(depth)]);
@@ -61,7 +70,7 @@ export class Subrequests {
     undiciFetch(service !== undefined ? request.url.replace(/^https:/, "http:") : request.url, {
       method: request.method,
       headers,
-      body: upload ? upload.stream : piped ? webStreamOf(piped) : (request.body as Uint8Array | null),
+      body: upload ? upload.stream : piped ? webStreamOf(countedSource(piped, meter)) : (request.body as Uint8Array | null),
       // A redirect from the script called is its answer to the caller, as on Workers: following it would call the service socket again.
       redirect: service !== undefined ? "manual" : request.redirect,
       signal: abort.signal,
@@ -87,8 +96,10 @@ export class Subrequests {
 
   /** One chunk of a streamed request body (null: the end), acknowledged once taken. */
   upload(op: number, fetchOp: number, data: Uint8Array | null): void {
-    const upload = this.open.get(fetchOp)?.upload;
-    if (!upload) return this.answer(op, false, "the fetch this request body belongs to is over");
+    const entry = this.open.get(fetchOp);
+    const upload = entry?.upload;
+    if (!entry || !upload) return this.answer(op, false, "the fetch this request body belongs to is over");
+    if (data !== null) entry.meter.sent += data.byteLength;
     upload.push(data, () => this.answer(op, true, undefined));
   }
 
@@ -100,6 +111,7 @@ export class Subrequests {
       ({ done, value }) => {
         if (this.open.get(fetchOp) !== entry) return;
         if (done) this.close(fetchOp);
+        else entry.meter.received += value.byteLength;
         this.answer(op, true, done ? null : value);
       },
       (error: unknown) => {
@@ -128,6 +140,7 @@ export class Subrequests {
         try {
           const { done, value } = await reader.read();
           if (done) over = true;
+          else entry.meter.received += value.byteLength;
           return done ? null : value;
         } catch (error) {
           over = true;
@@ -190,6 +203,7 @@ export class Subrequests {
       if (!decoded && length <= INLINE_RESPONSE_BYTES) {
         try {
           head.body = new Uint8Array(await response.arrayBuffer());
+          entry.meter.received += head.body.byteLength;
         } catch (error) {
           if (this.open.get(op) !== entry) return;
           this.close(op);
@@ -266,6 +280,18 @@ class UploadChannel {
     this.waitingAck?.();
     this.waitingAck = null;
   }
+}
+
+/** `source`, its chunks counted as sent on `meter`. */
+function countedSource(source: HostSource, meter: FetchMeter): HostSource {
+  return {
+    read: async () => {
+      const chunk = await source.read();
+      if (chunk !== null) meter.sent += chunk.byteLength;
+      return chunk;
+    },
+    cancel: (reason) => source.cancel(reason),
+  };
 }
 
 /** A fetch failure as the function should read it: undici's cause, without host stacks. */
