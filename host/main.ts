@@ -18,6 +18,7 @@ import { Deployments } from "./front/deployments.js";
 import { createDataPlane, createServicePlane, type RequestHandler } from "./front/data-plane.js";
 import { createServiceSocket } from "./front/service-socket.js";
 import { Observer } from "./observe/observer.js";
+import { StorageSampler } from "./observe/storage-sampler.js";
 import { InvocationStore } from "./observe/invocation-store.js";
 import { openStore } from "./store/open-store.js";
 import { openSecretBox } from "./store/secrets.js";
@@ -171,6 +172,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (active) executor.preload(active.key);
     });
   }
+  // What each script's buckets hold, for its usage (./observe/storage-sampler.ts).
+  const storageSampler = observer.store ? new StorageSampler({ objects: store.objects, records: observer.store, bindings: () => boundBuckets(deployments), log }) : null;
+  if (storageSampler) {
+    store.objects.onChange((event) => storageSampler.bucketChanged(event.bucket));
+    deployments.onActiveChange(() => storageSampler.bindingsChanged());
+    void storageSampler.start();
+  }
   // What other hosts sharing the store changed: deploys, rollbacks, secrets, queued events.
   const stopFollowing = store.onClusterChange?.((change) => {
     // Queued events, and whatever a missed stretch of messages held, may be due here.
@@ -217,6 +225,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     await executor.close();
     serviceSocket.remove();
     triggers.detach();
+    storageSampler?.close();
     observer.close();
     await store.close();
   };
@@ -279,6 +288,14 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** The buckets each deployed script binds, in its active version and its canary. */
+function boundBuckets(deployments: Deployments): { script: string; buckets: string[] }[] {
+  return deployments.list().map((active) => ({
+    script: active.key.script,
+    buckets: [...active.config.buckets, ...(active.canary?.config.buckets ?? [])].map((bucket) => bucket.bucket_name),
+  }));
 }
 
 /** Where a script answers: its <name>.localhost host and each of its routes. */

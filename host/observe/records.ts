@@ -55,8 +55,9 @@ export interface InvocationRecord {
   fetchBytesIn: number | null;
   /**
    * The isolate's memory in use when the invocation ended (V8 heap, external
-   * and WebAssembly memory), MiB: measured at its end or at most a second or
-   * eight invocations before (a measurement costs 4 µs); null as cpuMs.
+   * and WebAssembly memory), MiB: measured at its end, or, after an
+   * invocation that ran under 1 ms of CPU, at most a second or eight
+   * invocations before (a measurement costs 4 µs); null as cpuMs.
    */
   heapMb: number | null;
   /** Why it failed: an ATOLL_* code and its message. */

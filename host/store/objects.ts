@@ -72,6 +72,11 @@ export interface ObjectListing {
   resumeFrom: string | null;
 }
 
+export interface BucketUsage {
+  objects: number;
+  bytes: number;
+}
+
 export interface ObjectStore {
   beginPut(bucket: string): Promise<ObjectUpload>;
   head(bucket: string, key: string): Promise<ObjectRecord | undefined>;
@@ -80,6 +85,8 @@ export interface ObjectStore {
   /** Durable once resolved; the deleted record, or undefined when there was none. */
   delete(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   list(bucket: string, query: ObjectListQuery): Promise<ObjectListing>;
+  /** What `bucket` holds: its objects and their bytes (the storage sampler's measurement; on S3 a listing of the whole bucket). */
+  usage(bucket: string): Promise<BucketUsage>;
   /**
    * Called after every durable put and delete; the put or delete resolves
    * only once the listeners' promises have (bucket triggers queue their

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { StoreUnavailableError } from "../errors.js";
-import { ObjectChangeListeners, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
+import { ObjectChangeListeners, type BucketUsage, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 import { ObjectDigestError } from "./sqlite-objects.js";
 import { prefixUpperBound } from "./kv.js";
 
@@ -108,6 +108,22 @@ export class S3Objects implements ObjectStore {
     await this.guard((client) => client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(bucket, key) })));
     await this.listeners.emit({ bucket, key, action: "delete", size: record.size, etag: record.etag, time: new Date().toISOString() });
     return record;
+  }
+
+  async usage(bucket: string): Promise<BucketUsage> {
+    const usage: BucketUsage = { objects: 0, bytes: 0 };
+    let token: string | undefined;
+    do {
+      const listed = await this.guard((client) =>
+        client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: this.objectKey(bucket, ""), ...(token !== undefined ? { ContinuationToken: token } : {}) })),
+      );
+      for (const item of listed.Contents ?? []) {
+        usage.objects++;
+        usage.bytes += item.Size ?? 0;
+      }
+      token = listed.IsTruncated === true ? listed.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return usage;
   }
 
   async list(bucket: string, query: ObjectListQuery): Promise<ObjectListing> {

@@ -12,7 +12,7 @@ import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { prefixUpperBound } from "./kv.js";
-import { ObjectChangeListeners, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
+import { ObjectChangeListeners, type BucketUsage, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 
 export const OBJECTS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
@@ -68,6 +68,7 @@ export class SqliteObjects implements ObjectStore {
            uploaded = excluded.uploaded, http_metadata = excluded.http_metadata, custom_metadata = excluded.custom_metadata`,
       ),
       delete: db.prepare<[string, string]>(`DELETE FROM objects WHERE bucket = ? AND key = ?`),
+      usage: db.prepare<[string], BucketUsage>(`SELECT count(*) AS objects, coalesce(sum(size), 0) AS bytes FROM objects WHERE bucket = ?`),
       list: db.prepare<[string, string, string, number], ObjectRow>(`SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`),
       filesOf: db.prepare<[string], { file: string }>(`SELECT file FROM objects WHERE bucket = ?`),
     };
@@ -159,6 +160,10 @@ export class SqliteObjects implements ObjectStore {
         break;
       }
     }
+  }
+
+  async usage(bucket: string): Promise<BucketUsage> {
+    return this.statements.usage.get(bucket) ?? { objects: 0, bytes: 0 };
   }
 
   onChange(listener: (event: ObjectEvent) => void | Promise<unknown>): () => void {

@@ -29,6 +29,12 @@ const INITIAL_HEAP_ESTIMATE = 4 * 1024 * 1024;
 const HEAP_SAMPLE_INTERVAL_MS = 1000;
 /** …or after this many invocations, whichever comes first. */
 const HEAP_SAMPLE_INVOCATIONS = 8;
+/**
+ * …or after an invocation that ran this much CPU, ms: the ones that allocate
+ * much run long, and a measurement (4 µs) is small beside them, so that the
+ * memory recorded for such an invocation is its own.
+ */
+const HEAP_SAMPLE_CPU_MS = 1;
 /** Above this share of its memory limit an isolate's heap is measured after every invocation. */
 const WATCH_FRACTION = 0.5;
 /** At this share of its memory limit an isolate is retired once idle: the next request gets a fresh one, not a memory_mb termination. */
@@ -115,9 +121,10 @@ export class IsolatePool {
    * Called when an invocation on `isolate` ended: finish retirements,
    * re-measure heaps, boot the next spare. Returns the isolate's memory in
    * use, bytes: measured now, or at its last measurement (at most
-   * HEAP_SAMPLE_INTERVAL_MS or HEAP_SAMPLE_INVOCATIONS ago).
+   * HEAP_SAMPLE_INTERVAL_MS or HEAP_SAMPLE_INVOCATIONS ago, and never before
+   * an invocation that ran `cpuMs` ≥ HEAP_SAMPLE_CPU_MS).
    */
-  released(versionId: string, isolate: FunctionIsolate): number {
+  released(versionId: string, isolate: FunctionIsolate, cpuMs: number): number {
     // Booting the next spare waits for an invocation to end, so that it does
     // not compete for the cores with the cold start that took the last one.
     this.replenishSpare();
@@ -131,7 +138,7 @@ export class IsolatePool {
     }
     const now = performance.now();
     const last = this.lastHeapSample.get(isolate);
-    if (last && !last.watched && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return last.bytes;
+    if (last && !last.watched && cpuMs < HEAP_SAMPLE_CPU_MS && now - last.at < HEAP_SAMPLE_INTERVAL_MS && ++last.invocations < HEAP_SAMPLE_INVOCATIONS) return last.bytes;
     const bytes = isolate.heapBytes();
     if (this.warm.peek(versionId) !== isolate) return bytes;
     const limitBytes = isolate.memoryMb * 1024 * 1024;

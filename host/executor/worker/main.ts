@@ -250,7 +250,7 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
         running.delete(message.id);
         coldInvocations.delete(message.id);
         // Measured (or its last measurement taken) before the front hears of the end, for the record.
-        const heapBytes = isolate.broken ? null : pool.released(vid, isolate);
+        const heapBytes = isolate.broken ? null : pool.released(vid, isolate, message.cpuMs);
         const ended: EndedInvocation = { message, heapMb: heapBytes === null ? undefined : Math.round((heapBytes / 1_048_576) * 100) / 100 };
         const held = heldResponses.get(message.id);
         if (responsePipes.has(message.id)) {
