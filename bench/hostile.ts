@@ -169,6 +169,8 @@ try {
     { name: "memory-hog `/map`", run: () => status("hostile-memory-hog.localhost", "/map") },
     { name: "memory-hog `/typed-arrays`", run: () => status("hostile-memory-hog.localhost", "/typed-arrays") },
     { name: "memory-hog `/split` (fatal in V8)", run: () => status("hostile-memory-hog.localhost", "/split") },
+    { name: "memory-hog `/wasm-grow` (`memory.grow` until -1, every page touched)", run: () => status("hostile-memory-hog.localhost", "/wasm-grow") },
+    { name: "memory-hog `/wasm-instances` (instance after instance, each grown and touched)", run: () => status("hostile-memory-hog.localhost", "/wasm-instances") },
     { name: "escape (globals, prototypes, constructor.constructor, prepareStackTrace)", run: () => status("hostile-escape.localhost", "/") },
     {
       name: "10,000 request headers",
