@@ -14,6 +14,8 @@ export const HOST_DEFAULTS = {
   headersTimeoutMs: 10_000,
   /** Function-to-function fetch hops a request may be from its client before it gets 508. */
   maxFetchDepth: 16,
+  /** Scripts that get their own `script` label in GET /metrics, the first seen; later ones count as `_other` (host/metrics.ts). */
+  metricScripts: 200,
   /** The durable event queue behind cron, bucket and async triggers (host/triggers/). */
   /**
    * The claim lease on a queue several hosts share (Redis), ms: a host that

@@ -131,7 +131,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   // Service bindings (env.AUTH.fetch) reach the front here, never over the network (./front/service-socket.ts).
   const serviceSocket = createServiceSocket();
   const records = options.invocationRecords === false ? null : { ...HOST_DEFAULTS.invocationRecords, ...options.invocationRecords };
-  const observer = new Observer({ store: records ? new InvocationStore(join(options.dataDir, "invocations.db")) : null, retention: records ?? HOST_DEFAULTS.invocationRecords, log });
+  const observer = new Observer({
+    store: records ? new InvocationStore(join(options.dataDir, "invocations.db")) : null,
+    retention: records ?? HOST_DEFAULTS.invocationRecords,
+    // Every trigger's invocations reach the per-script metrics from here, even with no records kept.
+    onRecord: (record) => metrics.countRecord(record),
+    log,
+  });
   metrics.observe(observer);
   const workerCount = options.workers ?? Math.max(1, availableParallelism());
   const executor = new Executor({

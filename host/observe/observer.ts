@@ -18,6 +18,8 @@ export interface ObserverOptions {
   batchRecords?: number;
   /** Records waiting past this (the store is failing) are dropped, oldest first. */
   maxPending?: number;
+  /** Sees every record as it is made, whether or not a store keeps it (GET /metrics); must be cheap, it runs on the request path. */
+  onRecord?(record: InvocationRecord): void;
   log(line: string): void;
 }
 
@@ -60,6 +62,7 @@ export class Observer {
     // Numbered in place: the caller made the object for this call alone.
     const record = fields as InvocationRecord;
     record.id = this.nextId++;
+    this.options.onRecord?.(record);
     const watching = this.tails.get(record.script);
     if (watching) {
       for (const tail of watching) {
