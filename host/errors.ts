@@ -41,7 +41,9 @@ export type AtollErrorCode =
   | "ATOLL_BAD_CRON"
   | "ATOLL_INVOKE_TOO_LARGE"
   | "ATOLL_STORE_UNAVAILABLE"
-  | "ATOLL_BAD_STORE_URL";
+  | "ATOLL_BAD_STORE_URL"
+  // The host's own config file (atoll start --config).
+  | "ATOLL_BAD_HOST_CONFIG";
 
 export class AtollError extends Error {
   readonly code: AtollErrorCode;
@@ -358,6 +360,15 @@ export class StoreUnavailableError extends AtollError {
 export class BadStoreUrlError extends AtollError {
   constructor(option: "--store" | "--objects", given: string, problem: string) {
     super("ATOLL_BAD_STORE_URL", 400, `${option} ${JSON.stringify(given.slice(0, 200))} ${problem}`);
+  }
+}
+
+// ---- The host's config file (atoll start --config) ---------------------------
+
+/** The file given to `atoll start --config` is missing, not TOML, or says something the host does not take: every problem, each naming the file. */
+export class BadHostConfigError extends AtollError {
+  constructor(readonly problems: string[]) {
+    super("ATOLL_BAD_HOST_CONFIG", 400, `invalid host config:\n  ${problems.join("\n  ")}`, { problems });
   }
 }
 

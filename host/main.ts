@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type ServerOptions } from "node:http";
 import { serve } from "@hono/node-server";
+import type { PriceTable } from "./config/host-config.js";
 import type { ScriptConfig } from "./config/script-config.js";
 import { loadOrCreateToken } from "./control/auth.js";
 import { createControlApi } from "./control/app.js";
@@ -74,6 +75,8 @@ export interface HostOptions {
    * 7 days, 100,000 records); false keeps none (live tails still work).
    */
   invocationRecords?: false | { maxAgeMs?: number; maxRecords?: number };
+  /** The price table that turns usage into costs per script (`[billing]` of `atoll start --config`); left out, usage has no cost. */
+  billing?: PriceTable;
   /** Keep the colours of functions' console output in the log (default: when the log is the default one and stdout is a terminal). */
   logColours?: boolean;
   /**
@@ -220,7 +223,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   let dataPort = options.port;
   const urlsFor = (config: ScriptConfig) => publicUrls(config, dataPort);
   const controlHostname = options.controlHostname ?? "127.0.0.1";
-  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, observer, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
+  const controlApi = createControlApi({ token, store, deployments, executor, bindings, metrics, triggers, observer, billing: options.billing ?? null, maxBundleBytes: HOST_DEFAULTS.maxBundleBytes, urlsFor, log });
   const servers: Server[] = [];
   const shutDown = async () => {
     clearInterval(purgeTimer);

@@ -346,7 +346,7 @@ describe("usage", () => {
     assert.ok(["metered", "other", "watched"].every((name) => all.scripts.some((entry) => entry.script === name)));
     const cli = await atoll(["usage", "metered", "--since", "1h", ...controlArgs(host)]);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /^SCRIPT +REQUESTS +ERRORS +CPU-MS +GB-S +IN +OUT +KV R\/W\/LIST +BUCKET A\/B\nmetered +28 +3 /);
+    assert.match(cli.stdout, /^SCRIPT +REQUESTS +ERRORS +CPU-MS +GB-S +IN +OUT +KV R\/W\/LIST +BUCKET A\/B +FETCH IN\/OUT +STORED\nmetered +28 +3 /);
     // Binding calls, metered per script: KV gets answered in the worker reach the meter within a second.
     for (let i = 0; i < 2; i++) await (await host.request("metered.localhost", "/bindings")).text();
     let bindings: Record<string, number> = {};

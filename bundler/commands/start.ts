@@ -1,7 +1,9 @@
 // `atoll start`: run a host (data plane + control API) in this process until
-// SIGINT or SIGTERM, optionally deploying the example functions in fixtures/.
+// SIGINT or SIGTERM, optionally deploying the example functions in fixtures/,
+// with the host config file of --config (host/config/host-config.ts).
 import { relative, resolve } from "node:path";
 import { Command } from "commander";
+import { loadHostConfigFile } from "../../host/config/host-config.js";
 import { DEFAULT_DATA_DIR } from "../control-options.js";
 import { bundleProject } from "../bundle.js";
 import { ControlClient, type ControlOptions } from "../control-client.js";
@@ -32,6 +34,7 @@ interface StartFlags {
   store?: string;
   objects?: string;
   queueLease?: number;
+  config?: string;
 }
 
 export function startCommand(): Command {
@@ -41,6 +44,7 @@ export function startCommand(): Command {
     .option("--hostname <address>", "address the data plane listens on: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)", "127.0.0.1")
     .option("--control-port <port>", "control API port (it listens on 127.0.0.1 only); 0 picks a free one", parsePort, 8788)
     .option("--data-dir <dir>", "where the host keeps its database and admin token", DEFAULT_DATA_DIR)
+    .option("--config <file>", "the host config file (TOML): [billing], the price table that turns usage into a cost per script")
     .option("--store <url>", "where deployments, secrets, KV and the event queue live: sqlite (default, the data directory) or redis://HOST:PORT[/DB], shared by several hosts")
     .option("--objects <url>", "where bucket objects live: local (default, the data directory) or s3://BUCKET[/PREFIX]?endpoint=URL on S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     .option("--queue-lease <duration>", "how long a claimed queue event is held for the host running it, such as 30s (default 30s with --store redis, renewed while it runs: a host that dies holds its events this long at most; 1h on the embedded store)", parseDuration)
@@ -52,8 +56,10 @@ export function startCommand(): Command {
     .option("--invocation-retention <duration>", "how long invocation records are kept for `atoll logs`, such as 7d or 12h (default 7d)", parseDuration)
     .option("--invocation-max-records <n>", "at most this many invocation records are kept, the oldest dropped first (default 100000)", parsePositive)
     .option("--no-invocation-records", "keep no invocation records (`atoll tail` still shows them live)")
-    .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n  atoll start --store redis://10.0.0.5:6379 --objects 's3://atoll-objects?endpoint=http://10.0.0.6:9000'\n")
+    .addHelpText("after", "\nExamples:\n  atoll start\n  atoll start --hostname 0.0.0.0 --port 80 --data-dir /var/lib/atoll\n  atoll start --deploy-fixtures\n  atoll start --config atoll-host.toml\n  atoll start --store redis://10.0.0.5:6379 --objects 's3://atoll-objects?endpoint=http://10.0.0.6:9000'\n")
     .action(async (flags: StartFlags) => {
+      // A bad config file stops the start before anything of the host runs.
+      const config = flags.config !== undefined ? await loadHostConfigFile(flags.config) : {};
       // Loaded here so that the other commands never load the host (SQLite, workers).
       const { startHost } = await import("../../host/main.js");
       const deployed: string[] = [];
@@ -68,6 +74,7 @@ export function startCommand(): Command {
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         egress: { allowPrivate: flags.allowPrivateFetch === true, allow: flags.egressAllow },
         preloadOnDeploy: flags.preload,
+        ...(config.billing !== undefined ? { billing: config.billing } : {}),
         invocationRecords: flags.invocationRecords
           ? { ...(flags.invocationRetention !== undefined ? { maxAgeMs: flags.invocationRetention } : {}), ...(flags.invocationMaxRecords !== undefined ? { maxRecords: flags.invocationMaxRecords } : {}) }
           : false,
@@ -80,6 +87,7 @@ export function startCommand(): Command {
       console.log(`  functions:   ${host.dataUrl}`);
       console.log(`  control API: ${host.controlUrl}`);
       console.log(`  admin token: ${displayPath(host.tokenFile)}`);
+      if (config.billing !== undefined) console.log(`  billing:     usage priced in ${config.billing.currency} ([billing] of ${flags.config})`);
       if (deployed.length > 0) await printUrls(deployed, { controlUrl: host.controlUrl, token: host.token });
       console.log("Press Ctrl+C to stop.");
       await stopped;

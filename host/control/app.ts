@@ -36,6 +36,7 @@ import { usageRoutes } from "./usage-routes.js";
 import { dashboardRoutes } from "./dashboard/index.js";
 import type { Observer } from "../observe/observer.js";
 import type { Triggers } from "../triggers/index.js";
+import type { PriceTable } from "../config/host-config.js";
 import { HOST_DEFAULTS } from "../host-defaults.js";
 
 const gzipAsync = promisify(gzip);
@@ -55,6 +56,8 @@ export interface ControlApiOptions {
   triggers: Triggers;
   /** Invocation records: live tails and the stored ones. */
   observer: Observer;
+  /** The price table that turns usage into costs ([billing] of the host config); null: usage has no cost. */
+  billing: PriceTable | null;
   /** The public URLs of a script, for upload answers. */
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
@@ -192,7 +195,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.route("/v1/scripts", versionRoutes({ store, deployments, log }));
   app.route("/v1/scripts", secretRoutes({ deployments, log }));
   app.route("/v1/scripts", invokeRoutes({ deployments, executor, triggers: options.triggers, objects: store.objects, maxBodyBytes: HOST_DEFAULTS.maxInvokeBodyBytes, log, observer: options.observer }));
-  app.route("/v1/usage", usageRoutes({ observer: options.observer }));
+  app.route("/v1/usage", usageRoutes({ observer: options.observer, billing: options.billing }));
   app.route("/v1/scripts", logsRoutes({ deployments, observer: options.observer, store: options.observer.store, log }));
   app.route("/v1/scripts", dlqRoutes({ queue: store.queue, deployments, triggers: options.triggers, log }));
   // The web dashboard: its own login and session cookie (the /v1 middleware above is for /v1 alone, and takes no cookie).

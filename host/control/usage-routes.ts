@@ -1,30 +1,52 @@
 // The meter of "pay per call": each script's requests, errors, CPU-ms,
 // GB-seconds (wall time × memory_mb, as Lambda bills) and bytes, by hour,
 // summed from the invocation records as they are written (and kept 400 days,
-// whatever the records' own retention). Mounted at /v1/usage by ./app.ts.
+// whatever the records' own retention). With a price table ([billing] of the
+// host config), what each script and hour costs (../observe/billing.ts).
+// Mounted at /v1/usage by ./app.ts.
 //
 //   GET /v1/usage?since=7d&until=…&script=NAME
 //     → { since, until, scripts: [{ script, requests, errors, cpu_ms, gb_s, bytes_in, bytes_out,
-//          fetch_bytes_out, fetch_bytes_in, peak_heap_mb, bytes_stored, objects_stored, kv_reads, kv_writes, kv_lists, bucket_class_a, bucket_class_b, hours: [{ hour, … }] }] }
+//          fetch_bytes_out, fetch_bytes_in, peak_heap_mb, bytes_stored, objects_stored, kv_reads, kv_writes, kv_lists, bucket_class_a, bucket_class_b,
+//          cost?, hours: [{ hour, …, cost? }] }], total_cost? }
+//     cost: { currency, total, requests, cpu, duration, egress, fetch, kv, buckets, storage }, only with [billing]
 import { Hono } from "hono";
+import type { PriceTable } from "../config/host-config.js";
 import { BadRequestError } from "../errors.js";
+import { cost, roundedCost, sumCosts, type Cost } from "../observe/billing.js";
 import { parseSince } from "../observe/filter.js";
 import type { Observer } from "../observe/observer.js";
 import { sumUsage, type UsageRow } from "../observe/invocation-store.js";
 import { scriptName } from "./params.js";
 
-export function usageRoutes({ observer }: { observer: Observer }): Hono {
+export function usageRoutes({ observer, billing }: { observer: Observer; billing: PriceTable | null }): Hono {
   const app = new Hono();
   app.get("/", (c) => {
     const { since, until, byScript } = usageByScript(observer, (key) => c.req.query(key));
-    const scripts = [...byScript.entries()].map(([name, hours]) => ({
-      script: name,
-      ...figures(sumUsage(name, hours)),
-      hours: hours.map((hour) => ({ hour: new Date(hour.hour).toISOString(), ...figures(hour) })),
-    }));
-    return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), scripts });
+    const scriptCosts: Cost[] = [];
+    const scripts = [...byScript.entries()].map(([name, hours]) => {
+      const usage = { script: name, ...figures(sumUsage(name, hours)) };
+      const hourOf = (hour: UsageRow) => ({ hour: new Date(hour.hour).toISOString(), ...figures(hour) });
+      if (!billing) return { ...usage, hours: hours.map(hourOf) };
+      // A period costs the sum of its hours' costs (storage is billed hour by hour).
+      const hourCosts = hours.map((hour) => cost(hour, billing));
+      const scriptCost = sumCosts(hourCosts);
+      scriptCosts.push(scriptCost);
+      return { ...usage, cost: costFigures(scriptCost, billing), hours: hours.map((hour, i) => ({ ...hourOf(hour), cost: costFigures(hourCosts[i]!, billing) })) };
+    });
+    return c.json({
+      since: new Date(since).toISOString(),
+      until: new Date(until).toISOString(),
+      scripts,
+      ...(billing ? { total_cost: costFigures(sumCosts(scriptCosts), billing) } : {}),
+    });
   });
   return app;
+}
+
+/** A cost as the answer carries it: its currency first, rounded (roundedCost). */
+function costFigures(value: Cost, billing: PriceTable): { currency: string } & Cost {
+  return { currency: billing.currency, ...roundedCost(value) };
 }
 
 /**

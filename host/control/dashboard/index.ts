@@ -15,6 +15,7 @@
 //   GET  /dashboard/usage                 usage charts per script
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { PriceTable } from "../../config/host-config.js";
 import type { ScriptConfig } from "../../config/script-config.js";
 import { BadRequestError } from "../../errors.js";
 import type { Deployments } from "../../front/deployments.js";
@@ -41,6 +42,8 @@ export interface DashboardOptions {
   deployments: Deployments;
   triggers: Triggers;
   observer: Observer;
+  /** The price table of the host config; null: the usage page shows no cost. */
+  billing: PriceTable | null;
   urlsFor(config: ScriptConfig): string[];
   log(line: string): void;
 }
