@@ -53,18 +53,6 @@ export class StorageSampler {
     this.schedule(0);
   }
 
-  /** Resolves once no measurement is running or waiting (tests, the usage query). */
-  async settled(): Promise<void> {
-    while (this.running !== null || this.timer !== null) {
-      if (this.timer !== null) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        void this.round(false);
-      }
-      await this.running;
-    }
-  }
-
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
