@@ -1,7 +1,8 @@
 // Bundles a project (a directory with atoll.toml) into one self-contained ES
 // module: the only form the host accepts.
 import { stat } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import type { AssetFile } from "./assets.js";
 import { gzipSync } from "node:zlib";
 import { build, type BuildFailure, type BuildOptions, type BuildResult, type Message, type Metafile } from "esbuild";
 import type { ScriptConfig } from "../host/config/script-config.js";
@@ -30,6 +31,10 @@ export interface BundleResult {
   warnings: string[];
   /** The source map (JSON) when `sourcemap` was asked for. */
   sourceMap?: string;
+  /** The static assets directory (`[assets] directory`), absolute; uploaded with the bundle. */
+  assetsDir?: string;
+  /** Its files, once read (assets.ts attachAssets), which also puts their manifest in `config`. */
+  assetFiles?: AssetFile[];
 }
 
 /** Reads `<dir>/atoll.toml` (or its wrangler file) and bundles its `main`. Throws BadConfigError or BuildError. */
@@ -55,15 +60,26 @@ export interface Project {
   compatibilityFlags: string[];
   /** What of a wrangler file was not taken, one line per key. */
   configWarnings: string[];
-  /** Absolute path of `main`. */
-  entry: string;
+  /** Absolute path of `main`; null for a site of static assets alone (no `main`: ASSETS_ONLY_ENTRY). */
+  entry: string | null;
+}
+
+/** The function of a project with no `main`: its assets binding answers, with not_found_handling, as Workers' asset server does. */
+function assetsOnlyEntry(binding: string): string {
+  return `export default { fetch(request, env) { return env[${JSON.stringify(binding)}].fetch(request); } };\n`;
 }
 
 /** Reads and validates the project's config and checks that its `main` exists. Throws BadConfigError or BuildError. */
 export async function loadProject(dir: string): Promise<Project> {
   const projectDir = resolve(dir);
-  const { file, config, compatibilityFlags, warnings } = await loadProjectConfig(projectDir);
-  const entry = resolve(projectDir, config.main);
+  const { file, config: loaded, compatibilityFlags, warnings } = await loadProjectConfig(projectDir);
+  if (loaded.main === undefined) {
+    // Assets alone: the generated entry needs a binding to reach them.
+    const config = { ...loaded, assets: { ...loaded.assets!, binding: loaded.assets!.binding ?? "ASSETS" } };
+    return { dir: projectDir, config, configFile: file, compatibilityFlags, configWarnings: warnings, entry: null };
+  }
+  const config = loaded;
+  const entry = resolve(projectDir, loaded.main);
   if (!(await isFile(entry))) {
     throw new BuildError([`\`main\` names ${displayPath(entry)}, which is not a file (in ${displayPath(file)})`]);
   }
@@ -74,7 +90,9 @@ export async function loadProject(dir: string): Promise<Project> {
 export function esbuildOptions(project: Project, options: BundleOptions = {}): BuildOptions & { write: false; metafile: true } {
   return {
     absWorkingDir: project.dir,
-    entryPoints: [project.entry],
+    ...(project.entry !== null
+      ? { entryPoints: [project.entry] }
+      : { stdin: { contents: assetsOnlyEntry(project.config.assets!.binding!), resolveDir: project.dir, sourcefile: "assets-only.js", loader: "js" as const } }),
     // Never written (write: false); names the outputs and the source map's paths.
     outfile: join(project.dir, "dist", "index.js"),
     bundle: true,
@@ -104,7 +122,7 @@ export function asBuildError(error: unknown, projectDir: string): unknown {
 export function bundleOf(project: Project, result: BuildResult<{ write: false; metafile: true }>): BundleResult {
   const js = result.outputFiles.find((file) => file.path.endsWith(".js"));
   if (!js) throw new BuildError(["esbuild produced no JavaScript output"]);
-  checkOutput(result.metafile, relative(project.dir, js.path), displayPath(project.entry));
+  checkOutput(result.metafile, relative(project.dir, js.path), project.entry === null ? "the assets-only entry" : displayPath(project.entry));
   const code = js.text;
   const map = result.outputFiles.find((file) => file.path.endsWith(".js.map"));
   return {
@@ -114,6 +132,8 @@ export function bundleOf(project: Project, result: BuildResult<{ write: false; m
     gzipBytes: gzipSync(code).length,
     warnings: [...project.configWarnings, ...result.warnings.map((message: Message) => formatMessage(message, project.dir, "warning"))],
     ...(map ? { sourceMap: map.text } : {}),
+    // Relative to the config file, as wrangler reads it.
+    ...(project.config.assets ? { assetsDir: resolve(dirname(project.configFile), project.config.assets.directory) } : {}),
   };
 }
 

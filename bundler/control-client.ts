@@ -173,6 +173,16 @@ export class ControlClient {
     this.baseUrl = options.controlUrl.replace(/\/+$/, "");
   }
 
+  /** Which of these static assets (SHA-256, hex) the host does not hold yet. */
+  async missingAssets(hashes: string[]): Promise<string[]> {
+    return (await this.request<{ missing: string[] }>("POST", "/v1/assets/missing", { hashes })).missing;
+  }
+
+  /** Uploads one static asset's bytes under their SHA-256. */
+  async putAsset(hash: string, bytes: Uint8Array): Promise<void> {
+    await this.raw("PUT", `/v1/assets/${hash}`, { body: bytes, headers: { "content-type": "application/octet-stream" } });
+  }
+
   uploadScript(name: string, body: UploadRequest): Promise<UploadResult> {
     return this.request<UploadResult>("PUT", `/v1/scripts/${encodeURIComponent(name)}`, body);
   }

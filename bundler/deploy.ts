@@ -1,5 +1,6 @@
 // Bundles a project and uploads it as a new version: what `atoll deploy` does,
 // reusable by the host's start-up (fixtures) and by tests.
+import { attachAssets, uploadAssets } from "./assets.js";
 import { bundleProject, type BundleResult } from "./bundle.js";
 import { ControlClient, type ControlOptions, type UploadResult } from "./control-client.js";
 
@@ -19,11 +20,13 @@ export async function deployProject(dir: string, options: DeployOptions): Promis
   return uploadBundle(bundle, options);
 }
 
-/** Uploads an already built bundle under the name in its config. */
-export function uploadBundle(bundle: BundleResult, options: DeployOptions): Promise<UploadResult> {
+/** Uploads an already built bundle under the name in its config, its static assets first. */
+export async function uploadBundle(bundle: BundleResult, options: DeployOptions): Promise<UploadResult> {
   const client = new ControlClient(options);
-  return client.uploadScript(bundle.config.name, {
-    config: bundle.config,
+  const ready = await attachAssets(bundle);
+  if (ready.assetFiles) await uploadAssets(client, ready.assetFiles);
+  return client.uploadScript(ready.config.name, {
+    config: ready.config,
     bundle: bundle.code,
     ...(options.message !== undefined ? { message: options.message } : {}),
     ...(options.percent !== undefined ? { percent: options.percent } : {}),

@@ -55,7 +55,6 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   data_blobs: "service-worker data blobs are not supported: import the bytes from a module",
   node_compat: 'the legacy Node.js polyfills are not taken: set compatibility_flags = ["nodejs_compat"], which gives the node: modules Workers offers',
   site: "Workers Sites are not supported: serve the files from a bucket (r2_buckets) in the function",
-  assets: "static assets are not served by Atoll: put them in a bucket (r2_buckets) and serve them from the function",
   env: "wrangler environments are not supported: the top-level keys are used; keep one folder (or one atoll.toml) per deploy target",
   build: "a custom build command is not run: run it before atoll deploy (Atoll bundles `main` itself, with esbuild)",
   no_bundle: "Atoll always bundles `main` into one module with esbuild",
@@ -85,7 +84,7 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
 };
 
 /** Keys taken as they are or under our name (the rest of the translation handles each). */
-const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "services", "triggers", "limits", "define", "minify", "rules"]);
+const TAKEN_KEYS = new Set(["name", "main", "compatibility_date", "compatibility_flags", "routes", "route", "vars", "kv_namespaces", "r2_buckets", "services", "assets", "triggers", "limits", "define", "minify", "rules"]);
 
 /** Parses wrangler.toml / wrangler.json / wrangler.jsonc text; a syntax error names its line and column. */
 export function parseWranglerText(text: string, path: string): unknown {
@@ -143,6 +142,7 @@ export function translateWranglerConfig(raw: unknown, source: string): Translate
         })
       : raw["services"];
   }
+  if (raw["assets"] !== undefined) value["assets"] = isTable(raw["assets"]) ? assetsTable(raw["assets"], warn) : raw["assets"];
   if (raw["triggers"] !== undefined) value["triggers"] = isTable(raw["triggers"]) ? pick(raw["triggers"], ["crons"], [], "triggers", warn) : raw["triggers"];
   if (raw["limits"] !== undefined) value["limits"] = isTable(raw["limits"]) ? pick(raw["limits"], ["cpu_ms", "subrequests"], [], "limits", warn) : raw["limits"];
 
@@ -196,6 +196,16 @@ function routePattern(route: unknown, index: number, warn: (key: string, what: s
   }
   // A custom domain is a whole host: every path on it.
   return route["custom_domain"] === true && !pattern.includes("/") ? `${pattern}/*` : pattern;
+}
+
+/** `[assets]`: taken as it is, but for run_worker_first's list of routes (a newer wrangler's), which Atoll reads as true. */
+function assetsTable(assets: Record<string, unknown>, warn: (key: string, what: string) => void): unknown {
+  const taken = pick(assets, ["directory", "binding", "html_handling", "not_found_handling", "run_worker_first"], [], "assets", warn) as Record<string, unknown>;
+  if (Array.isArray(taken["run_worker_first"])) {
+    warn("assets.run_worker_first", "as a list of routes is not supported: taken as true (the function runs first on every path and reaches the files through its assets binding)");
+    taken["run_worker_first"] = true;
+  }
+  return taken;
 }
 
 /** The `taken` keys of a table; `dropped` ones go quietly (dev-only ids), any other is named in a warning. */

@@ -208,6 +208,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
     metrics,
     observer,
+    objects: store.objects,
     ...(store.unavailable ? { storeUnavailable: () => store.unavailable!() } : {}),
   };
   const dataPlane = createDataPlane(planeOptions);

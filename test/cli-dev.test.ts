@@ -37,6 +37,9 @@ crons = ["0 0 1 1 *"]
 
 [[triggers.storage]]
 bucket = "dev-uploads"
+
+[assets]
+directory = "public"
 `;
 }
 let child: ChildProcessWithoutNullStreams;
@@ -83,6 +86,8 @@ async function waitForAnswer(path: string, text: string, timeoutMs = 10_000): Pr
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "atoll-dev-"));
   await mkdir(join(dir, "src"));
+  await mkdir(join(dir, "public", "static"), { recursive: true });
+  await writeFile(join(dir, "public", "static", "hello.txt"), "hello 1");
   await writeFile(join(dir, "atoll.toml"), config("Hello"));
   await writeFile(join(dir, "src", "message.ts"), 'export const message = (greeting: string) => `${greeting} v1`;\n');
   await writeFile(
@@ -213,6 +218,20 @@ describe("atoll dev", () => {
     await waitForOutput(/\[devtest@v\d+\] log: storage put dev-uploads\/images\/cat\.png\n/, from);
     child.stdin.write("s delete:dev-uploads/old.txt\n");
     await waitForOutput(/\[devtest@v\d+\] log: storage delete dev-uploads\/old\.txt\n/, from);
+  });
+
+  it("serves the static assets and redeploys when one changes, appears or goes", async () => {
+    await waitForAnswer("/static/hello.txt", "hello 1");
+    let from = output.length;
+    await writeFile(join(dir, "public", "static", "hello.txt"), "hello 2");
+    await waitForOutput(/hello\.txt changed: built in \d+ ms, deployed devtest version \d+/, from);
+    await waitForAnswer("/static/hello.txt", "hello 2");
+    from = output.length;
+    await writeFile(join(dir, "public", "static", "new.txt"), "new file");
+    await waitForAnswer("/static/new.txt", "new file");
+    await rm(join(dir, "public", "static", "new.txt"));
+    // Gone from the files, the path is the function's again.
+    await waitForAnswer("/static/new.txt", "Howdy v3");
   });
 
   it("rebuilds on b and quits on q", async () => {

@@ -2,7 +2,7 @@
 // wrangler files through a real host:
 // - create-cloudflare's templates (the files `npm create cloudflare` copies,
 //   from the create-cloudflare package itself): "openapi" (Hono, chanfana and
-//   zod) and "hello-world";
+//   zod), "hello-world", "hello-world-with-assets", "hello-world-assets-only" and "hono" (static assets);
 // - fixtures/image-resize: @cf-wasm/photon's Workers build, unmodified from
 //   npm, which imports its .wasm module.
 import { strict as assert } from "node:assert";
@@ -95,6 +95,54 @@ describe("create-cloudflare's templates, deployed from their wrangler.jsonc", ()
     const response = await host.request("c3-hello.localhost", "/");
     assert.equal(response.status, 200);
     assert.equal(await response.text(), "Hello World!");
+  });
+
+  it("hello-world-with-assets: public/index.html at /, the function on the other paths", async () => {
+    const dir = await createFromTemplate("hello-world-with-assets/ts", "c3-assets");
+    const warnings = await deploy(dir);
+    assert.ok(warnings.every((line) => !/`assets/.test(line)), warnings.join("\n"));
+    const page = await host.request("c3-assets.localhost", "/");
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    assert.equal(await page.text(), await readFile(join(dir, "public", "index.html"), "utf8"));
+    // /index.html is served at /, as Workers' html_handling says.
+    const spelled = await host.request("c3-assets.localhost", "/index.html", { redirect: "manual" });
+    assert.equal(spelled.status, 307);
+    assert.equal(spelled.headers.get("location"), "/");
+    const message = await host.request("c3-assets.localhost", "/message");
+    assert.equal(await message.text(), "Hello, World!");
+    const random = await host.request("c3-assets.localhost", "/random");
+    assert.match(await random.text(), /^[0-9a-f-]{36}$/);
+    assert.equal((await host.request("c3-assets.localhost", "/nothing")).status, 404);
+  });
+
+  it("hello-world-assets-only: a static site with no main", async () => {
+    const dir = await createFromTemplate("hello-world-assets-only/templates", "c3-static");
+    await deploy(dir);
+    const page = await host.request("c3-static.localhost", "/");
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), await readFile(join(dir, "public", "index.html"), "utf8"));
+    // No function: what matches no file is Workers' asset server's 404, and only GET and HEAD are answered.
+    const missing = await host.request("c3-static.localhost", "/nothing");
+    assert.equal(missing.status, 404);
+    await missing.text();
+    const posted = await host.request("c3-static.localhost", "/", { method: "POST", body: "x" });
+    assert.equal(posted.status, 405);
+    await posted.text();
+  });
+
+  it("hono: a Hono app with public/ assets and an ASSETS binding", async () => {
+    const dir = await createFromTemplate("hono/workers/templates", "c3-hono");
+    await deploy(dir);
+    const page = await host.request("c3-hono.localhost", "/");
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), await readFile(join(dir, "public", "index.html"), "utf8"));
+    const etag = page.headers.get("etag");
+    assert.ok(etag);
+    assert.equal((await host.request("c3-hono.localhost", "/", { headers: { "if-none-match": etag } })).status, 304);
+    const message = await host.request("c3-hono.localhost", "/message");
+    assert.equal(message.status, 200);
+    assert.equal(await message.text(), "Hello Hono!");
   });
 });
 

@@ -6,11 +6,12 @@
 // keeps serving. Host log lines (invocations, console output, errors) are
 // printed with their stack frames mapped to the user's sources.
 import { existsSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { context, type BuildContext } from "esbuild";
 import type { RunningHost } from "../../host/main.js";
 import { asBuildError, bundleOf, esbuildOptions, loadProject, type BundleResult, type Project } from "../bundle.js";
 import { ControlClient, type InvokeRequest, type InvokeResult } from "../control-client.js";
+import { attachAssets } from "../assets.js";
 import { uploadBundle } from "../deploy.js";
 import { DEV_VARS_FILE, loadDevVars } from "../dev-vars.js";
 import { displayPath } from "../display-path.js";
@@ -253,8 +254,9 @@ export class DevSession {
     let bundle: BundleResult;
     try {
       const result = await this.build.rebuild();
-      bundle = bundleOf(this.project, result);
       this.inputs = Object.keys(result.metafile.inputs).map((input) => resolve(this.project.dir, input));
+      // The assets' manifest is part of what is deployed: a changed file alone makes a new version.
+      bundle = await attachAssets(bundleOf(this.project, result));
     } catch (error) {
       const failure = asBuildError(error, this.project.dir);
       this.watchInputs(failure instanceof BuildError ? filesNamedIn(failure.problems, this.project.dir) : []);
@@ -303,7 +305,11 @@ export class DevSession {
 
   /** Watches the last good build's inputs, the config, .dev.vars and `extra` (files a failed build named). */
   private watchInputs(extra: string[]): void {
-    this.watcher.watch([...this.inputs, ...extra, this.project.entry, this.project.configFile, join(this.project.dir, DEV_VARS_FILE)]);
+    const assets = this.project.config.assets;
+    this.watcher.watch(
+      [...this.inputs, ...extra, ...(this.project.entry !== null ? [this.project.entry] : []), this.project.configFile, join(this.project.dir, DEV_VARS_FILE)],
+      assets ? [resolve(dirname(this.project.configFile), assets.directory)] : [],
+    );
   }
 
   /** Puts the values of .dev.vars in the host as the script's secrets; deletes those removed from it. */

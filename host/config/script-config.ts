@@ -124,6 +124,42 @@ const serviceSchema = z.strictObject(
   { error: `must be ${TABLE}` },
 );
 
+/** A file of a static assets directory, as the manifest names it: "/" then its path with / separators. */
+export const ASSET_PATH_PATTERN = /^\/[^\0]{1,1023}$/;
+/** How an asset's bytes are named on the host: the SHA-256 of its contents, hex. */
+export const ASSET_HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** Workers' limits: files a version may hold, and bytes one file may have. */
+export const ASSET_LIMITS = { maxFiles: 20_000, maxFileBytes: 25 * 1024 * 1024 } as const;
+
+const assetsSchema = z.strictObject(
+  {
+    /** The folder of files served as they are, relative to the config file: "./public". Required. */
+    directory: z.string({ error: expected('a path such as "./public"') }).min(1, { error: "must not be empty" }),
+    /** The name under which the function can fetch them: `env.ASSETS.fetch(request)`. Default: none. */
+    binding: bindingName.optional(),
+    /** How paths map to .html files: Workers' "auto-trailing-slash" (the default), "force-trailing-slash", "drop-trailing-slash" or "none". */
+    html_handling: z
+      .enum(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"], { error: 'must be "auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash" or "none"' })
+      .default("auto-trailing-slash"),
+    /** A request that matches no file: "none" (the function answers, else 404; the default), "404-page" (the nearest 404.html) or "single-page-application" (/index.html). */
+    not_found_handling: z
+      .enum(["none", "404-page", "single-page-application"], { error: 'must be "none", "404-page" or "single-page-application"' })
+      .default("none"),
+    /** Call the function before looking for a file (it reaches them through the binding). Default false: files answer first. */
+    run_worker_first: z.boolean({ error: "must be true or false" }).default(false),
+    /** The manifest, path → SHA-256: written by `atoll deploy` from the directory, never by hand. */
+    files: z
+      .record(
+        z.string().regex(ASSET_PATH_PATTERN, { error: 'must be a path starting with "/"' }),
+        z.string({ error: "must be a SHA-256 in hex" }).regex(ASSET_HASH_PATTERN, { error: "must be a SHA-256 in hex" }),
+        { error: `must be ${TABLE} of paths and hashes` },
+      )
+      .refine((files) => Object.keys(files).length <= ASSET_LIMITS.maxFiles, { error: `must hold at most ${ASSET_LIMITS.maxFiles} files (Workers' limit too)` })
+      .optional(),
+  },
+  { error: `must be ${TABLE}` },
+);
+
 const storageTriggerSchema = z.strictObject(
   {
     /** The bucket whose changes call the script's storage(event, env, ctx) handler. */
@@ -295,11 +331,12 @@ export const scriptConfigSchema = z.strictObject(
   {
     /** The script's name: 1 to 63 characters of a-z, 0-9 and `-`. Required. */
     name: z.string({ error: expected("a string") }).regex(SCRIPT_NAME_PATTERN, { error: "must be 1 to 63 characters of a-z, 0-9 and '-'" }),
-    /** The entry module, relative to atoll.toml; its default export is the handler. Required. */
+    /** The entry module, relative to atoll.toml; its default export is the handler. Required, but for a site of static assets alone. */
     main: z
       .string({ error: expected("a path such as \"src/index.ts\"") })
       .min(1, { error: "must not be empty" })
-      .refine((path) => !/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(path), { error: 'must be a relative path, such as "src/index.ts"' }),
+      .refine((path) => !/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(path), { error: 'must be a relative path, such as "src/index.ts"' })
+      .optional(),
     /** The date (YYYY-MM-DD) whose runtime behaviour the script expects. Default: none. */
     compatibility_date: z
       .preprocess(
@@ -330,6 +367,8 @@ export const scriptConfigSchema = z.strictObject(
     /** Service bindings: `[[services]] binding = "AUTH", service = "auth"` gives env.AUTH.fetch(request), straight to that script. */
     // Optional rather than defaulted: configs without it (every one saved before it existed) stay as they were.
     services: z.array(serviceSchema, { error: `must be an array of tables ([[services]])` }).optional(),
+    /** Static files served before (or, with run_worker_first, through) the function: `[assets] directory = "./public"`. Default: none. */
+    assets: assetsSchema.optional(),
     /** Per-invocation limits. */
     limits: limitsSchema.prefault({}),
     /** Cron schedules, bucket triggers, and how their events are retried. */
@@ -350,6 +389,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   kv_namespaces: Object.keys(kvNamespaceSchema.shape),
   buckets: Object.keys(bucketSchema.shape),
   services: Object.keys(serviceSchema.shape),
+  assets: Object.keys(assetsSchema.shape),
   triggers: Object.keys(triggersObject.shape),
   "triggers.storage": Object.keys(storageTriggerSchema.shape),
   build: Object.keys(buildSchema.shape),
@@ -372,12 +412,21 @@ const REFUSED_KEYS: Record<string, string> = {
  */
 export function parseScriptConfig(value: unknown, source: string): ScriptConfig {
   const result = scriptConfigSchema.safeParse(value);
+  // Checked here rather than in the schema, so that it is reported with every other problem.
+  const noMain = missingMain(value) ? [`\`main\` is required in ${source}: name the entry module, such as "src/index.ts" (only a site of [assets] alone may go without)`] : [];
   if (result.success) {
-    const clashes = bindingClashes(result.data, source);
+    const clashes = [...noMain, ...bindingClashes(result.data, source)];
     if (clashes.length > 0) throw new BadConfigError(clashes);
     return result.data;
   }
-  throw new BadConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, value, source)));
+  throw new BadConfigError([...noMain, ...result.error.issues.flatMap((issue) => describeIssue(issue, value, source))]);
+}
+
+/** A config needs its `main`, but for Workers' assets-only projects: their files (and not_found_handling) answer everything. */
+function missingMain(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const table = value as Record<string, unknown>;
+  return table["main"] === undefined && table["assets"] === undefined;
 }
 
 /** Every `env.<NAME>` must come from one place: a var, a KV namespace or a bucket. */
@@ -393,6 +442,7 @@ function bindingClashes(config: ScriptConfig, source: string): string[] {
   config.kv_namespaces.forEach((kv, index) => claim(kv.binding, `kv_namespaces[${index}].binding`));
   config.buckets.forEach((bucket, index) => claim(bucket.binding, `buckets[${index}].binding`));
   (config.services ?? []).forEach((service, index) => claim(service.binding, `services[${index}].binding`));
+  if (config.assets?.binding !== undefined) claim(config.assets.binding, "assets.binding");
   return problems;
 }
 

@@ -26,6 +26,7 @@ import type { BindingHost } from "../bindings/binding-host.js";
 import type { HostMetrics } from "../metrics.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { registerBucketRoutes } from "./bucket-routes.js";
+import { checkVersionAssets, registerAssetRoutes } from "./assets-routes.js";
 import { scriptName } from "./params.js";
 import { secretRoutes } from "./secrets-routes.js";
 import { versionRoutes } from "./versions-routes.js";
@@ -87,6 +88,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
 
   registerKvRoutes(app, options.bindings);
   registerBucketRoutes(app, options.bindings, store.objects);
+  registerAssetRoutes(app, store.objects);
 
   app.get("/v1/scripts", async (c) => {
     const scripts = await store.listScripts();
@@ -133,6 +135,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
       if (config.name !== name) throw new BadRequestError(`the config's name "${config.name}" does not match the URL's script name "${name}"`);
       const bundleBytes = Buffer.byteLength(upload.bundle);
       if (bundleBytes > options.maxBundleBytes) throw new BundleTooLargeError(bundleBytes, options.maxBundleBytes);
+      await checkVersionAssets(store.objects, config);
 
       const canaryOption = upload.percent === undefined ? {} : { canaryPercent: upload.percent };
       const bundleHash = createHash("sha256").update(upload.bundle).digest("hex");

@@ -21,6 +21,8 @@ import { HOST_DEFAULTS } from "../host-defaults.js";
 import type { Observer } from "../observe/observer.js";
 import type { Outcome } from "../observe/records.js";
 import { errorTextOf, outcomeOf } from "../observe/outcome.js";
+import type { ObjectStore } from "../store/objects.js";
+import { notFoundAsset, parseAssetsServiceTarget, resolveAsset, serveAsset, type AssetMatch, type AssetsConfig } from "./assets.js";
 
 export interface DataPlaneOptions {
   deployments: Deployments;
@@ -40,6 +42,8 @@ export interface DataPlaneOptions {
    * the others are served as usual.
    */
   storeUnavailable?: () => string | null;
+  /** Where static assets' bytes are (`[assets]`); without it, requests always go to the function. */
+  objects?: ObjectStore;
 }
 
 /** Console lines kept in one invocation's record; the rest are counted. */
@@ -80,8 +84,8 @@ interface Exchange {
   retried: boolean;
 }
 
-/** Where a request goes: the script and the URL its function sees, or an error to answer with. */
-type Target = { active: ActiveScript; url: string } | AtollError;
+/** Where a request goes: the script and the URL its function sees, a version's static assets (its ASSETS binding), or an error to answer with. */
+type Target = { active: ActiveScript; url: string } | { assets: AssetsConfig; version: string } | AtollError;
 
 /** What routing reads of a request head; `service`: the service-call headers (only the service socket reads them). */
 interface RequestHead {
@@ -114,13 +118,21 @@ export function createServicePlane(options: DataPlaneOptions & { token: string }
     const given = Buffer.from(head.service?.token ?? "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return new ServiceTokenError();
     const script = head.service?.script ?? "";
+    const assetsOf = parseAssetsServiceTarget(script);
+    if (assetsOf) {
+      // env.ASSETS.fetch(): the calling version's files (the canary's, for a canary).
+      const active = deployments.get(assetsOf.script);
+      const config = active && (active.canary?.key.version === assetsOf.version ? active.canary.config : active.config);
+      if (!config?.assets) return new ServiceNotDeployedError(assetsOf.script);
+      return { assets: config.assets, version: String(assetsOf.version) };
+    }
     const active = deployments.get(script);
     if (!active) return new ServiceNotDeployedError(script);
     return { active, url: head.service?.url ?? `http://${head.host || "localhost"}${head.target}` };
   });
 }
 
-function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics, observer, storeUnavailable }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
+function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth, log, metrics, observer, storeUnavailable, objects }: DataPlaneOptions, serviceCalls: boolean, targetOf: (incoming: IncomingMessage, head: RequestHead) => Target): RequestHandler {
   const label = (exchange: Exchange) => `${exchange.key.script}@v${exchange.key.version} ${exchange.method} ${exchange.path}`;
   const tooLarge = (exchange: Exchange) => new RequestBodyTooLargeError(exchange.requestLimit, exchange.requestLimitIsFunction ? "function" : "host");
   const trigger = serviceCalls ? "invoke" : "http";
@@ -190,10 +202,31 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       sendError(outgoing, routed, routed instanceof ServiceNotDeployedError ? { [SERVICE_MISSING_HEADER]: "1" } : {});
       return;
     }
+    const method = incoming.method ?? "GET";
+    if ("assets" in routed) {
+      // The assets binding answers as Workers' asset server does: files only, then not_found_handling, then 404.
+      if (method !== "GET" && method !== "HEAD") {
+        sendText(outgoing, 405, "Method Not Allowed: static assets answer GET and HEAD only\n", "ATOLL_BAD_REQUEST", { allow: "GET, HEAD", [VERSION_HEADER]: routed.version });
+        return;
+      }
+      const match = resolveAsset(routed.assets, path) ?? notFoundAsset(routed.assets, path);
+      if (match) answerAsset(match, incoming, outgoing, routed.version);
+      else sendText(outgoing, 404, "Not Found\n", "ATOLL_NOT_FOUND", { [VERSION_HEADER]: routed.version });
+      return;
+    }
     const active = routed.active;
     // During a gradual deploy the client's key decides which version answers (./canary.ts).
     const key = active.canary === null ? active.key : deployments.pick(active, () => (clientKey ? `k:${clientKey}` : `a:${incoming.socket.remoteAddress ?? routed.url}`));
     const config = configOf(active, key);
+    // Static assets answer a GET or HEAD they match before the function runs (unless it runs first).
+    const assets = config.assets;
+    if (assets !== undefined && !serviceCalls && !assets.run_worker_first && (method === "GET" || method === "HEAD")) {
+      const match = resolveAsset(assets, path) ?? (assets.not_found_handling === "single-page-application" && navigates(incoming) ? notFoundAsset(assets, path) : null);
+      if (match) {
+        answerAsset(match, incoming, outgoing, String(key.version));
+        return;
+      }
+    }
     const { limits } = config;
     if (storeUnavailable && (config.kv_namespaces.length > 0 || config.buckets.length > 0)) {
       const reason = storeUnavailable();
@@ -204,7 +237,6 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
     }
     // The function's own body limits, within the host's.
     const scriptRequestLimit = limits.request_body_mb * MIB;
-    const method = incoming.method ?? "GET";
     const exchange: Exchange = {
       incoming,
       outgoing,
@@ -245,6 +277,17 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
         (error: unknown) => failed(exchange, error),
       );
     } else start(exchange, body);
+  }
+
+  function answerAsset(match: NonNullable<AssetMatch>, incoming: IncomingMessage, outgoing: ServerResponse, version: string): void {
+    if (!objects) {
+      sendText(outgoing, 503, "Service Unavailable: this host serves no static assets\n", "ATOLL_WORKER_UNAVAILABLE", { [VERSION_HEADER]: version });
+      return;
+    }
+    serveAsset(objects, match, incoming, outgoing, { [VERSION_HEADER]: version }).catch((error: unknown) => {
+      log(`static asset ${match.kind === "file" ? match.path : match.location} failed: ${error instanceof Error ? error.message : String(error)}`);
+      sendText(outgoing, 500, "Internal Server Error: the static asset could not be read\n", "ATOLL_INTERNAL", { [VERSION_HEADER]: version });
+    });
   }
 
   function start(exchange: Exchange, body: RequestBody): void {
@@ -373,6 +416,11 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
       sendText(outgoing, 500, "Internal Server Error\n", "ATOLL_INTERNAL");
     }
   };
+}
+
+/** A browser's navigation (a page load, not a fetch from a script): what single-page-application mode answers with /index.html. */
+function navigates(incoming: IncomingMessage): boolean {
+  return incoming.headers["sec-fetch-mode"] === "navigate";
 }
 
 function configOf(active: ActiveScript, key: VersionKey): ActiveScript["config"] {

@@ -22,6 +22,7 @@ import type { BindingSpec } from "../runtime/protocol.js";
 import { versionId } from "../executor/ipc.js";
 import type { SecretBox } from "../store/secrets.js";
 import type { Canary, ClusterChange, Deployment, NewVersion, ScriptVersion, Store } from "../store/store.js";
+import { assetsServiceTarget } from "./assets.js";
 import { takesCanary } from "./canary.js";
 import { RouteTable } from "./route-table.js";
 
@@ -315,7 +316,7 @@ export class Deployments {
   async loadCode(key: VersionKey): Promise<CodeForVersion | undefined> {
     const version = await this.version(key);
     if (!version) return undefined;
-    const settings = isolateSettings(version.config as ScriptConfig);
+    const settings = isolateSettings(version.config as ScriptConfig, version.version);
     for (const secret of await this.store.getSecrets(key.script)) settings.env[secret.key] = this.secrets.open(key.script, secret.key, secret.sealed);
     return { bundle: version.bundle, codeCache: version.codeCache, settings };
   }
@@ -389,16 +390,21 @@ function versionBytes(version: ScriptVersion): number {
   return version.bundle.length + (version.codeCache?.byteLength ?? 0) + 1;
 }
 
-export function isolateSettings(config: ScriptConfig): IsolateSettings {
+/** What an isolate of `version` (0 while a bundle is validated) is given of its config. */
+export function isolateSettings(config: ScriptConfig, version = 0): IsolateSettings {
   const { memory_mb, cpu_ms, wall_ms, subrequests } = config.limits;
+  const assetsBinding = config.assets?.binding;
   const bindings: BindingSpec[] = [
     ...config.kv_namespaces.map(({ binding }) => ({ name: binding, kind: "kv" as const })),
     ...config.buckets.map(({ binding }) => ({ name: binding, kind: "bucket" as const })),
     // Versions saved before [[services]] existed have none.
     ...(config.services ?? []).map(({ binding }) => ({ name: binding, kind: "service" as const })),
+    // env.ASSETS.fetch() is a service call whose target is the version's own files.
+    ...(assetsBinding !== undefined ? [{ name: assetsBinding, kind: "service" as const }] : []),
   ];
   const kvNamespaces = Object.fromEntries(config.kv_namespaces.map(({ binding, id }) => [binding, id]));
   const services = Object.fromEntries((config.services ?? []).map(({ binding, service }) => [binding, service]));
+  if (assetsBinding !== undefined) services[assetsBinding] = assetsServiceTarget(config.name, version);
   return { memoryMb: memory_mb, cpuMs: cpu_ms, wallMs: wall_ms, subrequests, env: { ...config.vars }, bindings, kvNamespaces, services };
 }
 
