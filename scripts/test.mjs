@@ -21,10 +21,10 @@ const { status } = spawnSync(process.execPath, ["--no-node-snapshot", "--test", 
 if (status !== 0) process.exit(status ?? 1);
 
 // The second pass: the host tests of what the store holds (KV, buckets, versions, canaries, the queue,
-// bucket events, the Cache API) again on Redis and S3-compatible storage (ATOLL_TEST_STORE=redis: each
+// bucket events, the Cache API, static assets) again on Redis and S3-compatible storage (ATOLL_TEST_STORE=redis: each
 // file starts a real redis-server and s3rver, see test/support/shared-stores.ts). Skipped, with a line
 // saying so, where redis-server is not installed (CI installs it: .ci/run).
-const SHARED_STORE_FILES = ["kv.test.js", "buckets.test.js", "versions.test.js", "canary.test.js", "triggers-queue.test.js", "triggers-storage.test.js", "cache-api.test.js"];
+const SHARED_STORE_FILES = ["kv.test.js", "assets.test.js", "buckets.test.js", "versions.test.js", "canary.test.js", "triggers-queue.test.js", "triggers-storage.test.js", "cache-api.test.js"];
 const shared = files.filter((file) => SHARED_STORE_FILES.some((name) => file.endsWith(`/${name}`)));
 if (shared.length > 0) {
   if (spawnSync("redis-server", ["--version"]).status !== 0) {
