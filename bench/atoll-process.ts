@@ -19,7 +19,9 @@ export interface AtollProcess extends AtollHostReady {
 
 /** `preload: false`: a host that does not preload versions on deploy (HostOptions.preloadOnDeploy), for true cold starts. */
 export async function startAtollProcess(dataDir: string, options: { preload?: boolean; invocationRecords?: boolean } = {}): Promise<AtollProcess> {
-  const args = ["--no-node-snapshot", HOST_SCRIPT, dataDir, ...(options.preload === false ? ["--no-preload"] : []), ...(options.invocationRecords === false ? ["--no-invocation-records"] : [])];
+  // BENCH_FRONT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the front (written when it stops).
+  const extra = (process.env.BENCH_FRONT_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const args = ["--no-node-snapshot", ...extra, HOST_SCRIPT, dataDir, ...(options.preload === false ? ["--no-preload"] : []), ...(options.invocationRecords === false ? ["--no-invocation-records"] : [])];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let ready: AtollHostReady;

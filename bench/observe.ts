@@ -54,7 +54,7 @@ try {
     const runs = samples[index]!;
     const ratio = index === 0 ? "" : `  ${medianAndSpread(rates[index]!.map((rate) => rate / base), (v) => v.toFixed(3), "×")} of no records (target ≥ 0.95)`;
     say(
-      `  ${t.label.padEnd(18)} ${medianAndSpread(rates[index]!, (v) => v.toFixed(0), " req/s")}, p99 ${median(runs.map((run) => run.load.p99Ms)).toFixed(1)} ms, CPU ${median(runs.map(totalCpuUs)).toFixed(0)} µs/request${ratio}`,
+      `  ${t.label.padEnd(18)} ${medianAndSpread(rates[index]!, (v) => v.toFixed(0), " req/s")}, p99 ${median(runs.map((run) => run.load.p99Ms)).toFixed(1)} ms, CPU ${median(runs.map(totalCpuUs)).toFixed(0)} µs/request (front ${median(runs.map((run) => run.cpuUsPerRequest["front"]!)).toFixed(0)}, workers ${median(runs.map((run) => run.cpuUsPerRequest["workers"]!)).toFixed(0)})${ratio}`,
     );
   }
   say(`  the tails received ${tailed} records`);

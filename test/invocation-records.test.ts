@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import Database from "better-sqlite3";
 import { after, before, describe, it } from "node:test";
 import { InvocationStore } from "../host/observe/invocation-store.js";
 import { NO_FILTER } from "../host/observe/filter.js";
@@ -316,6 +317,49 @@ describe("stored records", () => {
       assert.deepEqual(store.query({ script: "s", filter: NO_FILTER, limit: 100 }).map((r) => r.path), ["/9", "/8"]);
     } finally {
       store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("records written by an earlier version, a row each", () => {
+  it("move into blocks when the file is opened, in order, and their seq goes on", () => {
+    const dir = mkdtempSync(join(tmpdir(), "atoll-records-"));
+    const file = join(dir, "invocations.db");
+    try {
+      // The table as the first recording version made it: no subrequests, memory_mb, fetch bytes or heap yet.
+      const old = new Database(file);
+      old.exec(`CREATE TABLE invocations (seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, script TEXT NOT NULL, version INTEGER NOT NULL, trigger TEXT NOT NULL,
+        method TEXT, path TEXT, event TEXT, status INTEGER, outcome TEXT NOT NULL, wall_ms REAL NOT NULL, cpu_ms REAL, bytes_in INTEGER, bytes_out INTEGER, error TEXT,
+        logs TEXT NOT NULL, dropped_logs INTEGER NOT NULL)`);
+      const insert = old.prepare(`INSERT INTO invocations (time, script, version, trigger, method, path, event, status, outcome, wall_ms, cpu_ms, bytes_in, bytes_out, error, logs, dropped_logs)
+        VALUES (?, ?, 1, 'http', 'GET', ?, NULL, ?, ?, 2.5, 0.25, 0, 5, ?, ?, 0)`);
+      const now = Date.now();
+      for (let i = 0; i < 1200; i++) insert.run(now - 1200 + i, i % 3 === 0 ? "a" : "b", `/${i}`, i % 100 === 0 ? 500 : 200, i % 100 === 0 ? "exception" : "ok", i % 100 === 0 ? "Error: boom" : null, i === 7 ? JSON.stringify([{ level: "log", message: "seven", time: now }]) : "[]");
+      old.close();
+
+      const store = new InvocationStore(file);
+      try {
+        assert.equal(store.count(), 1200);
+        const newestA = store.query({ script: "a", filter: NO_FILTER, limit: 3 });
+        assert.deepEqual(newestA.map((r) => r.path), ["/1197", "/1194", "/1191"]);
+        assert.deepEqual(newestA.map((r) => r.seq), [1198, 1195, 1192]);
+        assert.equal(newestA[0]!.memoryMb, null, "a column the old file did not have");
+        const failed = store.query({ script: "a", filter: { ...NO_FILTER, outcomes: new Set(["exception"]) }, limit: 100 });
+        assert.deepEqual(failed.map((r) => r.path), ["/900", "/600", "/300", "/0"]);
+        assert.ok(failed.every((r) => r.error === "Error: boom" && r.status === 500));
+        assert.deepEqual(store.query({ script: "b", filter: { ...NO_FILTER, search: "seven" }, limit: 10 }).map((r) => r.logs[0]?.message), ["seven"]);
+        store.write([{ id: 1, time: now, script: "a", version: 2, trigger: "http", method: "GET", path: "/new", event: null, status: 200, outcome: "ok", wallMs: 1, cpuMs: 0.1, subrequests: 0, memoryMb: 128, bytesIn: 0, bytesOut: 2, fetchBytesOut: 0, fetchBytesIn: 0, heapMb: 1.5, error: null, logs: [], droppedLogs: 0 }]);
+        const [latest] = store.query({ script: "a", filter: NO_FILTER, limit: 1 });
+        assert.equal(latest!.path, "/new");
+        assert.equal(latest!.seq, 1201);
+      } finally {
+        store.close();
+      }
+      const check = new Database(file, { readonly: true });
+      assert.equal((check.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'invocations'`).get() as { n: number }).n, 0, "the row table is gone");
+      check.close();
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -141,7 +141,7 @@ function createPlane({ deployments, executor, maxRequestBodyBytes, maxFetchDepth
   function record(exchange: Exchange, status: number | null, outcome: Outcome, error: unknown, bytesOut: number | null): void {
     if (!observer) return;
     const wallMs = performance.now() - exchange.started;
-    const time = Date.now() - wallMs;
+    const time = Math.round(Date.now() - wallMs);
     const { body, recorder } = exchange;
     observer.record({
       time,

@@ -67,7 +67,10 @@ export function parseSampleRate(value: string | undefined): number {
   return rate;
 }
 
-export function matches(record: InvocationRecord, filter: RecordFilter): boolean {
+/** What a filter reads of a record: live (a tail) or stored (a query). */
+export type FilteredFields = Pick<InvocationRecord, "status" | "outcome" | "method" | "trigger" | "path" | "event" | "error" | "logs">;
+
+export function matches(record: FilteredFields, filter: RecordFilter): boolean {
   if (filter.status !== null) {
     const status = record.status;
     if (status === null || !filter.status.some((range) => status >= range.from && status <= range.to)) return false;
