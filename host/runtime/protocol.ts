@@ -259,7 +259,7 @@ export const TIMER_CANCELLED = "atoll:timer-owner-over";
  * U+FFFD); "decode": Uint8Array → string, errors replaced, a BOM kept;
  * "decode-fatal": the same, or null when the bytes are not valid UTF-8.
  */
-export type HostTextCodec = (kind: "encode" | "decode" | "decode-fatal", input: string | Uint8Array) => string | Uint8Array | null;
+export type HostTextCodec = (kind: "encode" | "decode" | "decode-fatal", input: string | Uint8Array | ArrayBuffer) => string | Uint8Array | null;
 
 /**
  * `__atoll_wasm(kind, input)`: the host's half of WebAssembly (runtime/wasm.ts).

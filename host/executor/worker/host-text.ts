@@ -10,8 +10,10 @@ export function hostText(kind: unknown, input: unknown): string | Uint8Array | n
     const bytes = Buffer.from(input, "utf8");
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  if (!(input instanceof Uint8Array)) throw new TypeError("text: decode takes bytes");
-  const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  let bytes: Buffer;
+  if (input instanceof ArrayBuffer) bytes = Buffer.from(input);
+  else if (input instanceof Uint8Array) bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  else throw new TypeError("text: decode takes bytes");
   if (kind !== "decode" && kind !== "decode-fatal") throw new TypeError("text: unknown kind");
   if (isAscii(bytes)) return bytes.toString("latin1");
   if (isUtf8(bytes)) return mostlyAscii(bytes) ? bytes.toString("utf8") : decodeValidUtf8(bytes);
