@@ -177,7 +177,7 @@ describe("atoll start --deploy-fixtures", () => {
     };
   }
 
-  const EXAMPLES = ["echo-stream", "gzip-roundtrip", "hello", "hono-app", "multipart-upload", "static-route"];
+  const EXAMPLES = ["echo-stream", "gzip-roundtrip", "hello", "hono-app", "multipart-upload", "static-route", "static-site"];
 
   it("serves every example fixture and stops cleanly on SIGTERM; a restart leaves unchanged examples and a user's script alone", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "atoll-start-"));
@@ -195,6 +195,8 @@ describe("atoll start --deploy-fixtures", () => {
       assert.equal(started.stderr(), "");
       assert.equal((await get(started.dataUrl, "hello.localhost")).text, "Hello from Atoll\n");
       assert.equal((await get(started.dataUrl, "anything.test", "/static/hello.txt")).text, "static hello\n");
+      assert.match((await get(started.dataUrl, "static-site.localhost", "/")).text, /<h1>A static site on Atoll<\/h1>/);
+      assert.equal((await get(started.dataUrl, "static-site.localhost", "/api/hello")).text, '{"hello":"from the function","method":"GET"}');
       // A user deploys their own "hono-app" over the example.
       const upload = await fetch(`${started.controlUrl}/v1/scripts/hono-app`, {
         method: "PUT",
