@@ -61,6 +61,9 @@ try {
   // 1. Throughput: the same function on workerd, bare @hono/node-server and Atoll.
   for (const fn of FUNCTIONS) await compareThroughput(fn, atoll, workerd);
 
+  // 1b. A static file the front answers (fixtures/static-site's [assets]) against the same site's function.
+  if (process.env.BENCH_STATIC !== "0") await staticAssets(atoll);
+
   // 2. The first request after a deploy (the version preloaded), then true
   // cold starts on a host that does not preload, and 3. memory per warm isolate: Atoll alone.
   await firstAfterDeploy(atoll);
@@ -128,6 +131,26 @@ function reportThroughput(fn: BenchFunction, targets: Target[], samples: Sample[
   say(`  CPU per ${fn.name} request: ${atollCpuLine(atollSamples)}${fn.name === "hello" ? ` (target ≤ ${HELLO_CPU_TARGET_US} µs)` : ""}`);
   const workerdSamples = byLabel.get("workerd");
   if (workerdSamples) say(`  CPU per ${fn.name} request, workerd: ${medianAndSpread(workerdSamples.map(totalCpuUs), whole, " µs")}`);
+}
+
+/** GET /style.css (a static asset, answered by the front) and GET /api/hello (the site's function) on one host, interleaved. */
+async function staticAssets(atoll: AtollProcess): Promise<void> {
+  await deployProject(join(ROOT, "fixtures", "static-site"), { controlUrl: atoll.controlUrl, token: atoll.token });
+  const port = new URL(atoll.dataUrl).port;
+  const target = (label: string, path: string): Target => ({
+    label,
+    url: `${atoll.dataUrl}${path}`,
+    headers: { host: `static-site.localhost:${port}` },
+    processes: () => ({ front: [atoll.front], workers: atoll.workers() }),
+  });
+  const targets = [target("asset", "/style.css"), target("function", "/api/hello")];
+  const settings: LoadSettings = { connections: CONNECTIONS, durationS: DURATION_S };
+  await warmUp(targets, { ...settings, durationS: WARMUP_S });
+  const [asset, fn] = await runRounds(targets, ROUNDS, settings);
+  say(`static-site: a static file (GET /style.css, from the front) and the site's function (GET /api/hello), ${ROUNDS} × ${DURATION_S} s each`);
+  say(`  asset      ${targetLine(asset!)}`);
+  say(`  function   ${targetLine(fn!)}`);
+  say(`  ratio asset/function: ${ratioLine(asset!, fn!)}`);
 }
 
 function targetLine(samples: Sample[]): string {

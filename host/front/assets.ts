@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { getMimeType } from "hono/utils/mime";
+import { LRUCache } from "lru-cache";
 import type { ScriptConfig } from "../config/script-config.js";
 import type { ObjectStore } from "../store/objects.js";
 
@@ -120,6 +121,14 @@ function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
+/**
+ * Small assets' bytes, by hash: content-addressed, so never stale. Reading the
+ * store for each request (a lookup, a file open, a stream) cost ~240 µs of
+ * CPU against ~70 for a whole function call; from memory it is a write.
+ */
+const CACHED_ASSET_BYTES = 1024 * 1024;
+const assetCache = new LRUCache<string, Buffer>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (bytes) => bytes.byteLength + 1 });
+
 /** Headers every asset response carries: Workers' defaults (revalidate each time; the ETag makes that a 304). */
 const CACHE_CONTROL = "public, max-age=0, must-revalidate";
 
@@ -149,6 +158,13 @@ export async function serveAsset(objects: ObjectStore, match: NonNullable<AssetM
     outgoing.end();
     return;
   }
+  const cached = assetCache.get(match.hash);
+  if (cached) {
+    headers["content-length"] = cached.byteLength;
+    outgoing.writeHead(match.status, headers);
+    outgoing.end(incoming.method === "HEAD" ? undefined : cached);
+    return;
+  }
   const record = await objects.head(ASSETS_BUCKET, match.hash);
   if (!record) throw new MissingAssetError(match.path, match.hash);
   headers["content-length"] = record.size;
@@ -158,6 +174,20 @@ export async function serveAsset(objects: ObjectStore, match: NonNullable<AssetM
     return;
   }
   const bytes = objects.openRead(record, 0, record.size);
+  if (record.size <= CACHED_ASSET_BYTES) {
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const chunk of bytes) chunks.push(chunk);
+    } catch (error) {
+      bytes.destroy();
+      outgoing.destroy();
+      throw error;
+    }
+    const whole = Buffer.concat(chunks);
+    if (whole.byteLength === record.size) assetCache.set(match.hash, whole);
+    outgoing.end(whole);
+    return;
+  }
   try {
     await pipeline(Readable.from(bytes, { objectMode: false }), outgoing);
   } catch {
