@@ -41,6 +41,7 @@ export type AtollErrorCode =
   | "ATOLL_BAD_CRON"
   | "ATOLL_INVOKE_TOO_LARGE"
   | "ATOLL_STORE_UNAVAILABLE"
+  | "ATOLL_OBJECT_CHANGED"
   | "ATOLL_BAD_STORE_URL"
   // The host's own config file (atoll start --config).
   | "ATOLL_BAD_HOST_CONFIG";
@@ -353,6 +354,13 @@ export class InvokeTooLargeError extends AtollError {
 export class StoreUnavailableError extends AtollError {
   constructor(what: string, reason: string, whatToDo = "the host reconnects by itself; retry in a moment") {
     super("ATOLL_STORE_UNAVAILABLE", 503, `${what} is unreachable (${reason}): ${whatToDo}`);
+  }
+}
+
+/** An object was deleted or replaced between the read of its record and of its bytes, three times in a row. */
+export class ObjectChangedError extends AtollError {
+  constructor(bucket: string, key: string) {
+    super("ATOLL_OBJECT_CHANGED", 503, `object ${JSON.stringify(key)} in bucket "${bucket}" changed while it was being read: read it again`);
   }
 }
 

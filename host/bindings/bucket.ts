@@ -3,7 +3,7 @@
 // streamed uploads and reads held by numbered handles (a function's body
 // crosses the bridge chunk by chunk; nothing holds an object whole). Used for
 // functions' env.<BUCKET> calls and for the control API and CLI alike.
-import type { HttpMetadata, ObjectRecord, ObjectStore, ObjectUpload } from "../store/objects.js";
+import { openSnapshot, readConsistently, type HttpMetadata, type ObjectRecord, type ObjectStore, type ObjectUpload } from "../store/objects.js";
 import { ObjectDigestError } from "../store/sqlite-objects.js";
 import { BindingCallError } from "./binding-error.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
@@ -140,12 +140,17 @@ export class Bucket {
    * when a condition in onlyIf failed (R2 then returns the object without a body).
    */
   async get(key: unknown, options: GetOptions = {}): Promise<{ object: WireObject; body: Uint8Array | { read: number } | null } | null> {
-    const record = await this.store.head(this.name, checkKey(key));
+    const name = checkKey(key);
+    return readConsistently(() => this.getOnce(name, options));
+  }
+
+  private async getOnce(key: string, options: GetOptions): Promise<{ object: WireObject; body: Uint8Array | { read: number } | null } | null> {
+    const record = await this.store.head(this.name, key);
     if (!record) return null;
     if (!conditionsHold(record, options.onlyIf)) return { object: wire(record), body: null };
     const range = rangeOf(options.range, record.size);
     const object = wire(record, range);
-    const source = this.store.openRead(record, range.offset, range.length);
+    const source = await openSnapshot(this.store, record, range.offset, range.length);
     if (range.length <= BUCKET_LIMITS.inlineGetBytes) return { object, body: await readAll(source) };
     const read = this.handles.add({ kind: "read", owner: this.owner, iterator: source[Symbol.asyncIterator](), source });
     return { object, body: { read } };
@@ -162,7 +167,7 @@ export class Bucket {
     return {
       object: wire(record),
       read: async (range) => {
-        const source = this.store.openRead(record, range.offset, range.length);
+        const source = await openSnapshot(this.store, record, range.offset, range.length);
         if (range.length <= BUCKET_LIMITS.inlineGetBytes) return readAll(source);
         return { read: this.handles.add({ kind: "read", owner: this.owner, iterator: source[Symbol.asyncIterator](), source }) };
       },

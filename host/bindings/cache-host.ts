@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { VersionKey } from "../executor/ipc.js";
 import { versionId } from "../executor/ipc.js";
-import type { ObjectStore } from "../store/objects.js";
+import { readConsistently, type ObjectStore } from "../store/objects.js";
 import { BindingCallError, plainObject } from "./binding-error.js";
 import { Bucket, type BucketHandles } from "./bucket.js";
 
@@ -42,8 +42,11 @@ export class CacheHost {
     switch (method) {
       case "open":
         return `${CACHE_PREFIX}${cacheId(args[0])}`;
-      case "get":
-        return this.cacheMatch(bucket, cacheKey(args[0]), plainObject(args[1], "cache match: conditions"));
+      case "get": {
+        const key = cacheKey(args[0]);
+        const conditions = plainObject(args[1], "cache match: conditions");
+        return readConsistently(() => this.cacheMatch(bucket, key, conditions));
+      }
       case "delete": {
         const objectKey = cacheKey(args[0]);
         const deleted = await this.objects.delete(bucket.name, objectKey);

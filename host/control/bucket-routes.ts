@@ -11,7 +11,7 @@ import { BindingCallError } from "../bindings/binding-error.js";
 import type { BindingHost } from "../bindings/binding-host.js";
 import { BUCKET_LIMITS, checkKey } from "../bindings/bucket.js";
 import { BadRequestError, NotFoundError } from "../errors.js";
-import type { ObjectRecord, ObjectStore } from "../store/objects.js";
+import { openSnapshot, readConsistently, type ObjectRecord, type ObjectStore } from "../store/objects.js";
 import { ObjectDigestError } from "../store/sqlite-objects.js";
 
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -64,6 +64,9 @@ export function registerBucketRoutes(app: Hono, bindings: BindingHost, objects: 
   const read = async (c: Context, withBody: boolean) => {
     const bucket = bucketOf(c);
     const key = await rules(async () => checkKey(keyOf(c)));
+    return readConsistently(() => answerRead(c, bucket, key, withBody));
+  };
+  const answerRead = async (c: Context, bucket: string, key: string, withBody: boolean) => {
     const record = await objects.head(bucket, key);
     if (!record) throw new NotFoundError(`object ${JSON.stringify(key)} in bucket "${bucket}"`);
     const headers: Record<string, string> = { etag: `"${record.etag}"`, "last-modified": new Date(record.uploaded).toUTCString(), "accept-ranges": "bytes" };
@@ -76,7 +79,8 @@ export function registerBucketRoutes(app: Hono, bindings: BindingHost, objects: 
     if (range) headers["content-range"] = `bytes ${offset}-${offset + length - 1}/${record.size}`;
     const status = range ? 206 : 200;
     if (!withBody) return c.body(null, status, headers);
-    return c.body(Readable.toWeb(Readable.from(objects.openRead(record, offset, length))) as ReadableStream, status, headers);
+    const bytes = await openSnapshot(objects, record, offset, length);
+    return c.body(Readable.toWeb(Readable.from(bytes)) as ReadableStream, status, headers);
   };
   app.get("/v1/buckets/:bucket/objects/*", (c) => read(c, true));
   app.on("HEAD", "/v1/buckets/:bucket/objects/*", (c) => read(c, false));

@@ -3,6 +3,7 @@
 // state. Every put and delete, by a function, the CLI or the control API,
 // goes through here and is announced to `onChange` listeners (bucket
 // triggers) once it is durable.
+import { ObjectChangedError } from "../errors.js";
 
 /** R2's httpMetadata: how the object should be served. */
 export interface HttpMetadata {
@@ -80,7 +81,12 @@ export interface BucketUsage {
 export interface ObjectStore {
   beginPut(bucket: string): Promise<ObjectUpload>;
   head(bucket: string, key: string): Promise<ObjectRecord | undefined>;
-  /** The bytes of `record` from `offset`, `length` of them, as a Node stream of chunks. */
+  /**
+   * The bytes of `record` from `offset`, `length` of them, as a Node stream of
+   * chunks. Iterating throws ObjectChangedError when the object was deleted
+   * or replaced since `record` was read: use `openSnapshot`, which finds that
+   * out before the caller has answered anything.
+   */
   openRead(record: ObjectRecord, offset: number, length: number): AsyncIterable<Uint8Array> & { destroy(): void };
   /** Durable once resolved; the deleted record, or undefined when there was none. */
   delete(bucket: string, key: string): Promise<ObjectRecord | undefined>;
@@ -111,4 +117,52 @@ export class ObjectChangeListeners {
   async emit(event: ObjectEvent): Promise<void> {
     await Promise.allSettled([...this.listeners].map(async (listener) => listener(event)));
   }
+}
+
+const SNAPSHOT_ATTEMPTS = 3;
+
+/**
+ * Runs `read` (which heads an object and opens its bytes with openSnapshot)
+ * again when the object changed between the two, so that a read concurrent
+ * with a delete or an overwrite answers the object before or after it, never
+ * a stream cut in the middle. Gives up after three changes in a row.
+ */
+export async function readConsistently<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof ObjectChangedError) || attempt === SNAPSHOT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * openRead with its first chunk already read: a store notices a deleted or
+ * replaced object on its first read (S3's conditional GET, a removed file),
+ * so this throws ObjectChangedError while the caller can still read again.
+ */
+export async function openSnapshot(store: ObjectStore, record: ObjectRecord, offset: number, length: number): Promise<AsyncIterable<Uint8Array> & { destroy(): void }> {
+  const source = store.openRead(record, offset, length);
+  const iterator = source[Symbol.asyncIterator]();
+  const first = await iterator.next().catch((error: unknown) => {
+    source.destroy();
+    throw error;
+  });
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let ended = first.done === true;
+    try {
+      if (ended) return;
+      yield first.value;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return void (ended = true);
+        yield next.value;
+      }
+    } finally {
+      // Stopped early (a client gone): the store's stream is closed now, not at GC.
+      if (!ended) await iterator.return?.();
+    }
+  }
+  return { [Symbol.asyncIterator]: chunks, destroy: () => source.destroy() };
 }

@@ -13,7 +13,7 @@ import { open, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { StoreUnavailableError } from "../errors.js";
+import { ObjectChangedError, StoreUnavailableError } from "../errors.js";
 import { ObjectChangeListeners, type BucketUsage, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 import { ObjectDigestError } from "./sqlite-objects.js";
 import { prefixUpperBound } from "./kv.js";
@@ -86,14 +86,26 @@ export class S3Objects implements ObjectStore {
     return {
       async *[Symbol.asyncIterator]() {
         if (length <= 0) return;
-        const got = await objects.guard((client) =>
-          client.send(
-            new GetObjectCommand({ Bucket: objects.location.bucket, Key: objects.objectKey(record.bucket, record.key), Range: `bytes=${offset}-${offset + length - 1}`, IfMatch: `"${record.etag}"` }),
-            { abortSignal: abort.signal },
-          ),
-        );
+        const got = await objects
+          .guard((client) =>
+            client.send(
+              new GetObjectCommand({ Bucket: objects.location.bucket, Key: objects.objectKey(record.bucket, record.key), Range: `bytes=${offset}-${offset + length - 1}`, IfMatch: `"${record.etag}"` }),
+              { abortSignal: abort.signal },
+            ),
+          )
+          .catch((error: unknown) => {
+            // Deleted since its HEAD, or replaced (the ETag condition failed).
+            if (isNotFound(error) || isPreconditionFailed(error)) throw new ObjectChangedError(record.bucket, record.key);
+            throw error;
+          });
         body = got.Body as unknown as Readable;
-        for await (const chunk of body) yield chunk as Uint8Array;
+        let received = 0;
+        for await (const chunk of body) {
+          received += (chunk as Uint8Array).byteLength;
+          yield chunk as Uint8Array;
+        }
+        // A service that lets a read see a write in progress (s3rver writes objects in place) must not pass for a whole object.
+        if (received !== length) throw new Error(`${objects.what} sent ${received} bytes of ${JSON.stringify(record.key)} in bucket "${record.bucket}" where ${length} were asked for`);
       },
       destroy() {
         abort.abort();
@@ -291,6 +303,10 @@ function decodeMetadata(value: string | undefined): object {
 
 function unquote(etag: string | undefined): string {
   return (etag ?? "").replace(/^"|"$/g, "");
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  return error instanceof S3ServiceException && (error.name === "PreconditionFailed" || error.$metadata.httpStatusCode === 412);
 }
 
 function isNotFound(error: unknown): boolean {

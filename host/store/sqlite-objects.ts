@@ -11,6 +11,7 @@ import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type Database from "better-sqlite3";
+import { ObjectChangedError } from "../errors.js";
 import { prefixUpperBound } from "./kv.js";
 import { ObjectChangeListeners, type BucketUsage, type HttpMetadata, type ObjectEvent, type ObjectListQuery, type ObjectListing, type ObjectRecord, type ObjectStore, type ObjectUpload } from "./objects.js";
 
@@ -121,7 +122,19 @@ export class SqliteObjects implements ObjectStore {
     const file = this.files.get(record);
     if (file === undefined) throw new Error("openRead: the record did not come from this store");
     if (length <= 0) return emptyRead();
-    return createReadStream(join(this.dir, file), { start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES });
+    const stream = createReadStream(join(this.dir, file), { start: offset, end: offset + length - 1, highWaterMark: READ_CHUNK_BYTES });
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield* stream;
+        } catch (error) {
+          // The file went with a delete or an overwrite after the record was read (an open file stays readable).
+          if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectChangedError(record.bucket, record.key);
+          throw error;
+        }
+      },
+      destroy: () => stream.destroy(),
+    };
   }
 
   async delete(bucket: string, key: string): Promise<ObjectRecord | undefined> {
