@@ -179,9 +179,10 @@ export class IsolatePool {
   private replenishSpare(): void {
     if (this.closed || this.spare) return;
     const memoryMb = this.options.spareMemoryMb;
-    // After this turn: the response of the invocation that just ended is sent first
-    // (creating an isolate takes milliseconds of this thread).
-    const isolate = new Promise<void>((resolve) => setImmediate(resolve)).then(() => FunctionIsolate.boot(this.image, memoryMb));
+    // Two turns on: the response of the invocation that just ended is sent first (creating an isolate takes
+    // a millisecond or more of this thread). One turn was not enough: the channel's flush is a setImmediate
+    // queued after this one (by the `done` that called us), and a cold start's response waited ~2 ms for it.
+    const isolate = new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))).then(() => FunctionIsolate.boot(this.image, memoryMb));
     this.spare = { memoryMb, isolate };
     isolate.catch(() => {
       // A spare that failed to boot is simply not there: the next cold start boots its own.
