@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deployProject } from "../bundler/deploy.js";
+import { deployProject, uploadBundle } from "../bundler/deploy.js";
+import { bundleProject } from "../bundler/bundle.js";
 import { startAtollProcess, type AtollProcess } from "./atoll-process.js";
 import { startBareHono } from "./bare-hono.js";
 import { rssBytes, type ProcessId } from "./proc.js";
@@ -198,13 +199,23 @@ async function firstAfterDeploy(atoll: AtollProcess): Promise<void> {
   const server: number[] = [];
   let warm = 0;
   for (let i = 0; i < COLD_STARTS; i++) {
-    const { name } = await deployProject(HONO_FIXTURE, { controlUrl: atoll.controlUrl, token: atoll.token, message: `first after deploy ${i}` });
+    const { name } = await deployNewVersion(atoll, HONO_FIXTURE, `first after deploy ${i}`);
     await new Promise((resolve) => setTimeout(resolve, 100)); // the preload runs right after the deploy answers
     const timed = await timedRequest(port, `${name}.localhost:${port}`, LOAD_PATH);
     if (/desc="warm"/.test(timed.serverTiming)) warm++;
     server.push(Number(/dur=([\d.]+)/.exec(timed.serverTiming)?.[1]));
   }
   say(`first request after a deploy (hono-app, preloaded on deploy, n=${COLD_STARTS}): server p50 ${pct(server, 50).toFixed(2)} ms, p99 ${pct(server, 99).toFixed(2)} ms; ${warm} of ${COLD_STARTS} found it preloaded`);
+}
+
+/**
+ * A new version of the fixture, as a changed bundle would make: an upload
+ * equal to the active version makes none, and a bundle the host has a code
+ * cache for would not start cold.
+ */
+async function deployNewVersion(atoll: AtollProcess, fixture: string, message: string): Promise<{ name: string }> {
+  const built = await bundleProject(fixture);
+  return uploadBundle({ ...built, code: `${built.code}\n// ${message}\n` }, { controlUrl: atoll.controlUrl, token: atoll.token, message });
 }
 
 /** On a host that does not preload: a new version, then its first request (client-side and server-side time); then warm requests for comparison. */
@@ -214,7 +225,7 @@ async function coldStart(atoll: AtollProcess, fn: BenchFunction): Promise<void> 
   const server: number[] = [];
   let name = "";
   for (let i = 0; i < COLD_STARTS; i++) {
-    name = (await deployProject(fn.fixture, { controlUrl: atoll.controlUrl, token: atoll.token, message: `cold start ${i}` })).name;
+    name = (await deployNewVersion(atoll, fn.fixture, `cold start ${i}`)).name;
     await new Promise((resolve) => setTimeout(resolve, 20)); // let the worker boot its next spare, as between real deploys
     const viaHost = await timedRequest(port, `${name}.localhost:${port}`, fn.path);
     client.push(viaHost.clientMs);
