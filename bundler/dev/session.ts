@@ -288,9 +288,9 @@ export class DevSession {
       else if (first) for (const url of uploaded.urls) this.options.print(`  ${url}`);
       return { kind: "deployed", version: uploaded.version, buildMs, deployMs };
     } catch (error) {
-      // The host evaluated the bundle as file:///bundle.js: a top-level throw's stack maps too.
+      // The host evaluated the bundle as file:///<name>.js: a top-level throw's stack maps too.
       const message = error instanceof Error ? error.message : String(error);
-      return this.failed("deploy", what, bundle.sourceMap === undefined ? message : mapUploadError(message, bundle.sourceMap, bundleOutdir(this.project.dir)));
+      return this.failed("deploy", what, bundle.sourceMap === undefined ? message : mapUploadError(message, this.project.config.name, bundle.sourceMap, bundleOutdir(this.project.dir)));
     }
   }
 

@@ -52,12 +52,12 @@ export class StackMapper {
 }
 
 /**
- * Maps the frames of a bundle the host validated (`file:///bundle.js`, in an
+ * Maps the frames of a bundle the host validated (`file:///<script>.js`, in an
  * upload's error message) with that bundle's source map.
  */
-export function mapUploadError(text: string, sourceMapJson: string, outdir: string): string {
+export function mapUploadError(text: string, script: string, sourceMapJson: string, outdir: string): string {
   const parsed: VersionMap = { map: new SourceMap(JSON.parse(sourceMapJson) as ConstructorParameters<typeof SourceMap>[0]), base: outdir };
-  return mapFrames(withoutRuntimeFrames(text), (file) => (file === "bundle" ? parsed : undefined));
+  return mapFrames(withoutRuntimeFrames(text), (file) => (file === script ? parsed : undefined));
 }
 
 /** Replaces `file:///<name>.js:LINE:COLUMN` with the source position `mapOf(name)` gives, where it gives one. */

@@ -362,7 +362,7 @@ export class Executor {
         reject(new WorkerUnavailableError("the worker is restarting"));
         return;
       }
-      worker.send({ t: "validate", id, bundle, settings });
+      worker.send({ t: "validate", id, script, bundle, settings });
     });
   }
 

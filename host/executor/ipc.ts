@@ -110,7 +110,7 @@ export type FrontMessage =
   /** Finish the invocations already sent, say `drained`, expect no more (the worker reported `over-memory`). */
   | { t: "drain" }
   /** Compile and evaluate an uploaded bundle in a throwaway isolate. */
-  | { t: "validate"; id: number; bundle: string; settings: IsolateSettings };
+  | { t: "validate"; id: number; script: string; bundle: string; settings: IsolateSettings };
 
 export type WorkerMessage =
   | { t: "ready"; pid: number }

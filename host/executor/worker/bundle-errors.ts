@@ -26,3 +26,6 @@ export class BundleLoadError extends Error {
     return { kind: this.kind, message: this.message, line: this.line, column: this.column };
   }
 }
+
+/** The bundle's top-level code ran past the start-up CPU budget. */
+export class StartupTimeoutError extends BundleLoadError {}

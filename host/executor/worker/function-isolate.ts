@@ -8,7 +8,8 @@ import type { BindingSpec, FetchEvent, HeaderList, HostStreamRef, InstalledHandl
 import { MAX_LOG_CHARS_PER_INVOCATION, MAX_RANDOM_BYTES, MAX_RELEASED_KEYS_PER_MESSAGE, SUBTLE_METHODS, TIMER_CANCELLED } from "../../runtime/protocol.js";
 import type { RuntimeImage, WithCachedData } from "./runtime-image.js";
 import type { TerminationLimit } from "../ipc.js";
-import { BundleLoadError } from "./bundle-errors.js";
+import { BundleLoadError, StartupTimeoutError } from "./bundle-errors.js";
+import { packCache, scriptSource, SCRIPT_LINE_OFFSET, unpackCache, type ScriptPlan } from "./bundle-script.js";
 import { KeyVault } from "./subtle-host.js";
 import { Subrequests, type FetchMeter, type ServiceCalls } from "./subrequests.js";
 import { hostText } from "./host-text.js";
@@ -187,8 +188,11 @@ export class FunctionIsolate {
   }
 
   /**
-   * Compiles and evaluates the user's ES module, then installs its default
-   * export. Throws BundleLoadError for anything wrong with the bundle.
+   * Compiles and evaluates the user's bundle, then installs its default
+   * export. `codeCache` (from an earlier load of the same bundle) says which
+   * form to compile: as a script (./bundle-script.ts) or as an ES module;
+   * without one, `scriptPlan` asks for the script form (validation tries it
+   * first). Throws BundleLoadError for anything wrong with the bundle.
    */
   async load(
     bundle: string,
@@ -198,45 +202,16 @@ export class FunctionIsolate {
     evaluateTimeoutMs: number,
     limits?: InvocationLimits,
     bindings: BindingSpec[] = [],
+    scriptPlan: ScriptPlan | null = null,
   ): Promise<LoadedBundle> {
     const started = performance.now();
     if (limits) this.limits = limits;
-    let module: WithCachedData<ivm.Module>;
-    let producedCodeCache: Uint8Array | null = null;
-    try {
-      if (codeCache) {
-        module = this.isolate.compileModuleSync(bundle, { filename, cachedData: new ivm.ExternalCopy(toArrayBuffer(codeCache)) });
-        if (module.cachedDataRejected) module = this.compileProducingCache(bundle, filename, (cache) => (producedCodeCache = cache));
-      } else {
-        module = this.compileProducingCache(bundle, filename, (cache) => (producedCodeCache = cache));
-      }
-    } catch (error) {
-      throw BundleLoadError.fromCompile(error);
-    }
-    try {
-      module.instantiateSync(this.context, (specifier) => {
-        throw new Error(`the bundle imports "${specifier}": bundles must be self-contained (atoll build bundles every import)`);
-      });
-    } catch (error) {
-      throw new BundleLoadError("evaluate", messageOf(error));
-    }
-    let cpuBefore = 0n;
-    try {
-      this.runSync(() => {
-        cpuBefore = this.isolate.cpuTime;
-        module.evaluateSync({ timeout: evaluateTimeoutMs });
-      });
-    } catch (error) {
-      if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
-        const usedMs = Number(this.isolate.cpuTime - cpuBefore) / 1e6;
-        throw new BundleLoadError(
-          "evaluate",
-          `the module's top-level code used more than the start-up CPU budget of ${evaluateTimeoutMs} ms (stopped after ${usedMs.toFixed(0)} ms): move that work into a handler, or do less of it when the module loads`,
-        );
-      }
-      throw new BundleLoadError("evaluate", messageOf(error));
-    }
-    const namespace = module.namespace;
+    const cached = codeCache ? unpackCache(codeCache) : null;
+    const plan = cached ? cached.plan : scriptPlan;
+    const compiled = plan
+      ? this.evaluateScript(scriptSource(bundle, plan), plan, cached?.v8Cache ?? null, filename, evaluateTimeoutMs)
+      : this.evaluateModule(bundle, cached?.v8Cache ?? null, filename, evaluateTimeoutMs);
+    const { namespace, producedCodeCache } = compiled;
     let handlers: InstalledHandlers;
     try {
       const exported = namespace.getSync("default", { reference: true }) as ivm.Reference<unknown> | undefined;
@@ -419,6 +394,103 @@ export class FunctionIsolate {
     this.calls.length = 0;
     this.emitted = [];
     if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  /** Compiles the bundle as an ES module and drops it: only a valid module may run as a script (./bundle-script.ts). */
+  checkModuleSyntax(bundle: string, filename: string): void {
+    try {
+      this.isolate.compileModuleSync(bundle, { filename }).release();
+    } catch (error) {
+      throw BundleLoadError.fromCompile(error);
+    }
+  }
+
+  /** The bundle as an ES module, compiled (from `v8Cache` when it is accepted) and evaluated: its namespace. */
+  private evaluateModule(bundle: string, v8Cache: Uint8Array | null, filename: string, evaluateTimeoutMs: number): { namespace: ivm.Reference<Record<string, unknown>>; producedCodeCache: Uint8Array | null } {
+    let module: WithCachedData<ivm.Module>;
+    let producedCodeCache: Uint8Array | null = null;
+    try {
+      if (v8Cache && v8Cache.byteLength > 0) {
+        module = this.isolate.compileModuleSync(bundle, { filename, cachedData: new ivm.ExternalCopy(toArrayBuffer(v8Cache)) });
+        if (module.cachedDataRejected) module = this.compileProducingCache(bundle, filename, (cache) => (producedCodeCache = cache));
+      } else {
+        module = this.compileProducingCache(bundle, filename, (cache) => (producedCodeCache = cache));
+      }
+    } catch (error) {
+      throw BundleLoadError.fromCompile(error);
+    }
+    try {
+      module.instantiateSync(this.context, (specifier) => {
+        throw new Error(`the bundle imports "${specifier}": bundles must be self-contained (atoll build bundles every import)`);
+      });
+    } catch (error) {
+      throw new BundleLoadError("evaluate", messageOf(error));
+    }
+    this.evaluateWithin(evaluateTimeoutMs, () => module.evaluateSync({ timeout: evaluateTimeoutMs }));
+    return { namespace: module.namespace, producedCodeCache };
+  }
+
+  /**
+   * The bundle's script form (./bundle-script.ts), compiled (from `v8Cache`
+   * when it is accepted) and run: the object of its exports.
+   */
+  private evaluateScript(
+    source: string,
+    plan: ScriptPlan,
+    v8Cache: Uint8Array | null,
+    filename: string,
+    evaluateTimeoutMs: number,
+  ): { namespace: ivm.Reference<Record<string, unknown>>; producedCodeCache: Uint8Array | null } {
+    const origin = { filename, lineOffset: SCRIPT_LINE_OFFSET };
+    let script: WithCachedData<ivm.Script> | undefined;
+    let produced: ivm.ExternalCopy<ArrayBuffer> | undefined;
+    try {
+      if (v8Cache && v8Cache.byteLength > 0) {
+        script = this.isolate.compileScriptSync(source, { ...origin, cachedData: new ivm.ExternalCopy(toArrayBuffer(v8Cache)) });
+        if (script.cachedDataRejected) {
+          script.release();
+          script = undefined;
+        }
+      }
+      if (!script) {
+        script = this.isolate.compileScriptSync(source, { ...origin, produceCachedData: true });
+        produced = script.cachedData;
+      }
+    } catch (error) {
+      throw BundleLoadError.fromCompile(error);
+    }
+    const wrapper = script.runSync(this.context, { reference: true }) as ivm.Reference<Function>;
+    let namespace: ivm.Reference<Record<string, unknown>> | undefined;
+    try {
+      this.evaluateWithin(evaluateTimeoutMs, () => {
+        namespace = wrapper.applySync(undefined, [], { timeout: evaluateTimeoutMs, result: { reference: true } }) as ivm.Reference<Record<string, unknown>>;
+      });
+    } finally {
+      wrapper.release();
+      script.release();
+    }
+    const bytes = produced?.copy();
+    return { namespace: namespace!, producedCodeCache: bytes ? packCache(plan, new Uint8Array(bytes)) : null };
+  }
+
+  /** Runs the bundle's top-level code: a timeout or a throw becomes BundleLoadError("evaluate"). */
+  private evaluateWithin(evaluateTimeoutMs: number, evaluate: () => void): void {
+    let cpuBefore = 0n;
+    try {
+      this.runSync(() => {
+        cpuBefore = this.isolate.cpuTime;
+        evaluate();
+      });
+    } catch (error) {
+      if (!this.isolate.isDisposed && messageOf(error).includes("Script execution timed out")) {
+        const usedMs = Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+        throw new StartupTimeoutError(
+          "evaluate",
+          `the module's top-level code used more than the start-up CPU budget of ${evaluateTimeoutMs} ms (stopped after ${usedMs.toFixed(0)} ms): move that work into a handler, or do less of it when the module loads`,
+        );
+      }
+      throw new BundleLoadError("evaluate", messageOf(error));
+    }
   }
 
   private compileProducingCache(bundle: string, filename: string, keep: (cache: Uint8Array) => void): ivm.Module {

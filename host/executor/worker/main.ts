@@ -8,10 +8,11 @@ import { FrameChannel } from "../channel.js";
 import type { FrontMessage, InvocationDone, IsolateSettings, VersionCode, VersionKey, WorkerMessage } from "../ipc.js";
 import { isolateId, versionId, CHANNEL_CODEC } from "../ipc.js";
 import type { FetchEvent } from "../../runtime/protocol.js";
-import { FunctionIsolate, messageOf, useExecutionMarker, type CheckedMessage } from "./function-isolate.js";
+import { FunctionIsolate, messageOf, useExecutionMarker, type CheckedMessage, type LoadedBundle } from "./function-isolate.js";
 import { IsolatePool } from "./isolate-pool.js";
 import { RuntimeImage } from "./runtime-image.js";
-import { BundleLoadError } from "./bundle-errors.js";
+import { BundleLoadError, StartupTimeoutError } from "./bundle-errors.js";
+import { lexerReady, planScript, type ScriptPlan } from "./bundle-script.js";
 import { workerSettingsFromEnv } from "./settings.js";
 import { warmUpRuntime } from "./runtime-warmup.js";
 import { EgressPolicy } from "./egress.js";
@@ -299,16 +300,38 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
   });
 }
 
-async function validate(id: number, bundle: string, isolateSettings: IsolateSettings): Promise<void> {
-  let isolate: FunctionIsolate | undefined;
+async function validate(id: number, script: string, bundle: string, isolateSettings: IsolateSettings): Promise<void> {
   try {
-    isolate = await FunctionIsolate.boot(image, isolateSettings.memoryMb);
-    isolate.label = "(an upload being validated)";
-    const loaded = await isolate.load(bundle, null, isolateSettings.env, "file:///bundle.js", settings.evaluateTimeoutMs);
+    await lexerReady();
+    const plan = planScript(bundle);
+    let loaded: LoadedBundle;
+    try {
+      loaded = await validateAs(script, bundle, isolateSettings, plan);
+    } catch (error) {
+      // The script form is ours, not the user's: where it fails, the module decides (and its errors are the ones reported).
+      if (plan === null || error instanceof StartupTimeoutError) throw error;
+      loaded = await validateAs(script, bundle, isolateSettings, null);
+    }
     send({ t: "validated", id, ok: true, handlers: loaded.handlers, codeCache: loaded.producedCodeCache, compileMs: loaded.loadMs });
   } catch (error) {
     const failure = error instanceof BundleLoadError ? error.toFailure() : { kind: "evaluate" as const, message: messageOf(error) };
     send({ t: "validated", id, ok: false, error: failure });
+  }
+}
+
+/**
+ * Loads the bundle in an isolate of its own, as a script when `plan` is
+ * given, under the file name its versions load with: a script's code cache
+ * keeps the name it was made with.
+ */
+async function validateAs(script: string, bundle: string, isolateSettings: IsolateSettings, plan: ScriptPlan | null): Promise<LoadedBundle> {
+  const filename = `file:///${script}.js`;
+  let isolate: FunctionIsolate | undefined;
+  try {
+    isolate = await FunctionIsolate.boot(image, isolateSettings.memoryMb);
+    isolate.label = "(an upload being validated)";
+    if (plan) isolate.checkModuleSyntax(bundle, filename);
+    return await isolate.load(bundle, null, isolateSettings.env, filename, settings.evaluateTimeoutMs, undefined, [], plan);
   } finally {
     isolate?.dispose();
   }
@@ -362,7 +385,7 @@ function receive(message: FrontMessage): void {
       return;
     case "validate":
       validating++;
-      void validate(message.id, message.bundle, message.settings).finally(() => {
+      void validate(message.id, message.script, message.bundle, message.settings).finally(() => {
         validating--;
         reportIfDrained();
       });
