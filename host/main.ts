@@ -153,6 +153,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       services: { socketPath: serviceSocket.path, token: serviceSocket.token },
     },
     loadCode: (key) => deployments.loadCode(key),
+    onCodeCache: (key, codeCache) => deployments.keepCodeCache(key, codeCache, log),
     onLog: ({ key, level, message }) => log(`[${key.script}@v${key.version}] ${level}: ${message}`),
     onEvent: log,
     metrics,

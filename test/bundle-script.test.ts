@@ -4,6 +4,8 @@
 // uploaded, and modules that must stay modules still deploy and run as before.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { build } from "esbuild";
@@ -75,16 +77,21 @@ after(async () => {
   host.cleanUp();
 });
 
-/** The form the host keeps a version's code cache for: "script" (it starts with the marker) or "module". */
-function cachedForm(script: string): string {
-  const db = new Database(join(host.dataDir, "atoll.db"), { readonly: true });
+/** The code cache the store holds for a script's newest version. */
+function storedCache(script: string, dataDir = host.dataDir): Buffer {
+  const db = new Database(join(dataDir, "atoll.db"), { readonly: true });
   try {
     const row = db.prepare("SELECT code_cache FROM versions WHERE script = ? ORDER BY version DESC LIMIT 1").get(script) as { code_cache: Buffer | null };
     assert.ok(row.code_cache, `${script} has a code cache`);
-    return row.code_cache.subarray(0, 4).toString("latin1") === "ATLS" ? "script" : "module";
+    return row.code_cache;
   } finally {
     db.close();
   }
+}
+
+/** The form the host keeps a version's code cache for: "script" (it starts with the marker) or "module". */
+function cachedForm(script: string): string {
+  return storedCache(script).subarray(0, 4).toString("latin1") === "ATLS" ? "script" : "module";
 }
 
 async function bundle(source: string): Promise<string> {
@@ -146,4 +153,40 @@ test("a top-level loop in a script-form bundle is stopped at the start-up budget
   assert.equal(response.status, 400);
   const body = (await response.json()) as { error: { message: string } };
   assert.match(body.error.message, /start-up CPU budget/);
+});
+
+test("after a version's first request its code cache is made again with what the request compiled; a restarted host starts from it", async () => {
+  // Handlers whose functions only a request compiles.
+  const routes = Array.from({ length: 40 }, (_, i) => `function route${i}(url) { const parts = url.pathname.split("/"); return parts.length * ${i} + url.search.length; }`).join("\n");
+  const code = await bundle(`${routes}
+const table = [${Array.from({ length: 40 }, (_, i) => `route${i}`).join(", ")}];
+export default { fetch(request) { const url = new URL(request.url); return new Response(String(table.reduce((sum, route) => sum + route(url), 0))); } };`);
+  const dataDir = mkdtempSync(join(tmpdir(), "atoll-code-cache-"));
+  let own = await startTestHost({ dataDir });
+  try {
+    await own.deploy("refreshed", code);
+    const uploaded = storedCache("refreshed", dataDir);
+    assert.equal(unpackCache(uploaded).plan?.refreshed, undefined, "the upload's cache predates any request");
+    const expected = String(Array.from({ length: 40 }, (_, i) => 3 * i).reduce((sum, value) => sum + value, 0));
+    assert.equal(await (await own.request("refreshed.localhost", "/a/b")).text(), expected);
+    const deadline = Date.now() + 5000;
+    let refreshed = storedCache("refreshed", dataDir);
+    while (unpackCache(refreshed).plan?.refreshed !== true) {
+      assert.ok(Date.now() < deadline, "the code cache was made again after the first request");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      refreshed = storedCache("refreshed", dataDir);
+    }
+    assert.ok(unpackCache(refreshed).v8Cache.byteLength > unpackCache(uploaded).v8Cache.byteLength, "it holds the functions the request compiled");
+    // Later requests leave it as it is.
+    await (await own.request("refreshed.localhost", "/a/b")).text();
+    await own.stop();
+    own = await startTestHost({ dataDir });
+    const again = await own.request("refreshed.localhost", "/a/b");
+    assert.match(again.headers.get("server-timing") ?? "", /desc="cold"/);
+    assert.equal(await again.text(), expected);
+    assert.ok(storedCache("refreshed", dataDir).equals(refreshed), "a cache made after a request is not made again");
+  } finally {
+    await own.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

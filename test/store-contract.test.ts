@@ -82,6 +82,19 @@ async function withBackend(backend: Backend, run: (opened: { store: Store; objec
 
 for (const backend of backends) {
   describe(`store contract: ${backend.name}`, { skip }, () => {
+    test("a version's code cache can be replaced; a deleted script's version does not come back for it", () =>
+      withBackend(backend, async ({ store }) => {
+        await store.putVersion({ script: "cached", config: { name: "cached" }, ...bundle("one") });
+        await store.setCodeCache("cached", 1, new Uint8Array([9, 9, 9, 9, 9]));
+        const saved = await store.getVersion("cached", 1);
+        assert.deepEqual([...saved!.codeCache!], [9, 9, 9, 9, 9]);
+        assert.equal(saved?.bundle, bundle("one").bundle, "the rest of the version is as it was");
+        assert.equal(await store.deleteScript("cached"), true);
+        await store.setCodeCache("cached", 1, new Uint8Array([1]));
+        assert.equal(await store.getVersion("cached", 1), undefined);
+        assert.equal(await store.getScript("cached"), undefined);
+      }));
+
     test("versions, the active pointer, canaries, rollbacks, history; a re-created script never reuses a version number", () =>
       withBackend(backend, async ({ store }) => {
         const v1 = await store.putVersion({ script: "app", config: { name: "app", routes: ["app.localhost"] }, ...bundle("one"), message: "first" });

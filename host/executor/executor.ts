@@ -159,6 +159,8 @@ export interface ExecutorOptions {
   workerSettings: WorkerSettings;
   /** Where workers get a version's code on its cold start. */
   loadCode(key: VersionKey): Promise<CodeForVersion | undefined>;
+  /** A worker made a better code cache for a version (after its first request): keep it for its next cold starts. */
+  onCodeCache?(key: VersionKey, codeCache: Uint8Array): void;
   /** console output and uncaught errors of functions. */
   onLog(entry: LogEntry): void;
   /** Host events worth a log line (worker exits and restarts). */
@@ -510,6 +512,9 @@ export class Executor {
             worker.send({ t: "code-missing", key: message.key, reason });
           },
         );
+        return;
+      case "code-cache":
+        this.options.onCodeCache?.(message.key, message.codeCache);
         return;
       case "validated": {
         const resolve = this.validations.get(message.id)?.resolve;

@@ -156,6 +156,8 @@ export type WorkerMessage =
   | { t: "body-read"; id: number }
   | { t: "log"; key: VersionKey; id: number | null; level: LogLevel; message: string }
   | { t: "validated"; id: number; ok: true; handlers: InstalledHandlers; codeCache: Uint8Array | null; compileMs: number }
+  /** A better code cache for the version, made after its first invocation in this worker (FunctionIsolate.refreshCodeCache). */
+  | { t: "code-cache"; key: VersionKey; codeCache: Uint8Array }
   | { t: "validated"; id: number; ok: false; error: ValidationFailure };
 
 /** How an invocation ended: the CPU time it was charged; `noRetry`: the handler called noRetry(). */
@@ -192,6 +194,7 @@ export const CHANNEL_CODEC: ChannelCodec = {
     response: [{ path: ["body"] }],
     chunk: [{ path: ["data"] }],
     validated: [{ path: ["codeCache"] }],
+    "code-cache": [{ path: ["codeCache"] }],
   },
   // A binding call's arguments and result are plain data of any shape (bytes to put, a KV value).
   serialized: new Set(["binding", "binding-result"]),

@@ -321,6 +321,20 @@ export class Deployments {
     return { bundle: version.bundle, codeCache: version.codeCache, settings };
   }
 
+  /**
+   * A better code cache for a version, made by a worker after the version's
+   * first request: its later cold starts, here and on hosts that share the
+   * store, start from it. When the write fails, the old cache serves on.
+   */
+  keepCodeCache(key: VersionKey, codeCache: Uint8Array, log: (line: string) => void): void {
+    const id = versionId(key);
+    const version = this.code.get(id);
+    if (version) this.code.set(id, { ...version, codeCache });
+    this.store.setCodeCache(key.script, key.version, codeCache).catch((error: unknown) => {
+      log(`the code cache of ${id} was not saved (its next cold starts use the one from its upload): ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
   /** The config of any version, active or not (a binding call names its version). */
   async versionConfig(key: VersionKey): Promise<ScriptConfig | undefined> {
     return (await this.version(key))?.config as ScriptConfig | undefined;

@@ -50,6 +50,14 @@ const PUT_VERSION = new LuaScript(
   6,
 );
 
+/** Replaces a version's code cache while the version exists: a deleted script's must not come back as a stub. */
+const SET_CODE_CACHE = new LuaScript(
+  `-- KEYS: version. ARGV: code cache
+   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'codeCache', ARGV[1]) end
+   return 0`,
+  1,
+);
+
 const SET_DEPLOYMENT = new LuaScript(
   `-- KEYS: script, history, deployment sequence. ARGV: kind, active, canary version or '', canary percent or '', now
    local previous = redis.call('HGET', KEYS[1], 'active')
@@ -136,6 +144,10 @@ export class RedisStore implements Store {
     const names = await this.redis.call(WHAT, () => this.redis.client.zrange(SCRIPTS, 0, -1));
     const records = await Promise.all(names.map((name) => this.getScript(name)));
     return records.filter((record): record is ScriptRecord => record !== undefined);
+  }
+
+  async setCodeCache(script: string, version: number, codeCache: Uint8Array): Promise<void> {
+    await SET_CODE_CACHE.run(this.redis, [versionKey(script, version)], [Buffer.from(codeCache.buffer, codeCache.byteOffset, codeCache.byteLength)]);
   }
 
   async getVersion(script: string, version: number): Promise<ScriptVersion | undefined> {

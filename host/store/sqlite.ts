@@ -174,6 +174,7 @@ export class SqliteStore implements Store {
          JOIN versions v ON v.script = s.name AND v.version = s.active_version ORDER BY s.name`,
       ),
       getVersion: this.db.prepare<[string, number], VersionRow>(`SELECT * FROM versions WHERE script = ? AND version = ?`),
+      setCodeCache: this.db.prepare<[Buffer, string, number]>(`UPDATE versions SET code_cache = ? WHERE script = ? AND version = ?`),
       countVersions: this.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM versions WHERE script = ?`),
       deleteScript: this.db.prepare<[string]>(`DELETE FROM scripts WHERE name = ?`),
       deleteVersions: this.db.prepare<[string]>(`DELETE FROM versions WHERE script = ?`),
@@ -259,6 +260,10 @@ export class SqliteStore implements Store {
 
   async listScripts(): Promise<ScriptRecord[]> {
     return this.statements.listScripts.all().map(toScriptRecord);
+  }
+
+  async setCodeCache(script: string, version: number, codeCache: Uint8Array): Promise<void> {
+    this.statements.setCodeCache.run(Buffer.from(codeCache.buffer, codeCache.byteOffset, codeCache.byteLength), script, version);
   }
 
   async getVersion(script: string, version: number): Promise<ScriptVersion | undefined> {

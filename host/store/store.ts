@@ -131,6 +131,8 @@ export interface Store {
   getScript(name: string): Promise<ScriptRecord | undefined>;
   listScripts(): Promise<ScriptRecord[]>;
   getVersion(script: string, version: number): Promise<ScriptVersion | undefined>;
+  /** Replaces a version's code cache (a worker made a better one); nothing when the version is gone. */
+  setCodeCache(script: string, version: number, codeCache: Uint8Array): Promise<void>;
   countVersions(script: string): Promise<number>;
   /** Deletes the script, all its versions, its history, its secrets and its queued and dead-lettered events; false when there was none. */
   deleteScript(name: string): Promise<boolean>;

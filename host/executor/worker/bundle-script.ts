@@ -20,6 +20,8 @@ export interface ScriptPlan {
   clauseStart: number;
   clauseEnd: number;
   exports: [string, string][];
+  /** The cache this plan came with was made after a request had run (FunctionIsolate.refreshCodeCache). */
+  refreshed?: boolean;
 }
 
 /** es-module-lexer compiles its WebAssembly once per process: await this before planScript. */

@@ -270,6 +270,7 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
           } else send({ t: "done", id: message.id, ...invocationDone(ended) });
         }
         if (isolate.broken) pool.discard(vid, isolate);
+        else if (isolate.wantsCodeCacheRefresh) refreshCodeCacheSoon(isolate, key);
         reportIfDrained();
         return;
       }
@@ -297,6 +298,23 @@ function bindIsolate(isolate: FunctionIsolate, key: VersionKey, kvNamespaces: Re
       case "cancel":
         return;
     }
+  });
+}
+
+/**
+ * Once a version's first invocation here is over, its code cache made again
+ * with what that compiled, for the front to keep with the version; a turn
+ * later, after the invocation's response and end have been sent.
+ */
+function refreshCodeCacheSoon(isolate: FunctionIsolate, key: VersionKey): void {
+  setImmediate(() => {
+    let codeCache: Uint8Array | null;
+    try {
+      codeCache = isolate.refreshCodeCache();
+    } catch {
+      return; // the isolate went meanwhile (a limit, a dispose): the version keeps the cache it has
+    }
+    if (codeCache) send({ t: "code-cache", key, codeCache });
   });
 }
 
