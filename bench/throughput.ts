@@ -46,7 +46,8 @@ export function totalCpuUs(sample: Sample): number {
   return Object.values(sample.cpuUsPerRequest).reduce((sum, us) => sum + us, 0);
 }
 
-async function measure(target: Target, settings: LoadSettings): Promise<Sample> {
+/** One run of `target` under `settings`, with its processes' CPU per response. */
+export async function measure(target: Target, settings: LoadSettings): Promise<Sample> {
   const groups = Object.entries(target.processes());
   const before = groups.map(([, processes]) => processes.map(cpuMs));
   const result = await load(target.url, target.headers, settings);
